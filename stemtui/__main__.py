@@ -1,0 +1,5 @@
+"""Allow ``python -m stemtui``."""
+
+from stemtui.cli import main
+
+raise SystemExit(main())
