@@ -108,6 +108,8 @@ class Song:
         # loader thread can grow it in place.
         self._available = np.array([data.shape[1] if available is None else available], dtype=np.int64)
         self.complete = threading.Event()
+        #: Set by a background loader that hit a damaged file; ``None`` if fine.
+        self.load_error: str | None = None
         if self._available[0] >= data.shape[1]:
             self.complete.set()
 
