@@ -42,11 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stemtui",
         description="A terminal practice player: split songs into stems, then mute, solo and loop them.",
+        usage="stemtui [--cache-dir DIR] [SONG|FILE]\n       stemtui COMMAND ...",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"stemtui {__version__}")
-    parser.add_argument("target", nargs="?", help="a song in the library or an audio file to open in the player")
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -100,7 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from stemtui.core.errors import StemtuiError
 
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # `stemtui SONG|FILE` opens the player; argparse can't mix an optional
+    # positional with subcommands, so pick the target out by hand.
+    target = None
+    rest = [a for a in argv if a != "--cache-dir" and (argv.index(a) == 0 or argv[argv.index(a) - 1] != "--cache-dir")]
+    if rest and not rest[0].startswith("-") and rest[0] not in COMMANDS:
+        target = rest[0]
+        argv.remove(target)
+    args = parser.parse_args(argv)
+    args.target = target
     if args.cache_dir:
         os.environ["STEMTUI_CACHE_DIR"] = args.cache_dir
     handler = COMMANDS.get(args.command or "", cmd_app)
@@ -249,9 +259,9 @@ def cmd_play(args) -> int:
     engine = Engine(device=args.device)
     try:
         mixer = engine.load(song)
+        apply_mix_flags(mixer, args)  # bad flags are reported before a missing device
         if engine.notice:
             raise NoOutputDevice(engine.notice.replace("; playing silently", "") + " — `stemtui export` works without one")
-        apply_mix_flags(mixer, args)
         wait_first_audio(mixer.song)
         a, _, on = mixer.loop
         mixer.start_at(int(round(start * mixer.sample_rate)) if start is not None else (a if on else 0))

@@ -1,10 +1,10 @@
 """Reading and writing audio files, stem folders and ``.stem.mp4`` files.
 
-soundfile (libsndfile 1.2) reads WAV, FLAC, OGG/Vorbis, Opus, MP3 and AIFF
-with exact lengths. PyAV (which bundles FFmpeg's libraries, so no ffmpeg
-program is needed) reads MP4/M4A/AAC/WMA, stem files, and whatever soundfile
-rejects. Every failure a user can cause surfaces as :class:`BadInput` naming
-the path and a short reason; raw soundfile/PyAV exceptions never escape.
+soundfile (libsndfile 1.2) reads WAV, FLAC, Ogg (Vorbis/Opus) and AIFF.
+PyAV (which bundles FFmpeg's libraries, so no ffmpeg program is needed) reads
+MP3, MP4/M4A/AAC/WMA, stem files, and whatever soundfile rejects. Every
+failure a user can cause surfaces as :class:`BadInput` naming the path and a
+short reason; raw soundfile/PyAV exceptions never escape.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import soxr
 from stemtui.core.errors import BadInput
 from stemtui.core.song import SongMeta
 
-#: Lower-case suffixes accepted as audio. soundfile reads the first eight;
-#: the MP4 family and WMA need PyAV.
+#: Lower-case suffixes accepted as audio. soundfile reads WAV, FLAC, Ogg and
+#: AIFF; PyAV reads MP3, the MP4 family and WMA.
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".m4a", ".mp4", ".aac", ".wma"}
 )
@@ -37,22 +37,9 @@ _WRITE_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".mp3"
 
 _STEM_MP4_SUFFIX = ".stem.mp4"
 
-#: Signatures libsndfile parses: WAV/RF64/W64, AIFF, FLAC, Ogg, CAF, AU, ID3-tagged MP3.
-_SOUNDFILE_MAGIC = (
-    b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"FORM", b"fLaC", b"OggS", b"caff", b".snd", b"ID3"
-)  # fmt: skip
-
-
-def _soundfile_may_read(head: bytes) -> bool:
-    """Whether libsndfile should see a file starting with ``head``.
-
-    libsndfile hands what it does not recognise to mpg123, which prints
-    "Illegal Audio-MPEG-Header" notes to fd 2, garbling the TUI; PyAV is quiet.
-    An MPEG frame sync counts unless its layer bits are 0 (that is ADTS AAC).
-    MP4/M4A (``ftyp``) and WMA (ASF) never match, so they go to PyAV.
-    """
-    mpeg_sync = len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06
-    return head.startswith(_SOUNDFILE_MAGIC) or bool(mpeg_sync)
+#: Signatures of the containers libsndfile parses itself: WAV/RF64/W64, AIFF,
+#: FLAC, Ogg, CAF, AU. Deliberately not MP3 (see read_audio).
+_SOUNDFILE_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"FORM", b"fLaC", b"OggS", b"caff", b".snd")
 
 
 def _short(exc: BaseException) -> str:
@@ -171,8 +158,11 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             ``zero-length audio`` or ``unreadable: ...``.
     """
     p = Path(path)
-    head = _check_file(p)
-    if _soundfile_may_read(head):
+    # libsndfile hands MP3s, and anything it does not recognise, to mpg123,
+    # which prints "Illegal Audio-MPEG-Header" notes straight to fd 2 on bad
+    # data, garbling the TUI. PyAV stays quiet and decodes MP3 to the same
+    # samples and length, so only known non-MP3 signatures go to soundfile.
+    if _check_file(p).startswith(_SOUNDFILE_MAGIC):
         try:
             data, rate = sf.read(str(p), dtype="float32", always_2d=True)
         except (sf.SoundFileError, RuntimeError, TypeError, ValueError):
