@@ -217,6 +217,9 @@ def read_stem_mp4(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int]:
     return _to_common_rate(dict(zip(names, decoded)))
 
 
+MIX_NAMES = frozenset({"mixture", "mix"})
+
+
 def load_stem_folder(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int]:
     """Load a folder of stems, one audio file per stem.
 
@@ -240,6 +243,10 @@ def load_stem_folder(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], in
     except PermissionError:
         raise BadInput(str(folder), "unreadable: permission denied") from None
     files = [f for f in files if not f.name.startswith(".")]  # macOS "._x.wav" litter
+    # MUSDB-style folders also hold the full mix; as a "stem" it would double
+    # the audio, so it is left out when real stems sit beside it.
+    if len(files) > 1:
+        files = [f for f in files if f.stem.lower() not in MIX_NAMES] or files
     if not files:
         raise BadInput(str(folder), "no audio files in directory")
     names = [f.stem.lower() for f in files]
