@@ -1,0 +1,379 @@
+"""Stem separation with Demucs: exact, progressive, cancellable, off-process.
+
+The engine (:func:`separate_array`) re-implements the split loop of
+``demucs.apply.apply_model`` so that audio becomes final while the rest is
+still being computed, yet the finished stems equal a one-shot ``apply_model``
+(and ``demucs.api.Separator``) run of the same model and settings:
+
+* The mix is normalised by the mean/std of its mono downmix, as
+  ``demucs.api.Separator.separate_tensor`` does, and scaled back at the end.
+* Each model of a bag, and each random shift of ``shifts``, is one *pass* with
+  demucs's own segment grid (``stride = int((1 - overlap) * segment)``),
+  ``TensorChunk`` padding and triangular weights. Each segment is computed by
+  demucs's own ``apply_model(split=False)``, so the model sees exactly the
+  samples it would in demucs.
+* A segment's contribution is added already divided by the pass's total
+  weight at each frame (known in advance from the grid) and scaled by its bag
+  weight, so every pass accumulates into the same output buffer.
+* A pass never touches frames before the start of its next segment again.
+  The frames before the smallest such start over all passes are therefore
+  final: they are de-normalised and published (``on_ready``). Passes are
+  interleaved, always advancing the one furthest behind.
+* Shift offsets come from ``random.Random(seed)`` in demucs's order (model by
+  model, shift by shift), so runs are repeatable; with one model and
+  ``shifts <= 1`` they equal ``apply_model`` run right after
+  ``random.seed(seed)``.
+
+:class:`SeparationTask` (defined in :mod:`stemtui.core.sepworker` with the
+worker it drives, re-exported here) runs the engine in a worker process, so
+the audio callback never waits on torch's GIL-holding work.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from stemtui.core.errors import BadInput, StemtuiError
+from stemtui.core.models import (  # noqa: F401  (re-exported API)
+    ModelUnavailable,
+    load_model,
+    pick_precision,
+    resolve_device,
+    save_model_safetensors,
+)
+from stemtui.core.song import as_stereo
+
+
+class SeparationCancelled(StemtuiError):
+    """The separation was cancelled before it finished."""
+
+    exit_code = 130
+
+
+class SeparationFailed(StemtuiError):
+    """The model or the worker failed; the message is one line."""
+
+    exit_code = 1
+
+
+@dataclass
+class SeparationOptions:
+    """How to separate.
+
+    Attributes:
+        model: Demucs model name or signature (see :func:`load_model`).
+        repo: A folder with model files (``--model-repo``).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        shifts: Random-shift passes averaged (demucs's ``--shifts``); 0 = none.
+        overlap: Overlap between segments, in [0, 1).
+        precision: ``auto``, ``fp32`` or ``bf16`` (autocast).
+        two_stems: Keep this stem and ``instrumental`` (the sum of the others).
+        segment: Segment length in seconds (default: the model's).
+        seed: Seeds the shift offsets, so equal options give equal stems.
+    """
+
+    model: str = "htdemucs"
+    repo: Path | None = None
+    device: str = "auto"
+    shifts: int = 1
+    overlap: float = 0.25
+    precision: str = "auto"
+    two_stems: str | None = None
+    segment: float | None = None
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise :class:`BadInput` for values demucs would reject."""
+        if int(self.shifts) != self.shifts or self.shifts < 0:
+            raise BadInput(f"--shifts {self.shifts}", "must be a whole number >= 0")
+        if not 0.0 <= float(self.overlap) < 1.0:
+            raise BadInput(f"--overlap {self.overlap}", "must be in [0, 1)")
+        if self.segment is not None and not float(self.segment) > 0:
+            raise BadInput(f"--segment {self.segment}", "must be > 0 seconds")
+
+    def cache_key_fields(self) -> dict:
+        """The options that change the stems (not the device, nor where the model lives)."""
+        d = asdict(self)
+        return {k: d[k] for k in ("model", "two_stems", "shifts", "overlap", "precision", "segment", "seed")}
+
+
+@dataclass
+class Progress:
+    """One progress report; fields only grow, and the last has ``fraction == 1``.
+
+    Attributes:
+        fraction: Segments computed / all segments (all passes).
+        audio_done_s: ``fraction`` of ``audio_total_s``, in seconds of audio.
+        audio_total_s: Length of the song.
+        elapsed_s: Since the separation started (model loading included).
+        eta_s: Estimated seconds left, None until a segment is done.
+        model, device, precision: What is running.
+        ready_frames: Frames from the start whose stems are final.
+    """
+
+    fraction: float
+    audio_done_s: float
+    audio_total_s: float
+    elapsed_s: float
+    eta_s: float | None
+    model: str
+    device: str
+    precision: str
+    ready_frames: int
+
+
+def model_sample_rate(model) -> int:
+    """The sample rate a loaded demucs model (or bag) expects."""
+    return int(model.samplerate)
+
+
+def stem_layout(sources: list[str], two_stems: str | None) -> tuple[list[str], np.ndarray]:
+    """Output stem names and the 0/1 matrix folding model sources into them.
+
+    Raises:
+        BadInput: ``two_stems`` is not one of the model's sources.
+    """
+    sources = list(sources)
+    if two_stems is None:
+        return sources, np.eye(len(sources), dtype=np.float32)
+    if two_stems not in sources:
+        raise BadInput(f"--two-stems {two_stems}", f"not a stem of this model ({', '.join(sources)})")
+    fold = np.zeros((2, len(sources)), dtype=np.float32)
+    for k, name in enumerate(sources):
+        fold[0 if name == two_stems else 1, k] = 1.0
+    return [two_stems, "instrumental"], fold
+
+
+def prepare_input(audio: np.ndarray, sample_rate: int, model_rate: int) -> np.ndarray:
+    """``(2, frames)`` float32 at the model's rate (soxr HQ when rates differ)."""
+    x = as_stereo(audio)
+    if int(sample_rate) != int(model_rate):
+        import soxr
+
+        x = soxr.resample(x, int(sample_rate), int(model_rate), quality="HQ")
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
+
+
+class _Pass:
+    """One model (of a bag) at one shift: demucs's segment grid over the mix."""
+
+    def __init__(self, model, source, length: int, delay: int, coef, seg_len: int, overlap: float):
+        import torch as th
+
+        self.model, self.source, self.length, self.delay = model, source, length, delay
+        self.coef = coef  # (sources,) bag weight / total / shifts
+        self.seg_len = seg_len
+        self.stride = int((1 - overlap) * seg_len)
+        if self.stride <= 0:
+            raise BadInput(f"--overlap {overlap}", "leaves no stride between segments")
+        self.offsets = list(range(0, length, self.stride))
+        self.next = 0
+        # Exactly apply_model's weight (transition_power 1).
+        w = th.cat([th.arange(1, seg_len // 2 + 1), th.arange(seg_len - seg_len // 2, 0, -1)])
+        self.weight = w / w.max()
+
+    def frontier(self, frames: int) -> int:
+        """Output frame before which this pass will add nothing more."""
+        if self.next >= len(self.offsets):
+            return frames
+        return max(0, min(frames, self.offsets[self.next] - self.delay))
+
+    def sum_weight(self, o: int, n: int):
+        """Total weight of this pass's segments on local frames ``[o, o + n)``."""
+        import torch as th
+
+        sw = th.zeros(n)
+        lo = max(0, -(-(o - self.seg_len + 1) // self.stride))
+        for j in range(lo, len(self.offsets)):
+            o2 = self.offsets[j]
+            if o2 >= o + n:
+                break
+            n2 = min(self.seg_len, self.length - o2)
+            a, b = max(o, o2), min(o + n, o2 + n2)
+            if b > a:
+                sw[a - o : b - o] += self.weight[a - o2 : b - o2]
+        return sw
+
+
+def _passes(model, mix, options: SeparationOptions, frames: int) -> list[_Pass]:
+    """Every (model, shift) pass, with offsets drawn in apply_model's order."""
+    import torch as th
+    from demucs.apply import BagOfModels, TensorChunk
+    from demucs.htdemucs import HTDemucs
+
+    if isinstance(model, BagOfModels):
+        models, weights = list(model.models), [list(map(float, w)) for w in model.weights]
+    else:
+        models, weights = [model], [[1.0] * len(model.sources)]
+    totals = np.sum(np.array(weights, dtype=np.float64), axis=0)
+    rng = random.Random(options.seed)
+    shifts = int(options.shifts)
+    out: list[_Pass] = []
+    for sub, w in zip(models, weights):
+        seg = options.segment if options.segment is not None else sub.segment
+        if isinstance(sub, HTDemucs) and options.segment is not None and options.segment > sub.segment:
+            raise BadInput(f"--segment {options.segment}", f"longer than this model's {float(sub.segment):g} s")
+        seg_len = int(sub.samplerate * seg)
+        coef = th.tensor([w[k] / totals[k] / max(shifts, 1) for k in range(len(w))], dtype=th.float32)
+        if not shifts:
+            out.append(_Pass(sub, TensorChunk(mix), frames, 0, coef, seg_len, options.overlap))
+            continue
+        max_shift = int(0.5 * sub.samplerate)
+        padded = TensorChunk(mix).padded(frames + 2 * max_shift)
+        for _ in range(shifts):
+            offset = rng.randint(0, max_shift)
+            src = TensorChunk(padded, offset, frames + max_shift - offset)
+            out.append(_Pass(sub, src, frames + max_shift - offset, max_shift - offset, coef, seg_len, options.overlap))
+    return out
+
+
+def separate_array(
+    audio: np.ndarray,
+    sample_rate: int,
+    options: SeparationOptions | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel_event: threading.Event | None = None,
+    on_ready: Callable[[int], None] | None = None,
+    on_start: Callable[[list[str], int, int], np.ndarray | None] | None = None,
+    model=None,
+) -> tuple[list[str], np.ndarray]:
+    """Separate decoded audio in this process (the worker's engine).
+
+    Args:
+        audio: ``(frames[, channels])`` float audio; made stereo.
+        sample_rate: Its rate; resampled (soxr) to the model's.
+        options: How to separate.
+        on_progress: Called with a :class:`Progress` at start and per segment.
+        cancel_event: When set, stops before the next segment.
+        on_ready: Called with ``k`` when frames ``[0, k)`` became final.
+        on_start: Called once with ``(names, model_rate, frames)`` before any
+            compute; may return the ``(stems, frames, 2)`` float32 array
+            (e.g. a memmap) to write into, zero-filled.
+        model: An already loaded model, else ``options.model`` is loaded.
+
+    Returns:
+        ``(names, stems)``: stems is ``(len(names), frames, 2)`` float32 at the
+        model's rate.
+
+    Raises:
+        SeparationCancelled, ModelUnavailable, BadInput, SeparationFailed.
+    """
+    t0 = time.monotonic()
+    options = options or SeparationOptions()
+    options.validate()
+    device = resolve_device(options.device)
+    precision = pick_precision(device, options.precision)
+    if model is None:
+        model = load_model(options.model, options.repo)
+    names, fold = stem_layout(list(model.sources), options.two_stems)
+    rate = model_sample_rate(model)
+    wav = prepare_input(audio, sample_rate, rate)
+    frames = wav.shape[1]
+    if frames == 0:
+        raise BadInput("audio", "zero-length audio")
+    out = on_start(names, rate, frames) if on_start else None
+    if out is None:
+        out = np.zeros((len(names), frames, 2), dtype=np.float32)
+    try:
+        _run(model, wav, out, fold, options, device, precision, t0, on_progress, cancel_event, on_ready)
+    except KeyboardInterrupt:
+        # A demucs callback (or Ctrl-C) aborting: the caller asked to stop.
+        raise SeparationCancelled("separation cancelled") from None
+    except StemtuiError:
+        raise
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise SeparationFailed(f"separation failed: {type(exc).__name__}: {first}") from None
+    return names, out
+
+
+def _autocast(device: str, precision: str):
+    import contextlib
+
+    import torch as th
+
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return th.autocast("cuda" if device == "cuda" else "cpu", dtype=th.bfloat16)
+
+
+def _run(model, wav, out, fold, options, device, precision, t0, on_progress, cancel_event, on_ready):
+    import torch as th
+    from demucs.apply import TensorChunk, apply_model
+
+    frames = wav.shape[1]
+    total_s = frames / model.samplerate
+    mix_t = th.from_numpy(wav)
+    ref = mix_t.mean(0)
+    mean, std = ref.mean(), ref.std() + 1e-8  # as demucs.api.Separator
+    mix = ((mix_t - mean) / std)[None]
+    passes = _passes(model, mix, options, frames)
+    n_total = sum(len(p.offsets) for p in passes)
+    fold_t = th.from_numpy(fold)
+    counts = fold.sum(axis=1).astype(np.float32)  # sources per output stem: each adds `mean`
+    std_np, mean_np = np.float32(std.item()), np.float32(mean.item())
+    name = options.model
+    done, ready, t_first = 0, 0, None
+
+    def report() -> None:
+        if on_progress is None:
+            return
+        now = time.monotonic()
+        frac = done / n_total if n_total else 1.0
+        eta = None
+        if t_first is not None and done:
+            eta = (now - t_first) / done * (n_total - done)
+        on_progress(Progress(frac, frac * total_s, total_s, now - t0, eta, name, device, precision, ready))
+
+    report()
+    with th.inference_mode():
+        while True:
+            live = [p for p in passes if p.next < len(p.offsets)]
+            if not live:
+                break
+            if cancel_event is not None and cancel_event.is_set():
+                raise SeparationCancelled("separation cancelled")
+            p = min(live, key=lambda q: q.frontier(frames))
+            o = p.offsets[p.next]
+            if t_first is None:
+                t_first = time.monotonic()
+            chunk = TensorChunk(p.source, o, p.seg_len)
+            with _autocast(device, precision):
+                est = apply_model(p.model, chunk, shifts=0, split=False, device=device, segment=options.segment)
+            est = est[0].float().cpu()  # (sources, 2, n)
+            n = est.shape[-1]
+            scale = p.weight[:n] / p.sum_weight(o, n)
+            contrib = th.einsum("rs,scn->rnc", fold_t * p.coef[None, :], est * scale).numpy()
+            a = o - p.delay  # output frame of local frame o
+            lo, hi = max(0, -a), min(n, frames - a)
+            if hi > lo:
+                out[:, a + lo : a + hi] += contrib[:, lo:hi]
+            p.next += 1
+            done += 1
+            new_ready = min(q.frontier(frames) for q in passes)
+            if new_ready > ready:
+                seg = out[:, ready:new_ready]
+                seg *= std_np
+                seg += (mean_np * counts)[:, None, None]
+                ready = new_ready
+                if on_ready is not None:
+                    on_ready(ready)
+            report()
+    if ready < frames:  # only when there were no segments at all
+        out[:, ready:] = out[:, ready:] * std_np + (mean_np * counts)[:, None, None]
+        ready = frames
+        if on_ready is not None:
+            on_ready(ready)
+        report()
+
+
+# The subprocess front end lives beside its worker, to keep each file small.
+from stemtui.core.sepworker import SeparationTask  # noqa: E402,F401
