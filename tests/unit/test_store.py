@@ -23,11 +23,6 @@ def small_song(seconds: float = 2.0, seed: int = 0) -> Song:
     return Song.from_stems(stems, SR, SongMeta("Small Song", "Tester", source="test"))
 
 
-@pytest.fixture
-def tmp_store(tmp_path):
-    return Store(tmp_path / "cache")
-
-
 def test_add_and_open_roundtrip(tmp_store):
     song = small_song()
     entry = tmp_store.add_song(song, "abc123")

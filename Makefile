@@ -1,0 +1,43 @@
+# stemtui developer entry points.  Everything goes through scripts/setup.sh,
+# which is idempotent and takes a few seconds when nothing needs installing.
+#
+#   make run ARGS="play song.wav"   run the app (no ARGS: open the TUI)
+#   make test                       full test suite (what CI runs)
+#   make test PYTEST_ARGS="-k mixer -x"
+#   make bench                      mixer benchmark
+#   make clean                      remove caches and build output (keeps .venv)
+#   make distclean                  clean, and remove .venv too
+
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: all setup setup-test run test bench clean distclean
+
+all: test
+
+setup:
+	@bash scripts/setup.sh
+
+setup-test:
+	@bash scripts/setup.sh --test
+
+run: setup
+	$(VENV)/bin/stemtui $(ARGS)
+
+# pytest's exit status is make's: any failure fails the target, and so does a
+# run that collects no tests at all (pytest exits 5 for "no tests collected").
+test: setup-test
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m stemtui.bench mixer $(ARGS)
+
+clean:
+	rm -rf build dist .pytest_cache .hypothesis *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
