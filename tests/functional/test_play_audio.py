@@ -103,3 +103,22 @@ def test_no_underruns_over_a_long_loop(pulse, tmp_path):
     assert underruns(err) == 0
     gap = float(re.search(r"max callback gap ([\d.]+) ms", err).group(1))
     assert gap < 100.0, err
+
+
+def test_devices_lists_pulse_and_play_by_index(pulse, tmp_path):
+    env = {**pulse.env, "STEMTUI_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "stemtui", "devices"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if " pulse " in ln + " ")
+    index = line.lstrip("* ").split()[0]
+    r = subprocess.run(
+        [sys.executable, "-m", "stemtui", "play", "demo", "--device", index, "--duration", "0.5"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "on pulse" in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "stemtui", "play", "demo", "--device", "no-such-card"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 2 and "no-such-card" in r.stderr and "Traceback" not in r.stderr

@@ -290,3 +290,16 @@ class TestMetersAndExport:
             tracemalloc.stop()
         # One 512-frame stereo block is 4096 bytes: any audio-sized temporary would show.
         assert peak < 2048, peak
+
+
+def test_resample_at_load_keeps_pitch_and_lock():
+    """A song resampled for a device keeps its pitch, length and stem alignment."""
+    sr = 22050
+    t = np.arange(sr) / sr
+    a = np.sin(2 * np.pi * 441 * t).astype(np.float32)
+    song = Song.from_stems({"a": a, "b": a[::-1].copy()}, sr, SongMeta("r"))
+    up = song.resampled(48000)
+    assert up.sample_rate == 48000 and abs(up.frames - 48000) <= 1
+    spec = np.abs(np.fft.rfft(up.data[0, :, 0]))
+    assert abs(np.argmax(spec) * 48000 / up.frames - 441) < 2
+    assert up.data.shape[0] == 2 and up.data.dtype == np.float32
