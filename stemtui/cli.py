@@ -37,6 +37,19 @@ def _mix_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--loop", metavar="A-B", help="loop a section, e.g. 0:30.0-0:45.5")
 
 
+def _sep_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("separation")
+    g.add_argument("-n", "--model", default="htdemucs", help="htdemucs (default), htdemucs_ft, htdemucs_6s, mdx_extra, ...")
+    g.add_argument("--two-stems", metavar="STEM", help="only STEM and the rest, e.g. vocals -> vocals + instrumental")
+    g.add_argument("--model-repo", metavar="DIR", help="folder with model files (offline use; see README)")
+    g.add_argument("--sep-device", "--compute", dest="compute", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where the model runs (default: auto = CUDA, then MPS, then CPU)")
+    g.add_argument("--shifts", type=int, default=1, help="random-shift passes averaged (slower, slightly better)")
+    g.add_argument("--overlap", type=float, default=0.25, help="overlap between segments (default 0.25)")
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="bf16 where the CPU/GPU runs it fast (auto), else fp32")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used for the README's CLI section)."""
     parser = argparse.ArgumentParser(
@@ -49,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stemtui {__version__}")
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("separate", help="split audio files into stems with Demucs (a queue)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="MP3, M4A/AAC, FLAC, WAV, OGG/Opus, AIFF ...")
+    _sep_flags(p)
+    p.add_argument("--json", action="store_true", help="JSON progress lines on stdout")
+    _common(p)
 
     p = sub.add_parser("import", help="add a folder of stems or a .stem.mp4 to the library")
     p.add_argument("path")
@@ -179,7 +198,103 @@ def _progress_line(text: str, final: bool = False) -> None:
         print(text, file=sys.stderr)
 
 
+def separation_options(args):
+    """SeparationOptions from the separation flags (no torch import).
+
+    Raises:
+        BadInput: For a missing --model-repo folder or bad numbers.
+    """
+    from pathlib import Path
+
+    from stemtui.core.errors import BadInput
+    from stemtui.core.separation import SeparationOptions
+
+    repo = None
+    if getattr(args, "model_repo", None):
+        repo = Path(args.model_repo).expanduser()
+        if not repo.is_dir():
+            raise BadInput(f"--model-repo {args.model_repo}", "no such folder")
+    opts = SeparationOptions(
+        model=args.model, repo=repo, device=args.compute, shifts=args.shifts, overlap=args.overlap,
+        precision=args.precision, two_stems=args.two_stems,
+    )
+    opts.validate()
+    return opts
+
+
+def _bar(fraction: float, width: int = 24) -> str:
+    full = int(fraction * width)
+    return "█" * full + "░" * (width - full)
+
+
+def describe_progress(p) -> str:
+    """One progress line: bar, percent, audio done, ETA, model and device."""
+    from stemtui.core.timefmt import format_time
+
+    eta = f"ETA {format_time(p.eta_s, 0)}" if p.eta_s is not None else "ETA …"
+    return (
+        f"{_bar(p.fraction)} {p.fraction * 100:3.0f}%  {format_time(p.audio_done_s, 0)}/{format_time(p.audio_total_s, 0)} audio"
+        f"  {eta}  {p.model} on {p.device} ({p.precision})"
+    )
+
+
 # -- commands -----------------------------------------------------------------
+def cmd_separate(args) -> int:
+    """Separate each file in turn; a bad file is reported and the queue goes on."""
+    from dataclasses import asdict
+
+    from stemtui.core.errors import StemtuiError
+    from stemtui.core.jobs import SeparationJob
+    from stemtui.core.separation import SeparationCancelled
+
+    opts = separation_options(args)
+    store = _store()
+    worst = 0
+    for i, path in enumerate(args.files):
+        label = f"[{i + 1}/{len(args.files)}] " if len(args.files) > 1 else ""
+
+        def emit(p, path=path, label=label):
+            if args.json:
+                print(json.dumps({"event": "progress", "file": path, **asdict(p)}), flush=True)
+            else:
+                _progress_line(f"{label}{describe_progress(p)}")
+
+        job = None
+        try:
+            job = SeparationJob(store, path, opts, on_progress=emit)
+            hit = job.lookup()
+            if hit is None:
+                if not args.json:
+                    _progress_line(f"{label}{path}: loading {opts.model} …")
+                job.start()
+                hit = job.finish()
+                status = "separated"
+            else:
+                status = "cached"
+            if args.json:
+                print(json.dumps({"event": "done", "file": path, "status": status, "id": hit.id, "stems": hit.stems, "path": str(hit.path)}), flush=True)
+            else:
+                _progress_line(f"{label}{status}: {hit.id[:8]}  {hit.title}  ({', '.join(hit.stems)})  → {hit.path}", final=True)
+        except SeparationCancelled:
+            _progress_line(f"{label}{path}: cancelled, nothing stored", final=True)
+            return 130
+        except KeyboardInterrupt:
+            if job is not None:
+                job.discard()
+            _progress_line(f"{label}{path}: cancelled, nothing stored", final=True)
+            return 130
+        except StemtuiError as exc:
+            if job is not None:
+                job.discard()
+            if sys.stderr.isatty():
+                sys.stderr.write("\r\x1b[2K")
+            if args.json:
+                print(json.dumps({"event": "error", "file": path, "message": str(exc)}), flush=True)
+            print(f"stemtui: {exc}", file=sys.stderr)
+            worst = max(worst, exc.exit_code)
+    return worst
+
+
 def cmd_import(args) -> int:
     from stemtui.core.library import import_path
 
@@ -193,9 +308,11 @@ def cmd_list(args) -> int:
     from stemtui.core.library import ensure_demo
     from stemtui.core.timefmt import format_time
 
+    from stemtui.core.jobs import in_progress
+
     store = _store()
     ensure_demo(store)
-    entries = store.entries()
+    entries = store.entries() + in_progress(store)
     if args.json:
         print(json.dumps([e.to_json() for e in entries], indent=2))
         return 0
@@ -358,6 +475,7 @@ def cmd_app(args) -> int:
 
 
 COMMANDS = {
+    "separate": cmd_separate,
     "import": cmd_import,
     "list": cmd_list,
     "info": cmd_info,

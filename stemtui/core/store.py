@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from stemtui.core.errors import BadInput
-from stemtui.core.song import Song, SongMeta
+from stemtui.core.song import Song, SongMeta, stem_sort_key
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
@@ -240,6 +240,8 @@ class Store:
         The rename is the commit point: before it there is no entry, after
         it a complete one.
         """
+        # A musician's order (vocals first), whatever order the model uses.
+        names = sorted(names, key=stem_sort_key)
         files = {n: {"file": f"{n}.flac", "bytes": (tmp / f"{n}.flac").stat().st_size} for n in names}
         manifest = {
             "schema": SCHEMA,
