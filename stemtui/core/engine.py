@@ -12,6 +12,7 @@ exactly as with a speaker. ``Engine.notice`` then says why there is no sound.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from stemtui.core.mixer import Mixer
 from stemtui.core.song import Song
 
 DEFAULT_BLOCKSIZE = 512
+#: SCHED_FIFO priority for the audio thread, below the kernel's IRQ threads (50).
+REALTIME_PRIORITY = 20
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,15 @@ def resolve_device(spec: str | int | None) -> OutputDevice:
     raise BadInput(f"--device {text}", f"matches several devices ({names}); use the index")
 
 
+def _try_realtime() -> bool:
+    """Give the calling thread SCHED_FIFO priority if allowed; never raises."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+        return True
+    except (AttributeError, OSError):
+        return False  # not Linux, or no privilege (rtkit-less desktops): fine
+
+
 class Engine:
     """Plays one song at a time through a device, or silently when there is none.
 
@@ -136,6 +148,9 @@ class Engine:
         # [underruns, callbacks] and [max gap s, last callback time]; written by
         # the audio thread, read by the UI without locks.
         self._counts = np.zeros(2, dtype=np.int64)
+        self._rt_tried = False
+        #: Whether the audio thread got real-time scheduling (needs privileges).
+        self.realtime = False
         self._times = np.zeros(2, dtype=np.float64)
 
     # -- stats -------------------------------------------------------------
@@ -185,6 +200,7 @@ class Engine:
         self.sample_rate = sr
         self._counts[:] = 0
         self._times[:] = 0
+        self._rt_tried = self.null  # the null stream's thread needs no priority
         if self.null:
             self._start_null(sr)
         else:
@@ -236,6 +252,11 @@ class Engine:
 
     def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002
         """The audio callback: counters, then the mixer. No allocation, no locks."""
+        if not self._rt_tried:
+            # Once, on the audio thread itself: ask for real-time scheduling so
+            # a busy machine (a separation on every core) can't delay us.
+            self._rt_tried = True
+            self.realtime = _try_realtime()
         if status is not None and status.output_underflow:
             self._counts[0] += 1
         self._counts[1] += 1

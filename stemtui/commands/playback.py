@@ -1,0 +1,157 @@
+"""Playback commands: play, export, devices."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from stemtui.commands.common import _progress_line, _store, apply_mix_flags
+
+
+def _open_for_mix(args, block: bool):
+    from stemtui.core.library import find_song, open_song
+
+    store = _store()
+    entry = find_song(store, args.song)
+    return open_song(store, entry, block=block)
+
+
+def _song_for_play(args):
+    """The song to play, and the separation job feeding it (or ``None``).
+
+    An audio file that is not in the cache yet is separated while it plays:
+    playback starts on the first finished chunk.
+    """
+    from pathlib import Path
+
+    from stemtui.commands.common import separation_options
+    from stemtui.core.library import find_song, open_song
+
+    store = _store()
+    p = Path(args.song).expanduser()
+    if p.is_file() and not p.name.lower().endswith((".stem.mp4", ".stem.m4a")):
+        from stemtui.core.jobs import SeparationJob
+
+        job = SeparationJob(store, p, separation_options(args), nice=10)
+        hit = job.lookup()
+        if hit is not None:
+            return store.open(hit), None
+        _progress_line(f"{p.name}: loading {job.options.model} …")
+        job.start()
+        try:
+            return job.song(), job
+        except BaseException:
+            job.discard()
+            raise
+    return open_song(store, find_song(store, args.song)), None
+
+
+def cmd_play(args) -> int:
+    from stemtui.core.engine import Engine
+    from stemtui.core.errors import BadInput, NoOutputDevice
+    from stemtui.core.store import wait_first_audio
+    from stemtui.core.timefmt import format_time, parse_time
+
+    start = parse_time(args.start, "--from") if args.start else None
+    if args.duration is not None and args.duration <= 0:
+        raise BadInput(f"--duration {args.duration}", "must be positive")
+    song, job = _song_for_play(args)
+    engine = Engine(device=args.device)
+    interrupted = False
+    try:
+        mixer = engine.load(song)
+        apply_mix_flags(mixer, args)  # bad flags are reported before a missing device
+        if engine.notice:
+            raise NoOutputDevice(engine.notice.replace("; playing silently", "") + " — `stemtui export` works without one")
+        wait_first_audio(mixer.song, timeout=600)
+        a, _, on = mixer.loop
+        mixer.start_at(int(round(start * mixer.sample_rate)) if start is not None else (a if on else 0))
+        t0 = time.monotonic()
+        muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
+        tag = f"  [muted: {', '.join(muted)}]" if muted else ""
+        while True:
+            time.sleep(0.1)
+            pos = mixer.position / mixer.sample_rate
+            sep = ""
+            if job is not None and not song.complete.is_set():
+                sep = f"  separating {100 * song.available / song.frames:3.0f}%" + (" (waiting)" if mixer.starved else "")
+            _progress_line(f"▶ {song.title}  {format_time(pos)} / {format_time(song.duration)}{tag}{sep}  underruns {engine.underruns}")
+            if mixer.ended or (args.duration is not None and time.monotonic() - t0 >= args.duration):
+                break
+        mixer.pause()
+        time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
+    except KeyboardInterrupt:
+        interrupted = True
+    except BaseException:
+        if job is not None:
+            job.discard()
+        raise
+    finally:
+        pos = engine.mixer.position if engine.mixer else 0
+        engine.close()
+    print(
+        f"stopped at {format_time(pos / max(1, engine.sample_rate))} on {engine.device_name} "
+        f"({engine.sample_rate} Hz) · underruns {engine.underruns} · max callback gap {engine.max_gap_ms:.1f} ms",
+        file=sys.stderr,
+    )
+    if job is not None:
+        if interrupted:
+            job.discard()
+            print("separation cancelled, nothing stored", file=sys.stderr)
+            return 130
+        _progress_line("finishing the separation …")
+        entry = job.finish()
+        _progress_line(f"stored: {entry.id[:8]}  {entry.title}  → {entry.path}", final=True)
+    return 130 if interrupted else 0
+
+
+def cmd_export(args) -> int:
+    from stemtui.core.errors import BadInput
+    from stemtui.core.export import check_output_path, export_mix
+    from stemtui.core.mixer import Mixer
+    from stemtui.core.timefmt import parse_time
+
+    check_output_path(args.output)
+    start_s = parse_time(args.start, "--from") if args.start else None
+    end_s = parse_time(args.end, "--to") if args.end else None
+    song = _open_for_mix(args, block=True)
+    mixer = Mixer(song)
+    apply_mix_flags(mixer, args)
+    sr = song.sample_rate
+    a, b, on = mixer.loop
+    if on:
+        # Exporting a loop means the loop region, once, in song time.
+        mixer.enable_loop(False)
+        start, end = a, b
+    else:
+        start, end = 0, song.frames
+    if start_s is not None:
+        start = int(round(start_s * sr))
+    if end_s is not None:
+        end = int(round(end_s * sr))
+    end = min(end, song.frames)
+    if start >= end:
+        raise BadInput(f"--from/--to {args.start}-{args.end}", "empty range (the start must come before the end and the song's end)")
+
+    def progress(f: float) -> None:
+        bar = "█" * int(f * 30)
+        _progress_line(f"exporting {bar:30} {f * 100:5.1f}%")
+
+    path = export_mix(mixer, start, end, args.output, progress)
+    _progress_line(f"wrote {path} ({(end - start) / sr:.1f} s)", final=True)
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from stemtui.core.engine import list_output_devices
+
+    devices = list_output_devices()
+    if not devices:
+        print("no audio output devices found (stemtui still works: export, import, separate)", file=sys.stderr)
+        return 2
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        print(f"{mark}{d.index:3}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_samplerate:.0f} Hz)")
+    return 0
+
+

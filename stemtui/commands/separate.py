@@ -1,0 +1,66 @@
+"""`stemtui separate`: a queue of files through Demucs into the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from stemtui.commands.common import _progress_line, _store, describe_progress, separation_options
+
+
+def cmd_separate(args) -> int:
+    """Separate each file in turn; a bad file is reported and the queue goes on."""
+    from dataclasses import asdict
+
+    from stemtui.core.errors import StemtuiError
+    from stemtui.core.jobs import SeparationJob
+    from stemtui.core.separation import SeparationCancelled
+
+    opts = separation_options(args)
+    store = _store()
+    worst = 0
+    for i, path in enumerate(args.files):
+        label = f"[{i + 1}/{len(args.files)}] " if len(args.files) > 1 else ""
+
+        def emit(p, path=path, label=label):
+            if args.json:
+                print(json.dumps({"event": "progress", "file": path, **asdict(p)}), flush=True)
+            else:
+                _progress_line(f"{label}{describe_progress(p)}")
+
+        job = None
+        try:
+            job = SeparationJob(store, path, opts, on_progress=emit)
+            hit = job.lookup()
+            if hit is None:
+                if not args.json:
+                    _progress_line(f"{label}{path}: loading {opts.model} …")
+                job.start()
+                hit = job.finish()
+                status = "separated"
+            else:
+                status = "cached"
+            if args.json:
+                print(json.dumps({"event": "done", "file": path, "status": status, "id": hit.id, "stems": hit.stems, "path": str(hit.path)}), flush=True)
+            else:
+                _progress_line(f"{label}{status}: {hit.id[:8]}  {hit.title}  ({', '.join(hit.stems)})  → {hit.path}", final=True)
+        except SeparationCancelled:
+            _progress_line(f"{label}{path}: cancelled, nothing stored", final=True)
+            return 130
+        except KeyboardInterrupt:
+            if job is not None:
+                job.discard()
+            _progress_line(f"{label}{path}: cancelled, nothing stored", final=True)
+            return 130
+        except StemtuiError as exc:
+            if job is not None:
+                job.discard()
+            if sys.stderr.isatty():
+                sys.stderr.write("\r\x1b[2K")
+            if args.json:
+                print(json.dumps({"event": "error", "file": path, "message": str(exc)}), flush=True)
+            print(f"stemtui: {exc}", file=sys.stderr)
+            worst = max(worst, exc.exit_code)
+    return worst
+
+
