@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Regenerate screenshots/*.svg and *.png from the real app.
+
+    .venv/bin/python scripts/screenshots.py            # all shots
+    .venv/bin/python scripts/screenshots.py --no-png   # SVG only
+
+The app runs headless (Textual's Pilot) on a throw-away store holding the
+demo song, with the engine's device-free null stream, so no sound card is
+needed and nothing touches your library. SVGs come from Textual's
+``export_screenshot``; PNGs from resvg (``pip install resvg-py``), or
+``rsvg-convert`` (Debian: librsvg2-bin) where resvg is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from stemtui.core.engine import Engine
+from stemtui.core.library import ensure_demo
+from stemtui.core.store import MANIFEST, Store
+from stemtui.ui.app import StemtuiApp
+
+OUT = ROOT / "screenshots"
+FIXED_DATE = "2025-06-01T18:30:00+00:00"
+
+
+def _set_created(entry_path: Path, created: str) -> None:
+    manifest = entry_path / MANIFEST
+    data = json.loads(manifest.read_text())
+    data["created"] = created
+    manifest.write_text(json.dumps(data, indent=2))
+
+
+def _tones(folder: Path, names: tuple[str, ...], seconds: float) -> Path:
+    """A folder of quiet tone stems: real files for a real import."""
+    import numpy as np
+    import soundfile as sf
+
+    folder.mkdir(parents=True)
+    sr = 44100
+    t = np.arange(int(seconds * sr)) / sr
+    for i, name in enumerate(names):
+        tone = (0.2 * np.sin(2 * np.pi * 110.0 * (i + 2) * t)).astype(np.float32)
+        sf.write(str(folder / f"{name}.flac"), np.stack([tone, tone], axis=1), sr)
+    return folder
+
+
+def demo_store(root: Path, extra: bool = False) -> Store:
+    """A store with the demo song (dated, so shots don't churn).
+
+    With ``extra``, also two imported folders of stems and a damaged entry,
+    so the library shows what a used one looks like.
+    """
+    store = Store(root)
+    entry = ensure_demo(store)
+    _set_created(entry.path, FIXED_DATE)
+    if extra:
+        from stemtui.core.library import import_path
+
+        src = root.parent / "stems-src"
+        a, _ = import_path(store, _tones(src / "Rehearsal 12-03", ("vocals", "guitar", "bass", "drums"), 9.0))
+        b, _ = import_path(store, _tones(src / "Blue Bossa (play-along)", ("piano", "bass", "drums"), 7.0))
+        _set_created(a.path, "2025-05-30T19:05:00+00:00")
+        _set_created(b.path, "2025-05-28T10:40:00+00:00")
+        broken = store.songs_dir / "c0ffee00d15c0000"
+        shutil.copytree(b.path, broken)
+        (broken / "piano.flac").unlink()
+        data = json.loads((broken / MANIFEST).read_text())
+        data.update(title="Autumn Leaves (old take)", created="2025-04-14T21:00:00+00:00")
+        (broken / MANIFEST).write_text(json.dumps(data, indent=2))
+    return store
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
+    """Let the app run until ``predicate()`` holds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise TimeoutError("the app did not get there in time")
+        await pilot.pause(0.02)
+
+
+async def shoot(store: Store, size: tuple[int, int], shots: dict[str, str]) -> list[Path]:
+    """Run the app at ``size`` and save the shots named in ``shots`` (key -> file stem)."""
+    saved: list[Path] = []
+    app = StemtuiApp(store=store, engine_factory=lambda: Engine(null=True), start_dir=ROOT, install_demo=False)
+
+    def save(key: str) -> None:
+        if key in shots:
+            path = OUT / f"{shots[key]}.svg"
+            path.write_text(app.export_screenshot(title=f"stemtui — {key}"))
+            saved.append(path)
+
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.2)
+        save("library")
+        await pilot.press("home", "enter")  # the demo: the top row, newest first
+        await wait_for(pilot, lambda: getattr(app.screen, "mixer", None) is not None)
+        player = app.screen
+        await pilot.press(":")
+        await pilot.pause(0.1)
+        for _ in range(40):
+            await pilot.press("backspace")
+        await pilot.press(*"0:07.200-0:16.800", "enter")
+        await pilot.press("1", "down", "down", "minus", "minus", "minus")
+        await pilot.press("home")
+        # Let it play a little so the meters and the playhead show life.
+        await wait_for(pilot, lambda: player.playhead() / player.mixer.sample_rate > 11.3, timeout=15)
+        save("player")
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        save("help")
+        # TODO(separation): add a "separation in progress" shot once the
+        # SeparationScreen exists (push it with a small file and the
+        # demucs_unittest model, wait for ~40 %, save "separation").
+    return saved
+
+
+FONT_DIRS = [d for d in ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts")) if Path(d).is_dir()]
+
+
+def to_png(svg: Path) -> Path | None:
+    """Render an SVG to PNG next to it; ``None`` if no converter is installed.
+
+    resvg (``pip install resvg-py``: a self-contained wheel) honours the
+    ``textLength`` of each run, so box-drawing borders line up; it is tried
+    first. ``rsvg-convert`` (Debian's librsvg2-bin) is the fallback: it
+    ignores ``textLength``, so right-hand borders can drift by a cell.
+    """
+    png = svg.with_suffix(".png")
+    text = svg.read_text()
+    # Textual names Fira Code (a web font, unreachable offline) and Arial for
+    # the window title: give both a generic family to fall back on.
+    text = text.replace("font-family: arial;", "font-family: arial, sans-serif;")
+    try:
+        import resvg_py
+    except ImportError:
+        resvg_py = None
+    if resvg_py is not None:
+        data = resvg_py.svg_to_bytes(
+            svg_string=text,
+            zoom=2,
+            font_dirs=FONT_DIRS,
+            monospace_family="DejaVu Sans Mono",
+            sans_serif_family="DejaVu Sans",
+        )
+        png.write_bytes(bytes(data))
+        return png
+    if shutil.which("rsvg-convert"):
+        # rsvg drops the leading no-break spaces of text runs unless told to keep them.
+        text = text.replace("<svg ", '<svg xml:space="preserve" ', 1)
+        subprocess.run(["rsvg-convert", "--zoom", "2", "-o", str(png)], input=text.encode(), check=True)
+        return png
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-png", action="store_true", help="write SVGs only")
+    args = parser.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="stemtui-shots-") as tmp:
+        # A throw-away HOME, so the library shows the stems where they live
+        # on Linux (~/.cache/stemtui/...) without touching the real cache.
+        os.environ["HOME"] = tmp
+        store = demo_store(Path(tmp) / ".cache" / "stemtui", extra=True)
+        saved = asyncio.run(shoot(store, (120, 34), {"library": "library", "player": "player", "help": "help"}))
+        saved += asyncio.run(shoot(store, (80, 24), {"library": "library-80x24", "player": "player-80x24"}))
+    for svg in saved:
+        print(svg.relative_to(ROOT))
+        if not args.no_png:
+            png = to_png(svg)
+            if png is None:
+                print("  no PNG: pip install resvg-py (or apt-get install librsvg2-bin)", file=sys.stderr)
+            else:
+                print(png.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,303 @@
+"""The stemtui Textual app: wiring of store, engine, library and player.
+
+``run_app(target)`` is what ``stemtui`` (no command) runs. The app owns the
+long-lived objects: the :class:`~stemtui.core.store.Store` and the
+:class:`~stemtui.core.engine.Engine` start in ``on_mount`` and the engine
+closes in ``on_unmount``. Both are injectable (``store=``,
+``engine_factory=``) so tests run the real app on a temporary store with
+``Engine(null=True)``, the engine's paced device-free stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from stemtui.ui.guard import guarded
+from stemtui.ui.keymap import APP_KEYS, bindings
+from stemtui.ui.paths import is_single_audio_file
+from stemtui.ui.screens.help import HelpScreen
+from stemtui.ui.screens.library import LibraryScreen
+from stemtui.ui.screens.player import PlayerScreen
+
+if TYPE_CHECKING:
+    from stemtui.core.engine import Engine
+    from stemtui.core.store import Entry, Store
+
+log = logging.getLogger("stemtui.ui")
+
+#: Env: a file the app writes its first-paint time (``time.time()``) to, then exits (benchmark).
+BENCH_ENV = "STEMTUI_BENCH_FIRST_PAINT"
+#: Env: output device for the app (``null`` for none), like ``play --device``.
+DEVICE_ENV = "STEMTUI_DEVICE"
+#: Env: where the log file goes (default: platformdirs' user log dir).
+LOG_DIR_ENV = "STEMTUI_LOG_DIR"
+#: Shown while single audio files can't be separated from the UI yet.
+SEPARATION_LATER = "separating a single audio file from here arrives with the separation engine; add a folder of stems or a .stem.mp4 for now"
+
+
+def default_engine() -> Engine:
+    """The engine the app uses: the default device, or ``STEMTUI_DEVICE``."""
+    from stemtui.core.engine import Engine
+
+    return Engine(device=os.environ.get(DEVICE_ENV) or None)
+
+
+class StemtuiApp(App[int]):
+    """The terminal practice player.
+
+    Args:
+        entry: A song to open in the player at once (``stemtui SONG``).
+        path: A path to add at once, then open (``stemtui FOLDER``).
+        store: The song store (default: the user's cache).
+        engine_factory: Makes the audio engine (default: :func:`default_engine`).
+        autoplay: Start playing when a song opens.
+        start_dir: Where the add dialog's tree starts (default: the cwd).
+        install_demo: Put the demo song in the library on first run.
+    """
+
+    CSS_PATH = "stemtui.tcss"
+    TITLE = "stemtui"
+    BINDINGS = bindings(APP_KEYS)
+
+    def __init__(
+        self,
+        entry: Entry | None = None,
+        path: Path | None = None,
+        *,
+        store: Store | None = None,
+        engine_factory: Callable[[], Engine] | None = None,
+        autoplay: bool = True,
+        start_dir: Path | None = None,
+        install_demo: bool = True,
+    ) -> None:
+        super().__init__()
+        self._open_entry = entry
+        self._open_path = path
+        self._store = store
+        self._engine_factory = engine_factory or default_engine
+        self.autoplay = autoplay
+        self.start_dir = Path(start_dir or Path.cwd())
+        self.install_demo = install_demo
+        self.store: Store | None = None
+        self.engine: Engine | None = None
+        #: Every notification shown, as ``(severity, message)``: the log and tests read it.
+        self.messages: list[tuple[str, str]] = []
+        self._notice_shown = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from stemtui.core.store import Store
+
+        self.store = self._store if self._store is not None else Store()
+        self.engine = self._engine_factory()
+        self.push_screen(LibraryScreen())
+        if self.install_demo:
+            self._ensure_demo()
+        if self._open_entry is not None:
+            self.open_entry(self._open_entry)
+        elif self._open_path is not None:
+            self.add_path(self._open_path, open_after=True)
+
+    def on_unmount(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+    def first_paint(self) -> None:
+        """Called once the library has painted; the startup benchmark hooks in here."""
+        out = os.environ.get(BENCH_ENV)
+        if out:
+            Path(out).write_text(f"{time.time():.6f}\n")
+            self.exit(0)
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = False) -> None:
+        """Show a toast and log it. Markup is always off: paths, reasons and
+        key names such as ``[`` are shown as they are, never parsed."""
+        self.messages.append((severity, message))
+        log.log(logging.ERROR if severity == "error" else logging.WARNING if severity == "warning" else logging.INFO, "%s", message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def show_notice(self, notice: str) -> None:
+        """The engine's reason for having no sound, once per session."""
+        if not self._notice_shown:
+            self._notice_shown = True
+            self.notify(notice, title="no sound", severity="warning", timeout=10)
+
+    @property
+    def library(self) -> LibraryScreen | None:
+        """The library screen (the bottom of the stack)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, LibraryScreen):
+                return screen
+        return None
+
+    # -- demo ----------------------------------------------------------------------------
+    def _ensure_demo(self) -> None:
+        from stemtui.core.library import DEMO_MARKER, demo_id
+
+        existing = self.store.get(demo_id())
+        if existing is not None and existing.ok:
+            return
+        if existing is None and (self.store.root / DEMO_MARKER).exists():
+            return  # deleted on purpose: `stemtui demo` brings it back
+        if self.library is not None:
+            self.library.busy = "preparing the demo song…"
+        self._install_demo()
+
+    @work(thread=True, group="demo", exit_on_error=False)
+    def _install_demo(self) -> None:
+        from stemtui.core.library import ensure_demo
+
+        try:
+            entry = ensure_demo(self.store)
+        except Exception as exc:
+            log.exception("demo")
+            self.call_from_thread(self.notify, f"could not prepare the demo song: {exc}", severity="error")
+            entry = None
+        self.call_from_thread(self._demo_ready, entry.id if entry else None)
+
+    def _demo_ready(self, song_id: str | None) -> None:
+        lib = self.library
+        if lib is not None:
+            lib.busy = ""
+            lib.reload(select=song_id)
+
+    # -- songs ---------------------------------------------------------------------------
+    @on(LibraryScreen.SongChosen)
+    def _song_chosen(self, event: LibraryScreen.SongChosen) -> None:
+        self.open_entry(event.entry)
+
+    @on(LibraryScreen.PathChosen)
+    def _path_chosen(self, event: LibraryScreen.PathChosen) -> None:
+        self.add_path(event.path)
+
+    @guarded
+    def open_entry(self, entry: Entry) -> None:
+        """Open a song in the player (a damaged one only gets a notification)."""
+        if not entry.ok:
+            self.notify(f"{entry.title}: {entry.state} entry ({entry.reason})", severity="error", timeout=8)
+            return
+        self.push_screen(PlayerScreen(entry, autoplay=self.autoplay))
+
+    def add_path(self, path: Path, open_after: bool = False) -> None:
+        """Add a folder of stems or a ``.stem.mp4``; a single audio file asks for separation."""
+        if is_single_audio_file(path):
+            self.request_separation(path)
+            return
+        self.notify(f"adding {path.name or path}…", timeout=3)
+        self._import(path, open_after)
+
+    def request_separation(self, path: Path) -> None:
+        """Separate a single audio file into stems, then open it.
+
+        TODO(separation): push a SeparationScreen(path) here once the
+        separation engine lands; it reports progress and opens the player.
+        """
+        self.notify(f"{path.name}: {SEPARATION_LATER}", severity="warning", timeout=8)
+
+    @work(thread=True, group="import", exit_on_error=False)
+    def _import(self, path: Path, open_after: bool) -> None:
+        from stemtui.core.errors import StemtuiError
+        from stemtui.core.library import import_path
+
+        try:
+            entry, new = import_path(self.store, path)
+        except StemtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            return
+        except Exception as exc:
+            log.exception("import %s", path)
+            self.call_from_thread(self.notify, f"{path}: {type(exc).__name__}: {exc}", severity="error", timeout=8)
+            return
+        self.call_from_thread(self._imported, entry, new, open_after)
+
+    def _imported(self, entry: Entry, new: bool, open_after: bool) -> None:
+        what = "added" if new else "already in the library:"
+        self.notify(f"{what} {entry.title} ({len(entry.stems)} stems: {', '.join(entry.stems)})")
+        lib = self.library
+        if lib is not None:
+            lib.reload(select=entry.id)
+        if open_after:
+            self.open_entry(entry)
+
+    # -- actions and commands -------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Keys", "Show every key (?)", self.action_help)
+        if isinstance(screen, PlayerScreen):
+            yield SystemCommand("Play / pause", "Start or stop playback (space)", screen.action_toggle_play)
+            yield SystemCommand("Reset the mix", "Unmute, unsolo, every volume to 0 dB (0)", screen.action_reset_mix)
+            yield SystemCommand("Type a loop", "Set the loop as START-END, e.g. 0:30.250-0:45 (:)", screen.action_type_loop)
+            yield SystemCommand("Clear the loop", "Forget the loop points (backspace)", screen.action_clear_loop)
+            yield SystemCommand("Back to the library", "Leave the player (q)", screen.action_back)
+        if isinstance(screen, LibraryScreen):
+            yield SystemCommand("Add a song", "A folder of stems or a .stem.mp4 (a)", screen.action_add)
+            yield SystemCommand("Sort by the next column", "Cycle the sort column (s)", screen.action_cycle_sort)
+
+
+# -- entry point ---------------------------------------------------------------------------
+def setup_logging() -> Path | None:
+    """Log to ``stemtui.log`` in platformdirs' user log dir (or ``STEMTUI_LOG_DIR``).
+
+    Returns:
+        The log file, or ``None`` if it cannot be written (logging then stays off).
+    """
+    folder = os.environ.get(LOG_DIR_ENV)
+    if not folder:
+        import platformdirs
+
+        folder = platformdirs.user_log_dir("stemtui", appauthor=False)
+    path = Path(folder).expanduser() / "stemtui.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=1 << 20, backupCount=2, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("stemtui")
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, RotatingFileHandler)]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    return path
+
+
+def run_app(target: str | None = None) -> int:
+    """Run the app: the library, or ``target`` (a song in the library, or a path) in the player.
+
+    A ``target`` that names no song raises :class:`~stemtui.core.errors.BadInput`
+    before the screen changes, so the CLI prints it as one line.
+    """
+    from stemtui.core.store import Store
+
+    logfile = setup_logging()
+    log.info("stemtui starting (target=%r, log=%s)", target, logfile)
+    store = Store()
+    entry = path = None
+    if target:
+        candidate = Path(target).expanduser()
+        if candidate.exists():
+            path = candidate
+        else:
+            from stemtui.core.library import find_song
+
+            entry = find_song(store, target)
+    app = StemtuiApp(entry, path, store=store)
+    try:
+        result = app.run()
+    finally:
+        log.info("stemtui stopped")
+    return int(result or 0)

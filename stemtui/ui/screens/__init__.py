@@ -1,0 +1,1 @@
+"""The app's screens: library, player, help and small dialogs."""

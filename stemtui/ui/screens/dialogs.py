@@ -1,0 +1,166 @@
+"""Small modal dialogs: confirm a deletion, add a path, type a loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DirectoryTree, Input, Label, Static
+
+from stemtui.core.errors import StemtuiError
+from stemtui.ui.paths import complete_path, importable
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask yes or no; dismisses with ``True`` only for an explicit yes."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes", show=False),
+        Binding("n,escape", "answer(False)", "no", show=False),
+    ]
+
+    def __init__(self, question: str, detail: str = "", yes: str = "Delete") -> None:
+        super().__init__(classes="dialog-screen")
+        self.question = question
+        self.detail = detail
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm"):
+            yield Label(self.question, classes="dialog-title", markup=False)
+            if self.detail:
+                yield Static(self.detail, classes="dialog-detail", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button("Cancel (n)", variant="default", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class AudioTree(DirectoryTree):
+    """A directory tree showing only folders and audio files (plain-terminal icons)."""
+
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+    ICON_FILE = "♪ "
+
+    def filter_paths(self, paths):
+        return [p for p in paths if importable(p)]
+
+
+class AddPathScreen(ModalScreen[str | None]):
+    """Pick a folder of stems, a ``.stem.mp4`` or (later) an audio file to separate.
+
+    Type a path (``tab`` completes it) or pick one in the tree below, then
+    ``enter``. Dismisses with the path text, or ``None``.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel", show=False),
+        Binding("tab", "complete", "complete", show=False),
+    ]
+
+    def __init__(self, start_dir: Path | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.start_dir = Path(start_dir or Path.cwd())
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="add"):
+            yield Label("Add a song", classes="dialog-title")
+            yield Static(
+                "A folder of stems (vocals.wav, drums.flac…) or a .stem.mp4. "
+                "tab completes · enter adds · esc cancels",
+                classes="dialog-detail",
+            )
+            yield Input(placeholder="path, e.g. ~/stems/my song/", id="path")
+            yield Static("", id="matches", classes="dialog-hint", markup=False)
+            yield AudioTree(self.start_dir, id="tree")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Add", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    def action_complete(self) -> None:
+        field = self.query_one("#path", Input)
+        if not field.has_focus:
+            self.focus_next()
+            return
+        done, names = complete_path(field.value, self.start_dir)
+        field.value = done
+        field.cursor_position = len(done)
+        shown = "  ".join(names[:12]) + ("  …" if len(names) > 12 else "")
+        self.query_one("#matches", Static).update(shown if len(names) > 1 else "" if names else "no folder or audio file matches")
+
+    @on(DirectoryTree.FileSelected)
+    @on(DirectoryTree.DirectorySelected)
+    def _picked(self, event) -> None:
+        field = self.query_one("#path", Input)
+        field.value = str(event.path)
+        field.cursor_position = len(field.value)
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        text = self.query_one("#path", Input).value.strip()
+        if not text:
+            self.notify("type a path, or pick one in the tree", severity="warning")
+            return
+        if not Path(text).expanduser().exists():
+            self.notify(f"{text}: no such file or folder", severity="error")
+            return
+        self.dismiss(text)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class LoopInputScreen(ModalScreen[bool]):
+    """A one-line prompt at the bottom to type a loop such as ``0:30.250-0:45``.
+
+    ``apply`` gets the text; a :class:`StemtuiError` it raises becomes a
+    notification and the prompt stays open to fix the typo.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", show=False)]
+
+    def __init__(self, initial: str, apply: Callable[[str], None]) -> None:
+        super().__init__(classes="prompt-screen")
+        self.initial = initial
+        self.apply = apply
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="loop-prompt"):
+            yield Label("loop ", classes="prompt-label")
+            yield Input(value=self.initial, placeholder="0:30.250-0:45", id="loop-input")
+            yield Label(" enter sets · esc cancels", classes="prompt-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        try:
+            self.apply(event.value)
+        except StemtuiError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

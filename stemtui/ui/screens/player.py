@@ -1,0 +1,361 @@
+"""The player: stem table, transport, status line; every practice key.
+
+Keys and clicks call :class:`~stemtui.core.mixer.Mixer` methods directly
+(they are lock-free, so a key is heard within one audio block); a 20 Hz
+timer polls the playhead, peaks and underruns and hands them to the
+widgets, which repaint only what changed.
+
+The song is opened and the engine loaded in a worker thread, so the screen
+paints at once; playback starts as soon as the mixer exists (audio follows
+as soon as the first chunk is decoded).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from stemtui.core.errors import BadInput
+from stemtui.core.mixer import Mixer
+from stemtui.core.store import Entry
+from stemtui.core.timefmt import format_time, parse_loop
+from stemtui.ui.fmt import fmt_length, step_gain
+from stemtui.ui.guard import guarded
+from stemtui.ui.keymap import PLAYER_KEYS, bindings
+from stemtui.ui.loop import NUDGE_MS, LoopEditor
+from stemtui.ui.screens.dialogs import LoopInputScreen
+from stemtui.ui.widgets.keys import KeyReminder
+from stemtui.ui.widgets.stem_table import StemTable
+from stemtui.ui.widgets.titlebar import TitleBar
+from stemtui.ui.widgets.transport import StatusLine, Timeline, TimeRuler, TransportInfo
+
+log = logging.getLogger("stemtui.ui")
+
+#: Poll rate of playhead, meters and underruns (the brief caps it at 20 Hz).
+POLL_HZ = 20.0
+
+
+def pending_seek(mixer: Mixer) -> int | None:
+    """Where a seek the audio thread has not applied yet goes, or ``None``.
+
+    Until the next audio block runs, ``mixer.position`` still reports the
+    old playhead; relative seeks and ``[``/``]`` must build on the target.
+    """
+    seen, version = getattr(mixer, "_seek_seen", 0), getattr(mixer, "_seek_version", 0)
+    return int(getattr(mixer, "_seek_to", 0)) if seen != version else None
+
+
+class PlayerScreen(Screen):
+    """Plays one song from the store; ``q``/``esc`` goes back to the library."""
+
+    BINDINGS = bindings(PLAYER_KEYS)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    mixer: reactive[Mixer | None] = reactive(None, init=False)
+    """The mixer once the song is loaded; ``None`` while loading."""
+
+    def __init__(self, entry: Entry, autoplay: bool = True) -> None:
+        super().__init__(id="player")
+        self.entry = entry
+        self.autoplay = autoplay
+        self.loop: LoopEditor | None = None
+        self._last_tick = time.monotonic()
+        self._error_shown = False
+
+    # -- layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield TitleBar(id="song-title")
+        with Vertical(id="stems-panel", classes="panel") as panel:
+            panel.border_title = "stems"
+            yield StemTable(self.entry.stems, id="stems")
+        with Vertical(id="transport-panel", classes="panel") as panel:
+            panel.border_title = "transport"
+            yield TransportInfo(id="transport-info")
+            yield Timeline(id="timeline")
+            yield TimeRuler(id="ruler")
+        yield KeyReminder(id="cheatsheet")
+        yield Static(id="spacer")
+        yield StatusLine(id="status")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_resize(self) -> None:
+        self.query_one("#cheatsheet", KeyReminder).full = self.size.height >= 34
+
+    def on_mount(self) -> None:
+        self.table = self.query_one("#stems", StemTable)
+        self.info = self.query_one("#transport-info", TransportInfo)
+        self.timeline = self.query_one("#timeline", Timeline)
+        self.status = self.query_one("#status", StatusLine)
+        bar = self.query_one("#song-title", TitleBar)
+        bar.title = self.entry.title
+        bar.detail = f"— {self.entry.artist}" if self.entry.artist else ""
+        bar.note = f"{len(self.entry.stems)} stems · {fmt_length(self.entry.duration)}"
+        self.info.duration = self.timeline.duration = self.entry.duration
+        self.query_one("#ruler", TimeRuler).duration = self.entry.duration
+        self.table.focus()
+        self._load()
+        self.set_interval(1.0 / POLL_HZ, self._tick)
+
+    # -- loading ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            song = self.app.store.open(self.entry)
+            mixer = self.app.engine.load(song)
+        except Exception as exc:
+            log.exception("loading %s", self.entry.id)
+            self.app.call_from_thread(self._load_failed, f"{self.entry.title}: {exc}")
+            return
+        self.app.call_from_thread(self._loaded, mixer)
+
+    def _loaded(self, mixer: Mixer) -> None:
+        self.mixer = mixer
+        self.loop = LoopEditor(mixer)
+        engine = self.app.engine
+        self.status.device = engine.device_name
+        self.status.sample_rate = engine.sample_rate
+        if engine.notice:
+            self.status.notice = engine.notice.replace("; playing silently", "")
+            self.app.show_notice(engine.notice)
+        self._show_mix()
+        self._show_loop()
+        if self.autoplay:
+            mixer.play()
+        self._tick()
+
+    def _load_failed(self, message: str) -> None:
+        self.notify(message, severity="error", timeout=10)
+        if self.is_current:
+            self.dismiss()
+
+    # -- polling --------------------------------------------------------------------------
+    def playhead(self) -> int:
+        """The playhead in frames, counting a seek the audio thread has not applied yet."""
+        m = self.mixer
+        if m is None:
+            return 0
+        target = pending_seek(m)
+        return m.position if target is None else target
+
+    def _tick(self) -> None:
+        try:
+            self._poll()
+        except Exception as exc:
+            if not self._error_shown:
+                self._error_shown = True
+                log.exception("player poll")
+                self.notify(f"display error: {type(exc).__name__}: {exc} (see the log)", severity="error")
+
+    def _poll(self) -> None:
+        m = self.mixer
+        now = time.monotonic()
+        dt, self._last_tick = now - self._last_tick, now
+        if m is None:
+            return
+        pos = self.playhead() / m.sample_rate
+        if not m.playing:
+            state = "paused"
+        elif m.ended:
+            state = "ended"
+        elif m.starved:
+            state = "loading"
+        else:
+            state = "playing"
+        self.info.state = state
+        self.info.position = self.timeline.position = pos
+        peaks = m.take_peaks()
+        if state == "playing":
+            with np.errstate(divide="ignore"):
+                self.table.show_levels(20.0 * np.log10(np.maximum(peaks, 1e-9)), dt)
+        else:
+            self.table.show_levels(None, dt)
+        self.status.underruns = self.app.engine.underruns
+        if m.song.load_error and not self._error_shown:
+            self._error_shown = True
+            self.notify(f"{self.entry.title}: {m.song.load_error}", severity="error", timeout=10)
+
+    def _show_mix(self) -> None:
+        m = self.mixer
+        if m is not None:
+            self.table.sync(m.mute, m.solo, m.volume, [m.audible(i) for i in range(m.stem_count)])
+
+    def _show_loop(self) -> None:
+        lp = self.loop
+        if lp is None:
+            return
+        a, b = lp.seconds()
+        self.timeline.loop_a, self.timeline.loop_b = a, b
+        on = lp.enabled
+        self.info.loop_on = self.status.loop_on = on
+        self.info.active_edge = lp.edge
+        self.info.loop_a, self.info.loop_b = a, b
+
+    def _enter_loop(self) -> None:
+        """After a loop is switched on: a playhead outside it jumps to its start."""
+        lp, m = self.loop, self.mixer
+        if lp is not None and m is not None and lp.outside(self.playhead()):
+            m.seek(lp.home())
+
+    # -- mix actions ----------------------------------------------------------------------
+    def _stem(self, stem: int) -> bool:
+        return self.mixer is not None and 0 <= stem < self.mixer.stem_count
+
+    @guarded
+    def action_mute(self, stem: int) -> None:
+        if self._stem(stem):
+            self.mixer.toggle_mute(stem)
+            self._show_mix()
+
+    @guarded
+    def action_solo(self, stem: int) -> None:
+        if self._stem(stem):
+            self.mixer.toggle_solo(stem)
+            self._show_mix()
+
+    def action_select(self, delta: int) -> None:
+        n = len(self.entry.stems)
+        self.table.selected = (self.table.selected + delta) % n
+
+    def action_mute_selected(self) -> None:
+        self.action_mute(self.table.selected)
+
+    def action_solo_selected(self) -> None:
+        self.action_solo(self.table.selected)
+
+    @guarded
+    def action_volume(self, steps: int) -> None:
+        i = self.table.selected
+        if self._stem(i):
+            self.mixer.set_volume(i, step_gain(float(self.mixer.volume[i]), steps))
+            self._show_mix()
+
+    @guarded
+    def action_reset_mix(self) -> None:
+        if self.mixer is not None:
+            self.mixer.reset_mix()
+            self._show_mix()
+            self.notify("mix reset: every stem on, at 0 dB", timeout=2)
+
+    # -- transport actions ----------------------------------------------------------------
+    @guarded
+    def action_toggle_play(self) -> None:
+        if self.mixer is not None:
+            self.mixer.toggle_play()
+            self._tick()
+
+    @guarded
+    def action_seek(self, seconds: float) -> None:
+        m = self.mixer
+        if m is not None:
+            m.seek(self.playhead() + int(round(seconds * m.sample_rate)))
+            self._tick()
+
+    @guarded
+    def action_home(self) -> None:
+        if self.mixer is not None and self.loop is not None:
+            self.mixer.seek(self.loop.home())
+            self._tick()
+
+    # -- loop actions ------------------------------------------------------------------------
+    @guarded
+    def action_loop_start(self) -> None:
+        if self.loop is not None:
+            self.loop.set_start(self.playhead())
+            self._loop_changed()
+            if not self.loop.complete:
+                self.notify(f"loop start at {format_time(self.loop.seconds()[0], 3)}: press ] at its end", timeout=3)
+
+    @guarded
+    def action_loop_end(self) -> None:
+        if self.loop is not None:
+            self.loop.set_end(self.playhead())
+            self._loop_changed()
+            if not self.loop.complete:
+                self.notify(f"loop end at {format_time(self.loop.seconds()[1], 3)}: press [ at its start", timeout=3)
+
+    @guarded
+    def action_toggle_loop(self) -> None:
+        if self.loop is not None:
+            self.loop.toggle()
+            self._loop_changed()
+
+    @guarded
+    def action_nudge(self, direction: int) -> None:
+        if self.loop is not None:
+            self.loop.nudge(direction * NUDGE_MS)
+            self._show_loop()
+
+    def action_switch_edge(self) -> None:
+        if self.loop is not None:
+            self.loop.switch_edge()
+            self._show_loop()
+
+    @guarded
+    def action_clear_loop(self) -> None:
+        if self.loop is not None:
+            self.loop.clear()
+            self._show_loop()
+
+    def action_type_loop(self) -> None:
+        if self.loop is None:
+            return
+        a, b = self.loop.seconds()
+        initial = f"{format_time(a, 3)}-{format_time(b, 3)}" if a is not None and b is not None else ""
+        self.app.push_screen(LoopInputScreen(initial, self.apply_loop_text))
+
+    def apply_loop_text(self, text: str) -> None:
+        """Set the loop from text such as ``0:30.250-0:45`` (raises BadInput)."""
+        if self.loop is None:
+            raise BadInput("loop", "the song is still loading")
+        start, end = parse_loop(text)
+        self.loop.set_seconds(start, end)
+        self._loop_changed()
+
+    def _loop_changed(self) -> None:
+        self._enter_loop()
+        self._show_loop()
+        self._tick()
+
+    def action_back(self) -> None:
+        if self.mixer is not None:
+            self.mixer.pause()
+        self.dismiss()
+
+    def on_unmount(self) -> None:
+        if self.mixer is not None:
+            self.mixer.pause()
+
+    # -- mouse -------------------------------------------------------------------------------
+    @on(StemTable.MuteToggled, "#stems")
+    def _clicked_mute(self, event: StemTable.MuteToggled) -> None:
+        self.action_mute(event.stem)
+
+    @on(StemTable.SoloToggled, "#stems")
+    def _clicked_solo(self, event: StemTable.SoloToggled) -> None:
+        self.action_solo(event.stem)
+
+    @on(StemTable.VolumeSet, "#stems")
+    @guarded
+    def _clicked_volume(self, event: StemTable.VolumeSet) -> None:
+        if self._stem(event.stem):
+            self.mixer.set_volume(event.stem, event.gain)
+            self._show_mix()
+
+    @on(StemTable.Selected, "#stems")
+    def _clicked_row(self, event: StemTable.Selected) -> None:
+        self.table.selected = event.stem
+
+    @on(Timeline.SeekRequested, "#timeline")
+    def _clicked_timeline(self, event: Timeline.SeekRequested) -> None:
+        if self.mixer is not None and math.isfinite(event.seconds):
+            self.mixer.seek_seconds(event.seconds)
+            self._tick()

@@ -1,0 +1,1 @@
+"""Widgets of the player: stem table, transport, meters, status line."""

@@ -1,0 +1,57 @@
+"""The key reminder under the player's transport."""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from stemtui.ui.keymap import PLAYER_KEYS, help_rows
+
+#: Three short lines for small terminals.
+COMPACT = [
+    [("1-9", "mute"), ("shift+1-9", "solo"), ("↑↓", "pick stem"), ("m s", "mute/solo it"), ("+-", "volume")],
+    [("space", "play/pause"), ("←→", "±5 s"), ("shift+←→", "±1 s"), ("home", "to loop start"), ("0", "reset mix")],
+    [("[ ]", "loop A/B"), ("l", "loop on/off"), ("< >", "nudge 10 ms"), (":", "type loop"), ("⌫", "clear")],
+]
+
+
+class KeyReminder(Static):
+    """Three lines of reminders, or every player key in two columns on tall terminals."""
+
+    full: reactive[bool] = reactive(False)
+    """Show every player key (a bordered two-column table) instead of three lines."""
+
+    def on_mount(self) -> None:
+        self.watch_full(self.full)
+
+    def watch_full(self, full: bool) -> None:
+        self.set_class(full, "-full")
+        self.border_title = "keys" if full else ""
+        self.update(self.full_table() if full else self.compact_text())
+
+    @staticmethod
+    def compact_text() -> Text:
+        text = Text()
+        for i, line in enumerate(COMPACT):
+            if i:
+                text.append("\n")
+            for key, what in line:
+                text.append(f" {key}", style="bold")
+                text.append(f" {what} ", style="dim")
+        return text
+
+    @staticmethod
+    def full_table() -> Table:
+        rows = help_rows(PLAYER_KEYS)
+        half = (len(rows) + 1) // 2
+        table = Table.grid(padding=(0, 1), expand=True)
+        for _ in range(2):
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(style="dim", ratio=1)
+        for left, right in zip_longest(rows[:half], rows[half:], fillvalue=("", "")):
+            table.add_row(*left, *right)
+        return table
