@@ -53,11 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stemtui",
         description="A terminal practice player: split songs into stems, then mute, solo and loop them.",
-        usage="stemtui [--cache-dir DIR] [SONG|FILE]\n       stemtui COMMAND ...",
+        usage="stemtui [--cache-dir DIR] [--device D] [SONG|FILE]\n       stemtui COMMAND ...",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"stemtui {__version__}")
+    parser.add_argument("--device", dest="app_device", metavar="D", help="output device for the player (name, index, or null)")
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -123,14 +124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `stemtui SONG|FILE` opens the player; argparse can't mix an optional
     # positional with subcommands, so pick the target out by hand.
     target = None
-    rest = [a for a in argv if a != "--cache-dir" and (argv.index(a) == 0 or argv[argv.index(a) - 1] != "--cache-dir")]
-    if rest and not rest[0].startswith("-") and rest[0] not in COMMANDS:
-        target = rest[0]
-        argv.remove(target)
+    takes_value = {"--cache-dir", "--device"}
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in takes_value else 1
+    if i < len(argv) and argv[i] not in COMMANDS:
+        target = argv.pop(i)
     args = parser.parse_args(argv)
     args.target = target
     if args.cache_dir:
         os.environ["STEMTUI_CACHE_DIR"] = args.cache_dir
+    if getattr(args, "app_device", None):
+        os.environ["STEMTUI_DEVICE"] = args.app_device
     handler = _handler(args.command or "")
     try:
         return handler(args) or 0

@@ -69,12 +69,17 @@ def cmd_rm(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    """Put the demo song back in the library and open it in the player."""
     from stemtui.core.library import ensure_demo
 
     entry = ensure_demo(_store(), force=True)
-    print(f"demo ready: {entry.id[:8]}  {entry.title}  ({', '.join(entry.stems)}; {entry.duration:.1f} s)")
-    print("try: stemtui play demo --mute vocals    or open it in the player: stemtui demo")
-    return 0
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(f"demo ready: {entry.id[:8]}  {entry.title}  ({', '.join(entry.stems)}; {entry.duration:.1f} s)")
+        print("try: stemtui play demo --mute vocals   (or run `stemtui demo` in a terminal to open the player)")
+        return 0
+    from stemtui.ui.app import run_app
+
+    return run_app(entry.id)
 
 
 def cmd_app(args) -> int:

@@ -62,7 +62,7 @@ def cmd_play(args) -> int:
         mixer = engine.load(song)
         apply_mix_flags(mixer, args)  # bad flags are reported before a missing device
         if engine.notice:
-            raise NoOutputDevice(engine.notice.replace("; playing silently", "") + " — `stemtui export` works without one")
+            raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
         wait_first_audio(mixer.song, timeout=600)
         a, _, on = mixer.loop
         mixer.start_at(int(round(start * mixer.sample_rate)) if start is not None else (a if on else 0))

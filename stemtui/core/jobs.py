@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stemtui.core.errors import BadInput
-from stemtui.core.song import Song, SongMeta, stem_sort_key  # noqa: F401
+from stemtui.core.song import Song, SongMeta
 from stemtui.core.store import Entry, Store, hash_files, write_stem
 
 PROGRESS_FILE = "progress.json"

@@ -225,7 +225,7 @@ class Mixer:
         """
         start = min(max(int(start), 0), self._frames)
         end = min(max(int(end), 0), self._frames)
-        if end - start < max(2 * self._xfade, 1):
+        if end - start < self.min_loop_frames:
             raise ValueError("loop end must come after loop start")
         self._loop = (start, end, bool(enabled))
 
@@ -247,6 +247,20 @@ class Mixer:
     def loop(self) -> tuple[int, int, bool]:
         """``(start, end, enabled)`` in frames; ``end == 0`` means no loop."""
         return self._loop
+
+    @property
+    def pending_seek(self) -> int | None:
+        """A seek target the audio thread has not applied yet, or ``None``.
+
+        Lets quick successive seeks (key repeat) build on each other rather
+        than on a stale published position.
+        """
+        return self._seek_to if self._seek_seen != self._seek_version else None
+
+    @property
+    def min_loop_frames(self) -> int:
+        """The shortest loop :meth:`set_loop` accepts (two crossfades)."""
+        return max(2 * self._xfade, 1)
 
     @property
     def position(self) -> int:

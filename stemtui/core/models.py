@@ -75,13 +75,31 @@ def hub_offline() -> bool:
     return _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE")
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub's host opens within ``timeout``.
+
+    huggingface_hub retries a failing request five times with back-off
+    (about 25 s, printing each retry); one quick probe avoids that wait when
+    there is no network.
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def hf_repo_id(name: str) -> tuple[str, str]:
     """``(repo_id, model name)`` demucs uses on the hub, e.g. ``adefossez/HTDemucs``."""
     from demucs.hf import hf_repo_name
 
     namespace = DEFAULT_NAMESPACE
-    if name.startswith("hf://"):
-        name = name[len("hf://") :]
+    name = name.removeprefix("hf://")
     if "/" in name:
         namespace, name = name.split("/", 1)
     return f"{namespace}/{hf_repo_name(name)}", name
@@ -253,9 +271,15 @@ def _from_hub(name: str):
         try:
             return hf_hub_download(repo_id, filename, cache_dir=cache, local_files_only=True)
         except Exception:
-            if hub_offline():
+            if hub_offline() or online[0] is False:
                 raise
+        if online[0] is None:
+            online[0] = hub_reachable()
+            if not online[0]:
+                raise ConnectionError("hub unreachable")
         return hf_hub_download(repo_id, filename, cache_dir=cache)
+
+    online: list[bool | None] = [None]  # probed once, on the first cache miss
 
     import yaml
     from demucs.apply import BagOfModels
@@ -264,7 +288,12 @@ def _from_hub(name: str):
         bag = yaml.safe_load(Path(fetch(f"{short}.yaml")).read_text()) or {}
         paths = [Path(fetch(f"{sig}.safetensors")) for sig in bag.get("models", [])]
     except Exception as exc:  # missing offline, unreachable, unknown repo...
-        why = "offline" if hub_offline() else f"download failed: {type(exc).__name__}"
+        if hub_offline():
+            why = "HF_HUB_OFFLINE is set"
+        elif online[0] is False:
+            why = "the hub is unreachable"
+        else:
+            why = f"download failed: {type(exc).__name__}"
         return None, why
     models = [_load_safetensors(p, None) for p in paths]
     return BagOfModels(models, bag.get("weights"), bag.get("segment")).eval(), ""
@@ -299,9 +328,14 @@ def load_model(name: str = "htdemucs", repo: str | os.PathLike | None = None):
         raise BadInput(str(repo_path), "--model-repo must be an existing folder")
     try:
         if name == "demucs_unittest":
+            import torch
             from demucs.pretrained import get_model
 
-            return get_model(name).eval()
+            # Random weights, but the same in every process (the worker's
+            # output must be comparable), without touching the global RNG.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                return get_model(name).eval()
         if repo_path is not None:
             model = _from_repo(name, repo_path)
             if model is not None:
@@ -388,3 +422,93 @@ def pick_precision(device: str, requested: str = "auto") -> str:
 
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "fp32"  # MPS: bf16 autocast support varies by macOS version
+
+
+# -- running fast on a CPU ---------------------------------------------------------
+
+
+def _attention(q, k, v, rows: int = 512):
+    """Softmax attention, ``(B, H, L, D)`` tensors, a block of query rows at a time.
+
+    In bf16 this ran the full-size model's attention about twice as fast as
+    torch's native MHA path (whose QK^T product ran at ~90 GFLOP/s here) and
+    than CPU flash attention, with the same SNR; blocks keep the score
+    matrix small (8 heads x 512 x 2688 rows).
+    """
+    import torch
+
+    q = q * (q.shape[-1] ** -0.5)
+    kt = k.transpose(-1, -2).contiguous()
+    out = None
+    for i in range(0, q.shape[2], rows):
+        block = torch.matmul(torch.softmax(torch.matmul(q[:, :, i : i + rows], kt), dim=-1), v)
+        if out is None:
+            out = block.new_empty(q.shape[:-1] + (v.shape[-1],))
+        out[:, :, i : i + rows] = block
+    return out
+
+
+def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                 average_attn_weights=True, is_causal=False):
+    """``nn.MultiheadAttention.forward`` for demucs's unmasked, batch-first use."""
+    import torch.nn.functional as F
+
+    if (key_padding_mask is not None or attn_mask is not None or need_weights or is_causal or self.training
+            or not self.batch_first or not self._qkv_same_embed_dim or self.bias_k is not None):
+        return type(self).forward(self, query, key, value, key_padding_mask, need_weights, attn_mask,
+                                  average_attn_weights, is_causal)
+    (b, lq, e), lk, h = query.shape, key.shape[1], self.num_heads
+    w, bias = self.in_proj_weight, self.in_proj_bias
+    if query is key and key is value:
+        q, k, v = F.linear(query, w, bias).chunk(3, -1)
+    else:
+        q = F.linear(query, w[:e], bias[:e])
+        k, v = F.linear(key, w[e : 2 * e], bias[e : 2 * e]), F.linear(value, w[2 * e :], bias[2 * e :])
+    q, k, v = (t.reshape(b, n, h, e // h).transpose(1, 2) for t, n in ((q, lq), (k, lk), (v, lk)))
+    out = _attention(q, k, v).transpose(1, 2).reshape(b, lq, e)
+    return F.linear(out, self.out_proj.weight, self.out_proj.bias), None
+
+
+class fast_inference:
+    """Temporarily speed a model up for bf16 on the CPU; undone on exit.
+
+    * Conv and linear weights are cast to bf16 once, instead of by autocast
+      at every call (norm layers stay fp32: autocast runs them in fp32).
+    * Attention modules use :func:`_attention`.
+
+    Measured on the full-size HTDemucs (2 cores, AVX512-BF16): 1.70 s -> 1.43 s
+    per segment against plain autocast, SNR vs fp32 unchanged (47.8 dB). The
+    fp32 originals are kept and put back, so the caller's model is unchanged.
+    """
+
+    def __init__(self, model, device: str, precision: str) -> None:
+        self.model, self.active = model, device == "cpu" and precision == "bf16"
+        self._saved: list = []
+        self._patched: list = []
+
+    def __enter__(self):
+        if not self.active:
+            return self.model
+        import types
+
+        import torch
+        from torch import nn
+
+        kinds = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.Linear, nn.MultiheadAttention)
+        for mod in self.model.modules():
+            if isinstance(mod, nn.MultiheadAttention):
+                mod.forward = types.MethodType(_mha_forward, mod)
+                self._patched.append(mod)
+            if isinstance(mod, kinds):
+                for p in mod.parameters(recurse=False):
+                    if p.dtype == torch.float32:
+                        self._saved.append((p, p.data))
+                        p.data = p.data.to(torch.bfloat16)
+        return self.model
+
+    def __exit__(self, *exc) -> None:
+        for p, data in self._saved:
+            p.data = data
+        for mod in self._patched:
+            mod.__dict__.pop("forward", None)
+        self._saved, self._patched = [], []

@@ -76,7 +76,7 @@ class LoopEditor:
 
     def _min_len(self) -> int:
         # The mixer refuses loops shorter than two crossfades.
-        return max(int(getattr(self.mixer, "_xfade", 0)) * 2, 1)
+        return self.mixer.min_loop_frames
 
     def _push(self, enabled: bool) -> None:
         """Give the mixer the loop (both edges known) or clear it (one missing)."""

@@ -1,6 +1,5 @@
 """The library screen through Textual's Pilot: filter, sort, delete, damaged entries, import."""
 
-# ruff: noqa: F811 - pytest fixtures are imported from test_ui_support and then requested by name
 from __future__ import annotations
 
 import asyncio
@@ -12,15 +11,7 @@ from stemtui.core.library import demo_id
 from stemtui.ui.screens.dialogs import AddPathScreen, ConfirmScreen
 from stemtui.ui.screens.library import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
-from tests.functional.test_ui_support import (  # noqa: F401 - fixtures
-    demo_store,
-    demo_template,
-    make_app,
-    null_engine,
-    tmp_store,
-    wait_for,
-    write_stems,
-)
+from tests.functional.test_ui_support import make_app, wait_for, write_stems
 
 SIZE = (100, 30)
 

@@ -4,7 +4,6 @@ Every assertion reads the mixer the keys drove: mutes, solos, gains, loop
 points, playhead. Nothing of the engine is mocked.
 """
 
-# ruff: noqa: F811 - pytest fixtures are imported from test_ui_support and then requested by name
 from __future__ import annotations
 
 import asyncio
@@ -17,16 +16,7 @@ from stemtui.ui.screens.dialogs import LoopInputScreen
 from stemtui.ui.screens.help import HelpScreen
 from stemtui.ui.screens.library import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
-from tests.functional.test_ui_support import (  # noqa: F401 - fixtures
-    demo_store,
-    demo_template,
-    make_app,
-    null_engine,
-    open_demo,
-    settle,
-    tmp_store,
-    wait_for,
-)
+from tests.functional.test_ui_support import make_app, open_demo, settle, wait_for
 
 SIZE = (100, 30)
 

@@ -7,21 +7,11 @@ deliberate change with ``pytest tests/functional/test_ui_snapshots.py
 --snapshot-update`` and look at the SVGs in __snapshots__/ before committing.
 """
 
-# ruff: noqa: F811 - pytest fixtures are imported from test_ui_support and then requested by name
 from __future__ import annotations
 
 import pytest
 
-from tests.functional.test_ui_support import (  # noqa: F401 - fixtures
-    demo_store,
-    demo_template,
-    make_app,
-    null_engine,
-    open_demo,
-    settle,
-    tmp_store,
-    wait_for,
-)
+from tests.functional.test_ui_support import make_app, open_demo, settle, wait_for
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 

@@ -1,8 +1,7 @@
 """Fixtures and helpers shared by the UI tests (no tests here).
 
-``tmp_store`` and ``null_engine`` match the shared fixtures the lead puts in
-tests/conftest.py; once those exist, drop the definitions here and keep the
-imports of ``demo_store`` and the helpers.
+``tmp_store`` and ``null_engine`` come from tests/conftest.py;
+tests/functional/conftest.py re-exports the demo fixtures defined here.
 """
 
 from __future__ import annotations
@@ -15,31 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stemtui.core.engine import Engine
+from stemtui.core.engine import Engine  # noqa: F401 - type of make_app's engine
 from stemtui.core.library import DEMO_MARKER, demo_id, ensure_demo
 from stemtui.core.store import MANIFEST, Store
 
 #: The demo's manifest date in UI tests, so snapshots never churn (noon UTC:
 #: the same local date in nearly every time zone).
 FIXED_CREATED = "2025-06-01T12:00:00+00:00"
-
-
-@pytest.fixture
-def tmp_store(tmp_path, monkeypatch) -> Store:
-    """An empty store in a temporary folder (also the env's cache dir)."""
-    root = tmp_path / "cache"
-    monkeypatch.setenv("STEMTUI_CACHE_DIR", str(root))
-    return Store(root)
-
-
-@pytest.fixture
-def null_engine():
-    """The real engine in its device-free mode: a paced null stream."""
-    engine = Engine(null=True)
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 @pytest.fixture(scope="session")

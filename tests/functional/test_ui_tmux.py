@@ -6,7 +6,6 @@ sound device (``STEMTUI_DEVICE=null``), opens the demo with Enter, presses
 muted.
 """
 
-# ruff: noqa: F811 - pytest fixtures are imported from test_ui_support and then requested by name
 from __future__ import annotations
 
 import os
@@ -18,7 +17,6 @@ import time
 import pytest
 
 from tests.conftest import require_tools
-from tests.functional.test_ui_support import demo_store, demo_template, tmp_store  # noqa: F401 - fixtures
 
 
 class Tmux:

@@ -14,11 +14,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from demucs.apply import apply_model  # noqa: E402
+from demucs.apply import apply_model
 
-from stemtui.core.errors import BadInput  # noqa: E402
-from stemtui.core.models import cpu_has_fast_bf16  # noqa: E402
-from stemtui.core.separation import (  # noqa: E402
+from stemtui.core.errors import BadInput
+from stemtui.core.models import cpu_has_fast_bf16
+from stemtui.core.separation import (
     ModelUnavailable,
     SeparationCancelled,
     SeparationOptions,
@@ -28,7 +28,14 @@ from stemtui.core.separation import (  # noqa: E402
     save_model_safetensors,
     separate_array,
 )
-from tests.models import save_th, snr_db, test_audio, tiny_htdemucs, unittest_bag, write_hf_cache  # noqa: E402
+from tests.models import (
+    save_th,
+    snr_db,
+    test_audio,
+    tiny_htdemucs,
+    unittest_bag,
+    write_hf_cache,
+)
 
 SR = 44100
 
@@ -63,8 +70,10 @@ def audio20():
     return test_audio(20.0, SR)
 
 
-@pytest.mark.parametrize("shifts", [0, 1])
+@pytest.mark.parametrize("shifts", [1, 0])
 def test_progressive_equals_one_shot_apply_model(unittest_model, audio20, shifts):
+    if shifts == 0:
+        audio20 = audio20[: 10 * SR]  # the same loop without the shift; half the length is enough
     opts = SeparationOptions(model="demucs_unittest", segment=3.0, shifts=shifts, precision="fp32", seed=5)
     readies, events = [], []
     names, out = separate_array(audio20, SR, opts, on_progress=events.append, on_ready=readies.append,
@@ -80,13 +89,13 @@ def test_progressive_equals_one_shot_apply_model(unittest_model, audio20, shifts
 
     # Stems became final progressively, the first well before the end.
     assert readies == sorted(readies) and len(set(readies)) == len(readies)
-    assert len(readies) >= 5 and readies[0] < audio20.shape[0] // 4 and readies[-1] == audio20.shape[0]
+    assert len(readies) >= 4 and readies[0] < audio20.shape[0] // 3 and readies[-1] == audio20.shape[0]
     # Progress: monotonic, ends at 1.0, carries what runs.
     fr = [e.fraction for e in events]
     assert fr[0] == 0.0 and fr[-1] == 1.0 and fr == sorted(fr)
     assert [e.ready_frames for e in events] == sorted(e.ready_frames for e in events)
     assert [e.audio_done_s for e in events] == sorted(e.audio_done_s for e in events)
-    assert events[-1].audio_done_s == pytest.approx(20.0, abs=1e-3)
+    assert events[-1].audio_done_s == pytest.approx(audio20.shape[0] / SR, abs=1e-3)
     assert events[0].eta_s is None and events[-2].eta_s is not None
     assert {(e.model, e.device, e.precision) for e in events} == {("demucs_unittest", "cpu", "fp32")}
 
@@ -165,7 +174,7 @@ def test_model_rate_resampling_and_mono_input(tmp_path):
     model = tiny_htdemucs(samplerate=22050)
     save_model_safetensors(model, tmp_path, "tiny22")
     mono = test_audio(2.5, SR)[:, 0]
-    names, out = separate_array(mono, SR, SeparationOptions(model="tiny22", repo=tmp_path, precision="fp32"))
+    _, out = separate_array(mono, SR, SeparationOptions(model="tiny22", repo=tmp_path, precision="fp32"))
     assert out.shape == (4, int(2.5 * 22050), 2)
     assert np.isfinite(out).all() and np.abs(out).max() > 0
 
@@ -228,3 +237,16 @@ def test_options_validate_and_cache_key():
     for bad in (SeparationOptions(shifts=-1), SeparationOptions(overlap=1.0), SeparationOptions(segment=0)):
         with pytest.raises(BadInput):
             bad.validate()
+
+
+def test_concurrent_jobs_and_the_bf16_fast_path_leave_the_model_as_it_was():
+    model = tiny_htdemucs()
+    audio = test_audio(2.5, SR, seed=8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opts = SeparationOptions(model="tiny", precision="bf16")
+    _, one = separate_array(audio, SR, opts, model=model)
+    _, two = separate_array(audio, SR, opts, model=model, jobs=2)
+    assert snr_db(two, one) >= 90  # same segments, same sums; only kernel rounding may differ
+    for k, v in model.state_dict().items():
+        assert v.dtype == before[k].dtype and torch.equal(v, before[k])
+    assert not any("forward" in vars(m) for m in model.modules())

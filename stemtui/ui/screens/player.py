@@ -50,8 +50,7 @@ def pending_seek(mixer: Mixer) -> int | None:
     Until the next audio block runs, ``mixer.position`` still reports the
     old playhead; relative seeks and ``[``/``]`` must build on the target.
     """
-    seen, version = getattr(mixer, "_seek_seen", 0), getattr(mixer, "_seek_version", 0)
-    return int(getattr(mixer, "_seek_to", 0)) if seen != version else None
+    return mixer.pending_seek
 
 
 class PlayerScreen(Screen):
@@ -124,7 +123,7 @@ class PlayerScreen(Screen):
         self.status.device = engine.device_name
         self.status.sample_rate = engine.sample_rate
         if engine.notice:
-            self.status.notice = engine.notice.replace("; playing silently", "")
+            self.status.notice = engine.notice
             self.app.show_notice(engine.notice)
         self._show_mix()
         self._show_loop()
