@@ -11,6 +11,7 @@ import sys
 
 BENCHES = {
     "mixer": "stemtui.bench.mixer",
+    "cache": "stemtui.bench.cache",
     "separation": "stemtui.bench.separation",
     "startup": "stemtui.bench.startup",
     "tempo": "stemtui.bench.tempo",
