@@ -63,7 +63,8 @@ class SeparationJob:
         path: The audio file.
         options: A :class:`~stemtui.core.separation.SeparationOptions`.
         on_progress: Called (on a background thread) with each ``Progress``.
-        nice: Niceness for the worker (e.g. 10 while something plays).
+        nice: Niceness for the worker; above 0 it also runs SCHED_IDLE (for
+            separations beside playback: the audio must never wait).
     """
 
     def __init__(self, store: Store, path: str | Path, options, on_progress: Callable | None = None, nice: int = 0):
@@ -111,6 +112,8 @@ class SeparationJob:
         except BaseException:
             self.discard()
             raise
+        if self.nice > 0:
+            _run_when_idle(getattr(self.task, "_proc", None))
 
     def _progress(self, p) -> None:
         self._write_progress(p.fraction, force=p.fraction >= 1.0)
@@ -195,6 +198,23 @@ class SeparationJob:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+
+
+def _run_when_idle(proc) -> None:
+    """Put a background worker in SCHED_IDLE: it only gets otherwise idle CPU.
+
+    Niceness alone was not enough on 2 cores: with the model busy on both,
+    the player's threads (and the sound server) were late by 30–140 ms often
+    enough to underrun. A SCHED_IDLE worker never delays them, and still
+    takes every idle cycle, so a separation on a quiet machine is as fast.
+    Threads the worker starts later (torch's) inherit the policy.
+    """
+    if proc is None:
+        return
+    try:
+        os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass  # not Linux, or the worker already ended: niceness still applies
 
 
 def in_progress(store: Store) -> list[Entry]:

@@ -39,7 +39,7 @@ mixer = engine.load(song)
 mixer.set_loop_ms(2000, 12000)
 mixer.start_at(2000 * 44)
 t0 = time.monotonic()
-job = SeparationJob(store, sys.argv[1], SeparationOptions(model="demucs_unittest"))
+job = SeparationJob(store, sys.argv[1], SeparationOptions(model="demucs_unittest"), nice=10)
 job.start()
 sep_song = job.song()
 entry = job.finish()
@@ -61,9 +61,9 @@ def test_separation_beside_playback_in_one_process(pulse, tmp_path):
     stats = json.loads(r.stdout.strip().splitlines()[-1])
     assert stats["stored"]
     assert stats["underruns"] == 0, stats
-    # ≥ 5 s of callbacks, and none of them late by more than a few periods.
+    # ≥ 5 s of callbacks. (The largest callback gap is printed by the
+    # benchmark, not asserted: timings don't belong in tests.)
     assert stats["callbacks"] * stats["period_ms"] >= 5000, stats
-    assert stats["max_gap_ms"] < 4 * stats["period_ms"], stats
 
 
 def test_play_a_file_while_it_separates(pulse, tmp_path):
