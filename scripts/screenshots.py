@@ -6,7 +6,8 @@
 
 The app runs headless (Textual's Pilot) on a throw-away store holding the
 demo song, with the engine's device-free null stream, so no sound card is
-needed and nothing touches your library. SVGs come from Textual's
+needed and nothing touches your library. The separation screen is fed a
+fixed progress report (no model runs), so its shot never churns. SVGs come from Textual's
 ``export_screenshot``; PNGs from resvg (``pip install resvg-py``), or
 ``rsvg-convert`` (Debian: librsvg2-bin) where resvg is not installed.
 """
@@ -28,8 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from stemtui.core.engine import Engine
 from stemtui.core.library import ensure_demo
+from stemtui.core.separation import Progress, SeparationOptions
+from stemtui.core.song import Song, SongMeta
 from stemtui.core.store import MANIFEST, Store
 from stemtui.ui.app import StemtuiApp
+from stemtui.ui.screens.separation import SeparationScreen
+from stemtui.ui.seprun import SeparationRun
 
 OUT = ROOT / "screenshots"
 FIXED_DATE = "2025-06-01T18:30:00+00:00"
@@ -82,6 +87,19 @@ def demo_store(root: Path, extra: bool = False) -> Store:
     return store
 
 
+def separation_in_progress() -> SeparationRun:
+    """A separation frozen at 38 %, as the worker reports one (htdemucs on a CPU)."""
+    import numpy as np
+
+    run = SeparationRun(Path.home() / "Music" / "Autumn Leaves (live).flac", SeparationOptions(model="htdemucs"))
+    run.title, run.artist, run.phase = "Autumn Leaves", "The Quartet", "separating"
+    run.progress = Progress(0.38, 84.0, 221.0, 31.5, 52.0, "htdemucs", "cpu", "bf16", 70 * 44100)
+    # Only the stem names and the rate of the progressive song show.
+    names = ["drums", "bass", "other", "vocals"]
+    run.song = Song(names, np.zeros((4, 1, 2), np.float32), 44100, SongMeta(run.title), available=0)
+    return run
+
+
 async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
     """Let the app run until ``predicate()`` holds."""
     loop = asyncio.get_running_loop()
@@ -106,6 +124,12 @@ async def shoot(store: Store, size: tuple[int, int], shots: dict[str, str]) -> l
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.2)
         save("library")
+        if "separation" in shots:
+            await app.push_screen(SeparationScreen(separation_in_progress()))
+            await pilot.pause(0.2)
+            save("separation")
+            app.pop_screen()
+            await pilot.pause(0.1)
         await pilot.press("home", "enter")  # the demo: the top row, newest first
         await wait_for(pilot, lambda: getattr(app.screen, "mixer", None) is not None)
         player = app.screen
@@ -122,9 +146,6 @@ async def shoot(store: Store, size: tuple[int, int], shots: dict[str, str]) -> l
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         save("help")
-        # TODO(separation): add a "separation in progress" shot once the
-        # SeparationScreen exists (push it with a small file and the
-        # demucs_unittest model, wait for ~40 %, save "separation").
     return saved
 
 
@@ -176,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         # on Linux (~/.cache/stemtui/...) without touching the real cache.
         os.environ["HOME"] = tmp
         store = demo_store(Path(tmp) / ".cache" / "stemtui", extra=True)
-        saved = asyncio.run(shoot(store, (120, 34), {"library": "library", "player": "player", "help": "help"}))
-        saved += asyncio.run(shoot(store, (80, 24), {"library": "library-80x24", "player": "player-80x24"}))
+        shots = {"library": "library", "separation": "separation", "player": "player", "help": "help"}
+        saved = asyncio.run(shoot(store, (120, 34), shots))
+        shots = {"library": "library-80x24", "separation": "separation-80x24", "player": "player-80x24"}
+        saved += asyncio.run(shoot(store, (80, 24), shots))
     for svg in saved:
         print(svg.relative_to(ROOT))
         if not args.no_png:

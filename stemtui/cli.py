@@ -53,12 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stemtui",
         description="A terminal practice player: split songs into stems, then mute, solo and loop them.",
-        usage="stemtui [--cache-dir DIR] [--device D] [SONG|FILE]\n       stemtui COMMAND ...",
+        usage="stemtui [--cache-dir DIR] [--device D] [-n MODEL] [--model-repo DIR] [SONG|FILE]\n       stemtui COMMAND ...",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"stemtui {__version__}")
     parser.add_argument("--device", dest="app_device", metavar="D", help="output device for the player (name, index, or null)")
+    parser.add_argument("-n", "--model", dest="app_model", metavar="NAME", help="model for separations started in the app (default htdemucs)")
+    parser.add_argument("--model-repo", dest="app_model_repo", metavar="DIR", help="folder with model files, for offline use")
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -124,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `stemtui SONG|FILE` opens the player; argparse can't mix an optional
     # positional with subcommands, so pick the target out by hand.
     target = None
-    takes_value = {"--cache-dir", "--device"}
+    takes_value = {"--cache-dir", "--device", "-n", "--model", "--model-repo"}
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         i += 2 if argv[i] in takes_value else 1
@@ -134,8 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.target = target
     if args.cache_dir:
         os.environ["STEMTUI_CACHE_DIR"] = args.cache_dir
-    if getattr(args, "app_device", None):
-        os.environ["STEMTUI_DEVICE"] = args.app_device
+    for attr, env in (("app_device", "STEMTUI_DEVICE"), ("app_model", "STEMTUI_MODEL"), ("app_model_repo", "STEMTUI_MODEL_REPO")):
+        if getattr(args, attr, None):
+            os.environ[env] = getattr(args, attr)
     handler = _handler(args.command or "")
     try:
         return handler(args) or 0

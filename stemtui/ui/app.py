@@ -5,7 +5,8 @@ long-lived objects: the :class:`~stemtui.core.store.Store` and the
 :class:`~stemtui.core.engine.Engine` start in ``on_mount`` and the engine
 closes in ``on_unmount``. Both are injectable (``store=``,
 ``engine_factory=``) so tests run the real app on a temporary store with
-``Engine(null=True)``, the engine's paced device-free stream.
+``Engine(null=True)``, the engine's paced device-free stream. Separating
+single audio files is the job of its base, :class:`~stemtui.ui.separating.SeparatingApp`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.screen import Screen
 
 from stemtui.ui.guard import guarded
@@ -28,9 +29,12 @@ from stemtui.ui.paths import is_single_audio_file
 from stemtui.ui.screens.help import HelpScreen
 from stemtui.ui.screens.library import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
+from stemtui.ui.screens.separation import SeparationScreen
+from stemtui.ui.separating import SeparatingApp
 
 if TYPE_CHECKING:
     from stemtui.core.engine import Engine
+    from stemtui.core.separation import SeparationOptions
     from stemtui.core.store import Entry, Store
 
 log = logging.getLogger("stemtui.ui")
@@ -41,8 +45,6 @@ BENCH_ENV = "STEMTUI_BENCH_FIRST_PAINT"
 DEVICE_ENV = "STEMTUI_DEVICE"
 #: Env: where the log file goes (default: platformdirs' user log dir).
 LOG_DIR_ENV = "STEMTUI_LOG_DIR"
-#: Shown while single audio files can't be separated from the UI yet.
-SEPARATION_LATER = "separating a single audio file from here arrives with the separation engine; add a folder of stems or a .stem.mp4 for now"
 
 
 def default_engine() -> Engine:
@@ -52,17 +54,20 @@ def default_engine() -> Engine:
     return Engine(device=os.environ.get(DEVICE_ENV) or None)
 
 
-class StemtuiApp(App[int]):
+class StemtuiApp(SeparatingApp):
     """The terminal practice player.
 
     Args:
         entry: A song to open in the player at once (``stemtui SONG``).
-        path: A path to add at once, then open (``stemtui FOLDER``).
+        path: A path to add (or an audio file to separate) at once, then open
+            (``stemtui FOLDER``, ``stemtui FILE``).
         store: The song store (default: the user's cache).
         engine_factory: Makes the audio engine (default: :func:`default_engine`).
         autoplay: Start playing when a song opens.
         start_dir: Where the add dialog's tree starts (default: the cwd).
         install_demo: Put the demo song in the library on first run.
+        separation_options: Options separations start from (default:
+            ``STEMTUI_MODEL`` / ``STEMTUI_MODEL_REPO``, else htdemucs).
     """
 
     CSS_PATH = "stemtui.tcss"
@@ -79,8 +84,9 @@ class StemtuiApp(App[int]):
         autoplay: bool = True,
         start_dir: Path | None = None,
         install_demo: bool = True,
+        separation_options: SeparationOptions | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(separation_options)
         self._open_entry = entry
         self._open_path = path
         self._store = store
@@ -109,6 +115,7 @@ class StemtuiApp(App[int]):
             self.add_path(self._open_path, open_after=True)
 
     def on_unmount(self) -> None:
+        self.stop_separation()
         if self.engine is not None:
             self.engine.close()
 
@@ -180,9 +187,24 @@ class StemtuiApp(App[int]):
     def _path_chosen(self, event: LibraryScreen.PathChosen) -> None:
         self.add_path(event.path)
 
+    @on(LibraryScreen.ReseparateChosen)
+    def _reseparate_chosen(self, event: LibraryScreen.ReseparateChosen) -> None:
+        self.request_separation(Path(event.entry.source).expanduser(), model=event.model, two_stems=event.two_stems)
+
     @guarded
     def open_entry(self, entry: Entry) -> None:
-        """Open a song in the player (a damaged one only gets a notification)."""
+        """Open a song in the player; a running separation shows its progress.
+
+        A damaged entry, or one another process is separating, only gets a notification.
+        """
+        if entry.state == "separating":
+            run = self.separation_for(entry)
+            if run is not None:
+                self.show_separation(run)
+            else:
+                self.notify(f"{entry.title}: another stemtui is separating it ({entry.reason}); "
+                            "it opens here once stored", timeout=6)
+            return
         if not entry.ok:
             self.notify(f"{entry.title}: {entry.state} entry ({entry.reason})", severity="error", timeout=8)
             return
@@ -195,14 +217,6 @@ class StemtuiApp(App[int]):
             return
         self.notify(f"adding {path.name or path}…", timeout=3)
         self._import(path, open_after)
-
-    def request_separation(self, path: Path) -> None:
-        """Separate a single audio file into stems, then open it.
-
-        TODO(separation): push a SeparationScreen(path) here once the
-        separation engine lands; it reports progress and opens the player.
-        """
-        self.notify(f"{path.name}: {SEPARATION_LATER}", severity="warning", timeout=8)
 
     @work(thread=True, group="import", exit_on_error=False)
     def _import(self, path: Path, open_after: bool) -> None:
@@ -237,6 +251,10 @@ class StemtuiApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Keys", "Show every key (?)", self.action_help)
+        if isinstance(screen, SeparationScreen):
+            yield SystemCommand("Play now", "Play what is separated so far (p)", screen.action_play_now)
+            yield SystemCommand("Separate in the background", "Back to the library (b)", screen.action_background)
+            yield SystemCommand("Cancel the separation", "Nothing is stored (esc)", screen.action_cancel)
         if isinstance(screen, PlayerScreen):
             yield SystemCommand("Play / pause", "Start or stop playback (space)", screen.action_toggle_play)
             yield SystemCommand("Reset the mix", "Unmute, unsolo, every volume to 0 dB (0)", screen.action_reset_mix)
@@ -244,7 +262,9 @@ class StemtuiApp(App[int]):
             yield SystemCommand("Clear the loop", "Forget the loop points (backspace)", screen.action_clear_loop)
             yield SystemCommand("Back to the library", "Leave the player (q)", screen.action_back)
         if isinstance(screen, LibraryScreen):
-            yield SystemCommand("Add a song", "A folder of stems or a .stem.mp4 (a)", screen.action_add)
+            yield SystemCommand("Add a song", "A folder of stems, a .stem.mp4 or an audio file to separate (a)",
+                                screen.action_add)
+            yield SystemCommand("Separate again", "The highlighted song, with another model (r)", screen.action_reseparate)
             yield SystemCommand("Sort by the next column", "Cycle the sort column (s)", screen.action_cycle_sort)
 
 

@@ -136,8 +136,9 @@ def fall(prev_db: float, new_db: float, dt: float) -> float:
     return max(new_db, fallen)
 
 
-#: Kinds of timeline cells, from :func:`timeline_cells`.
-PLAYED, AHEAD, LOOP_PLAYED, LOOP_AHEAD, HEAD, EDGE_A, EDGE_B = range(7)
+#: Kinds of timeline cells, from :func:`timeline_cells`. ``PENDING``: not
+#: separated yet (the song is still being separated while it plays).
+PLAYED, AHEAD, LOOP_PLAYED, LOOP_AHEAD, HEAD, EDGE_A, EDGE_B, PENDING = range(8)
 
 
 def _cell(t: float, duration: float, width: int) -> int:
@@ -150,13 +151,15 @@ def timeline_cells(
     position: float,
     loop_a: float | None = None,
     loop_b: float | None = None,
+    available: float | None = None,
 ) -> list[int]:
     """What each of ``width`` timeline cells shows.
 
     Cells before the playhead are ``PLAYED``, after it ``AHEAD`` (``LOOP_*``
     inside the loop region); the playhead cell is ``HEAD``; the loop's first
     and last cells are ``EDGE_A`` / ``EDGE_B`` (a lone edge is shown alone).
-    The playhead wins over an edge.
+    The playhead wins over an edge. With ``available`` (seconds of audio
+    ready so far), ``AHEAD`` cells that start at or after it are ``PENDING``.
     """
     if width <= 0:
         return []
@@ -169,6 +172,8 @@ def timeline_cells(
         inside = a is not None and b is not None and a <= i <= b
         if i < head:
             kind = LOOP_PLAYED if inside else PLAYED
+        elif available is not None and i * duration / width >= available:
+            kind = PENDING
         else:
             kind = LOOP_AHEAD if inside else AHEAD
         if i == a:

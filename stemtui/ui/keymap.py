@@ -75,11 +75,18 @@ PLAYER_KEYS: list[Key] = [
 LIBRARY_KEYS: list[Key] = [
     Key("enter", "open", "enter", "open the highlighted song in the player", "open", "Library"),
     Key("slash", "focus_filter", "/", "filter the list as you type (esc clears)", "filter", "Library"),
-    Key("s", "cycle_sort", "s", "sort by the next column (or click a header)", "sort", "Library"),
+    Key("s", "cycle_sort", "s", "next sort column (or click a header)", "sort", "Library"),
     Key("S", "reverse_sort", "S", "reverse the sort order", "", "Library"),
-    Key("a", "add", "a", "add a folder of stems or a .stem.mp4", "add", "Library"),
+    Key("a", "add", "a", "add stems, or an audio file to separate", "add", "Library"),
+    Key("r", "reseparate", "r", "separate again with another model", "re-separate", "Library"),
     Key("d", "delete", "d", "delete the highlighted song (asks first)", "delete", "Library"),
     Key("q", "quit", "q", "quit stemtui", "quit", "Library"),
+]
+
+SEPARATION_KEYS: list[Key] = [
+    Key("p,enter", "play_now", "p / enter", "play now: the part separated so far", "play now", "Separation"),
+    Key("b", "background", "b", "to the library, still separating", "background", "Separation"),
+    Key("escape", "cancel", "esc", "cancel the separation: nothing is stored", "cancel", "Separation"),
 ]
 
 APP_KEYS: list[Key] = [
@@ -89,17 +96,20 @@ APP_KEYS: list[Key] = [
 ]
 
 #: Keys the help screen shows, section by section (the palette and ctrl+q
-#: bindings themselves come from Textual).
+#: bindings themselves come from Textual). On wide screens the sections
+#: named in :data:`HELP_LEFT` make the left column, the others the right one.
 HELP_SECTIONS: list[tuple[str, list[Key]]] = [
     ("Player", [k for k in PLAYER_KEYS if k.section == "Player"]),
     ("Loop", [k for k in PLAYER_KEYS if k.section == "Loop"]),
     ("Library", LIBRARY_KEYS),
+    ("Separation", SEPARATION_KEYS),
     ("Everywhere", APP_KEYS),
 ]
+HELP_LEFT = ("Player", "Loop")
 
 
 #: Shorter key names for the footer, where room is tight at 80 columns.
-FOOTER_DISPLAY = {"[": "[ ]", "q / esc": "q", "+ / -": "+-"}
+FOOTER_DISPLAY = {"[": "[ ]", "q / esc": "q", "+ / -": "+-", "p / enter": "p"}
 
 
 def bindings(keys: list[Key]) -> list[Binding]:

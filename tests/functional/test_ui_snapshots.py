@@ -1,14 +1,16 @@
-"""Snapshot tests of the library and the player at 80×24 and 120×40.
+"""Snapshot tests of the library, the separation screen and the player at 80×24 and 120×40.
 
 Deterministic content: the demo song dated by the fixture, HOME set so its
 folder reads ``~/cache/…``, the player paused at the loop start with a stem
-muted and one turned down (paused meters are empty). Regenerate after a
+muted and one turned down (paused meters are empty), the separation screen
+fed a fixed progress report instead of a live job. Regenerate after a
 deliberate change with ``pytest tests/functional/test_ui_snapshots.py
 --snapshot-update`` and look at the SVGs in __snapshots__/ before committing.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.functional.test_ui_support import make_app, open_demo, settle, wait_for
@@ -49,3 +51,34 @@ def test_player_snapshot(snap_compare, snap_store, null_engine, size):
         assert player.info.position == 8.0
 
     assert snap_compare(app, terminal_size=size, run_before=practise)
+
+
+def fixed_separation(home):
+    """A separation run frozen at 38 %, as a live job would report it (no job, no worker)."""
+    from stemtui.core.separation import Progress, SeparationOptions
+    from stemtui.core.song import Song, SongMeta
+    from stemtui.ui.seprun import SeparationRun
+
+    run = SeparationRun(home / "Music" / "Autumn Leaves (live).flac", SeparationOptions(model="htdemucs"))
+    run.title, run.artist, run.phase = "Autumn Leaves", "The Quartet", "separating"
+    run.progress = Progress(0.38, 84.0, 221.0, 31.5, 52.0, "htdemucs", "cpu", "bf16", 70 * 44100)
+    # The progressive song: only its stem names and rate show (play now is offered).
+    names = ["drums", "bass", "other", "vocals"]
+    run.song = Song(names, np.zeros((4, 1, 2), np.float32), 44100, SongMeta(run.title), available=0)
+    return run
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_separation_snapshot(snap_compare, snap_store, null_engine, size):
+    from stemtui.ui.screens.separation import SeparationScreen
+
+    app = make_app(snap_store, null_engine)
+    run = fixed_separation(snap_store.root.parent)
+
+    async def separating(pilot):
+        await wait_for(pilot, lambda: app.library is not None and app.library.highlighted() is not None, what="rows")
+        await app.push_screen(SeparationScreen(run))
+        await wait_for(pilot, lambda: isinstance(app.screen, SeparationScreen), what="the separation screen")
+        assert app.screen.panel.progress is run.progress and app.screen.panel.can_play
+
+    assert snap_compare(app, terminal_size=size, run_before=separating)

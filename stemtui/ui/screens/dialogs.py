@@ -1,4 +1,4 @@
-"""Small modal dialogs: confirm a deletion, add a path, type a loop."""
+"""Small modal dialogs: confirm a deletion, add a path, pick a model, type a loop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DirectoryTree, Input, Label, Static
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, DirectoryTree, Input, Label, Static
 
 from stemtui.core.errors import StemtuiError
 from stemtui.ui.paths import complete_path, importable
@@ -62,7 +63,7 @@ class AudioTree(DirectoryTree):
 
 
 class AddPathScreen(ModalScreen[str | None]):
-    """Pick a folder of stems, a ``.stem.mp4`` or (later) an audio file to separate.
+    """Pick a folder of stems, a ``.stem.mp4`` or an audio file to separate.
 
     Type a path (``tab`` completes it) or pick one in the tree below, then
     ``enter``. Dismisses with the path text, or ``None``.
@@ -81,8 +82,8 @@ class AddPathScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog", id="add"):
             yield Label("Add a song", classes="dialog-title")
             yield Static(
-                "A folder of stems (vocals.wav, drums.flac…) or a .stem.mp4. "
-                "tab completes · enter adds · esc cancels",
+                "A folder of stems (vocals.wav, drums.flac…), a .stem.mp4, or an audio file "
+                "to separate. tab completes · enter adds · esc cancels",
                 classes="dialog-detail",
             )
             yield Input(placeholder="path, e.g. ~/stems/my song/", id="path")
@@ -124,6 +125,61 @@ class AddPathScreen(ModalScreen[str | None]):
             self.notify(f"{text}: no such file or folder", severity="error")
             return
         self.dismiss(text)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+#: Demucs models offered when separating again (any other name can be typed).
+MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "mdx_extra")
+
+
+class ModelScreen(ModalScreen[tuple[str, str | None] | None]):
+    """Pick the model to separate a song again with, and whether to keep two stems.
+
+    Dismisses with ``(model, two_stems)`` (``two_stems`` is ``"vocals"`` or
+    ``None``), or ``None`` when cancelled.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", show=False)]
+
+    def __init__(self, title: str, current: str = "", two_stems: str | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.song_title = title
+        self.current = current
+        self.two_stems = two_stems
+
+    def compose(self) -> ComposeResult:
+        others = [m for m in MODELS if m != self.current]
+        with Vertical(classes="dialog", id="model"):
+            yield Label(f"Separate “{self.song_title}” again", classes="dialog-title", markup=False)
+            now = f"Now: {self.current}. " if self.current else ""
+            yield Static(
+                f"{now}Models: {', '.join(MODELS)}, or any demucs name. enter separates · esc cancels",
+                classes="dialog-detail",
+                markup=False,
+            )
+            yield Input(value=others[0], placeholder="model", id="model-name", suggester=SuggestFromList(MODELS))
+            yield Checkbox("two stems: vocals + instrumental (--two-stems vocals)", self.two_stems == "vocals",
+                           id="two-stems")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Separate", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        field = self.query_one("#model-name", Input)
+        field.focus()
+        field.select_all()
+
+    @on(Input.Submitted, "#model-name")
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        model = self.query_one("#model-name", Input).value.strip()
+        if not model:
+            self.notify("type a model name, e.g. htdemucs_ft", severity="warning")
+            return
+        self.dismiss((model, "vocals" if self.query_one("#two-stems", Checkbox).value else None))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

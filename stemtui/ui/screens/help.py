@@ -6,11 +6,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from stemtui.ui.keymap import HELP_SECTIONS, help_rows
+from stemtui.ui.keymap import HELP_LEFT, HELP_SECTIONS, help_rows
 
 
 def key_table(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -26,7 +26,7 @@ def key_table(title: str, rows: list[tuple[str, str]]) -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key, by section; scrolls with ↑/↓ on small terminals."""
+    """Every key, by section (two columns on wide terminals); scrolls with ↑/↓ on small ones."""
 
     BINDINGS = [Binding("escape,q,question_mark,enter", "close", "close", show=False)]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -37,9 +37,12 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help", classes="dialog"):
             yield Label("stemtui keys", classes="dialog-title")
-            with VerticalScroll(id="help-body"):
-                for title, keys in HELP_SECTIONS:
-                    yield Static(key_table(title, help_rows(keys)), classes="help-section")
+            with VerticalScroll(id="help-body"), Horizontal(id="help-columns"):
+                for left in (True, False):
+                    with Vertical(classes="help-column"):
+                        for title, keys in HELP_SECTIONS:
+                            if (title in HELP_LEFT) == left:
+                                yield Static(key_table(title, help_rows(keys)), classes="help-section")
             yield Label("esc closes · ctrl+p searches every command", classes="dialog-hint")
 
     def on_mount(self) -> None:

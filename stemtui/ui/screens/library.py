@@ -2,13 +2,18 @@
 
 The screen reads the store and asks for confirmation before deleting; what
 happens to a chosen song or path (open the player, import, separate) is the
-app's business: it posts :class:`LibraryScreen.SongChosen` and
-:class:`LibraryScreen.PathChosen`.
+app's business: it posts :class:`LibraryScreen.SongChosen`,
+:class:`LibraryScreen.PathChosen` and :class:`LibraryScreen.ReseparateChosen`.
+
+Separations still running show as rows in state ``separating NN%`` on top:
+this app's (from :meth:`~stemtui.ui.app.StemtuiApp.separation_rows`) and
+other stemtui processes' (:func:`stemtui.core.jobs.in_progress`, polled
+once a second).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,67 +28,29 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from stemtui.core.store import Entry
-from stemtui.ui.fmt import fmt_date, fmt_length, fmt_size
+from stemtui.ui.fmt import fmt_size
 from stemtui.ui.keymap import LIBRARY_KEYS, bindings
-from stemtui.ui.screens.dialogs import AddPathScreen, ConfirmScreen
+from stemtui.ui.paths import is_single_audio_file
+from stemtui.ui.rows import (
+    COLUMNS,
+    COMPACT_COLUMNS,
+    SEPARATING,
+    SORT_CYCLE,
+    STATE_NARROW,
+    STATE_SEPARATING,
+    STATE_WIDE,
+    WIDE,
+    cell,
+    details_text,
+    matches,
+)
+from stemtui.ui.screens.dialogs import AddPathScreen, ConfirmScreen, ModelScreen
 from stemtui.ui.widgets.titlebar import TitleBar
 
+log = logging.getLogger("stemtui.ui")
 
-def model_name(e: Entry) -> str:
-    """The model column: the separation model, ``demo`` or ``imported``."""
-    if e.model:
-        return e.model
-    return "demo" if e.source.startswith("demo") else "imported"
-
-
-#: column key -> (header, sort key, fixed width for right-aligned numbers or 0)
-COLUMNS: dict[str, tuple[str, Callable[[Entry], object], int]] = {
-    "title": ("Title", lambda e: e.title.lower(), 0),
-    "artist": ("Artist", lambda e: e.artist.lower(), 0),
-    "length": ("Length", lambda e: e.duration, 7),
-    "stems": ("Stems", lambda e: len(e.stems), 5),
-    "model": ("Model", lambda e: model_name(e).lower(), 0),
-    "size": ("Size", lambda e: e.size_bytes, 9),
-    "date": ("Date", lambda e: e.created, 0),
-    "state": ("State", lambda e: (e.state != "complete", e.state, e.reason), 0),
-}
-#: Columns shown below :data:`WIDE` cells of width.
-COMPACT_COLUMNS = ("title", "artist", "length", "stems", "size", "state")
-WIDE = 100
-#: The order ``s`` cycles through.
-SORT_CYCLE = ("date", "title", "artist", "length", "size", "state")
-
-
-def clip(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells with an ellipsis."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def state_text(entry: Entry, width: int = 28) -> Text:
-    """The state cell: green ``complete``, red ``damaged: reason``, yellow ``old``.
-
-    Narrow cells show the state alone; the reason is in the details below.
-    """
-    if entry.ok:
-        return Text("complete", style="green")
-    label = f"{entry.state}: {entry.reason}" if entry.reason and width >= 16 else entry.state
-    return Text(clip(label, width), style="bold red" if entry.state == "damaged" else "yellow")
-
-
-def tilde(path: Path) -> str:
-    """A path with the home folder written as ``~``."""
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
-
-
-def matches(entry: Entry, needle: str) -> bool:
-    """Whether a filter text matches a song (title, artist, model, stems, state; any case)."""
-    if not needle:
-        return True
-    hay = " ".join([entry.title, entry.artist, entry.model or "imported", " ".join(entry.stems), entry.state, entry.id]).lower()
-    return all(word in hay for word in needle.lower().split())
+#: How often other processes' separations are looked for, in seconds.
+OTHERS_POLL_S = 1.0
 
 
 class SongTable(DataTable):
@@ -118,9 +85,20 @@ class LibraryScreen(Screen):
 
         path: Path
 
+    @dataclass
+    class ReseparateChosen(Message):
+        """Separate a song's source file again, with ``model`` (and ``two_stems``)."""
+
+        entry: Entry
+        model: str
+        two_stems: str | None
+
     def __init__(self) -> None:
         super().__init__(id="library")
         self.entries: list[Entry] = []
+        #: Rows of separations still running (this app's first, then other processes').
+        self.separating: list[Entry] = []
+        self._others: list[Entry] = []
         self._shown_columns: tuple[tuple[str, int], ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -136,17 +114,61 @@ class LibraryScreen(Screen):
         self.reload()
         self.query_one("#songs", DataTable).focus()
         self.call_after_refresh(self.app.first_paint)
+        self.set_interval(OTHERS_POLL_S, self._poll_others)
 
     # -- data ---------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:
         """Re-read the store and redraw, keeping (or moving to) a selected id."""
         self.entries = self.app.store.entries()
+        self.separating = self._separation_rows()
         self._populate(select)
 
+    def _separation_rows(self) -> list[Entry]:
+        own = self.app.separation_rows()
+        run = self.app.separation  # its folder is in the store's tmp/ too, even as it ends
+        taken = {e.id for e in self.entries + own} | ({run.song_id} if run is not None else set())
+        return own + [e for e in self._others if e.id not in taken]
+
+    def refresh_separations(self) -> None:
+        """Show the running separations' percentages (called as they progress)."""
+        if not self.is_mounted:
+            return
+        rows = self._separation_rows()
+        if [e.id for e in rows] != [e.id for e in self.separating]:
+            self.separating = rows
+            self._populate()
+            return
+        self.separating = rows
+        table = self.query_one("#songs", DataTable)
+        shown = {key.value for key in table.rows}
+        for e in rows:
+            if e.id in shown:
+                for key, width in self._shown_columns:
+                    table.update_cell(e.id, key, cell(e, key, width))
+        self._update_title()
+        self._update_details()
+
+    def _poll_others(self) -> None:
+        """Look for separations running in other stemtui processes."""
+        from stemtui.core.jobs import in_progress
+
+        try:
+            others = in_progress(self.app.store)
+        except OSError:
+            log.exception("reading separations in progress")
+            return
+        gone = {e.id for e in self._others} - {e.id for e in others}
+        self._others = others
+        if gone:
+            self.reload()  # finished (now in the store) or cancelled
+        elif others or self.separating:
+            self.refresh_separations()
+
     def _visible(self) -> list[Entry]:
+        running = [e for e in self.separating if matches(e, self.filter_text)]
         rows = [e for e in self.entries if matches(e, self.filter_text)]
         key = COLUMNS[self.sort_column][1]
-        return sorted(rows, key=key, reverse=self.sort_reverse)
+        return running + sorted(rows, key=key, reverse=self.sort_reverse)
 
     def _columns(self) -> tuple[tuple[str, int], ...]:
         """``(column, width)`` pairs: numbers get fixed widths, text shares the rest."""
@@ -159,7 +181,7 @@ class LibraryScreen(Screen):
         budget = max(30, self.size.width - 4 - 2 * len(keys) - sum(fixed.values()))
         # The reason of a damaged entry fits only on very wide screens; it is
         # always in the details line under the table.
-        state = 30 if budget >= 90 else 9
+        state = STATE_WIDE if budget >= 90 else STATE_SEPARATING if self.separating else STATE_NARROW
         artist = min(18, max(6, (budget - state) // 3))
         widths = {**fixed, "state": state, "artist": artist, "title": budget - state - artist}
         return tuple((k, widths[k]) for k in keys)
@@ -178,7 +200,7 @@ class LibraryScreen(Screen):
             for key, _ in cols:
                 table.columns[key].label = self._header(key)
         for e in self._visible():
-            table.add_row(*(self._cell(e, key, width) for key, width in cols), key=e.id)
+            table.add_row(*(cell(e, key, width) for key, width in cols), key=e.id)
         if select is not None:
             try:
                 table.move_cursor(row=table.get_row_index(select), animate=False)
@@ -193,24 +215,6 @@ class LibraryScreen(Screen):
             label = f"{label}{'▼' if self.sort_reverse else '▲'}"
         return Text(label.rjust(number) if number else label, style="bold")
 
-    def _cell(self, e: Entry, key: str, width: int) -> Text:
-        dim = "" if e.ok else "dim"
-        if key == "title":
-            return Text(clip(e.title, width), style="bold" if e.ok else "dim")
-        if key == "artist":
-            return Text(clip(e.artist, width), style=dim)
-        if key == "length":
-            return Text((fmt_length(e.duration) if e.duration else "").rjust(width), style=dim)
-        if key == "stems":
-            return Text((str(len(e.stems)) if e.stems else "").rjust(width), style=dim)
-        if key == "model":
-            return Text(clip(model_name(e), width), style=dim)
-        if key == "size":
-            return Text((fmt_size(e.size_bytes) if e.size_bytes else "").rjust(width), style=dim)
-        if key == "date":
-            return Text(fmt_date(e.created), style=dim)
-        return state_text(e, width)
-
     def highlighted_id(self) -> str | None:
         """Id of the song under the cursor."""
         table = self.query_one("#songs", DataTable)
@@ -224,11 +228,13 @@ class LibraryScreen(Screen):
     def highlighted(self) -> Entry | None:
         """The song under the cursor."""
         sid = self.highlighted_id()
-        return next((e for e in self.entries if e.id == sid), None)
+        return next((e for e in self.separating + self.entries if e.id == sid), None)
 
     def _update_title(self) -> None:
         shown = self.query_one("#songs", DataTable).row_count
         count = f"{len(self.entries)} song{'s' if len(self.entries) != 1 else ''}"
+        if self.separating:
+            count += f" · {len(self.separating)} separating"
         if self.filter_text:
             count = f"{shown} of {count} match “{self.filter_text}”"
         bar = self.query_one("#library-title", TitleBar)
@@ -241,28 +247,17 @@ class LibraryScreen(Screen):
 
     def _update_details(self) -> None:
         e = self.highlighted()
-        details = self.query_one("#details", Static)
         if e is None:
             if self.busy:
                 hint = f"{self.busy[:1].upper()}{self.busy[1:]}"
-            elif self.entries:
+            elif self.entries or self.separating:
                 hint = "No song matches the filter."
             else:
-                hint = "The library is empty: press a to add a folder of stems."
-            details.update(Text(hint, style="italic"))
-            return
-        text = Text()
-        text.append(e.title, style="bold")
-        if e.artist:
-            text.append(f" — {e.artist}")
-        if e.ok:
-            text.append(f"\n{' · '.join(e.stems)}", style="cyan")
-            text.append(f"   {fmt_length(e.duration)} · {e.sample_rate / 1000:g} kHz · {fmt_size(e.size_bytes)} · {model_name(e)}")
-            text.append(f"\n{tilde(e.path)}", style="dim")
+                hint = "The library is empty: press a to add a folder of stems or an audio file to separate."
+            text = Text(hint, style="italic")
         else:
-            text.append(f"\n{e.state}: {e.reason}", style="bold red" if e.state == "damaged" else "yellow")
-            text.append("\npress d to delete it", style="dim")
-        details.update(text)
+            text = details_text(e, own=self.app.separation_for(e) is not None)
+        self.query_one("#details", Static).update(text)
 
     def watch_busy(self) -> None:
         if self.is_mounted:
@@ -323,6 +318,9 @@ class LibraryScreen(Screen):
         e = self.highlighted()
         if e is None:
             return
+        if e.state == SEPARATING:
+            self.post_message(self.SongChosen(e))
+            return
         if not e.ok:
             self.notify(f"{e.title}: {e.state} entry ({e.reason}). Press d to delete it.", severity="error", timeout=8)
             return
@@ -349,9 +347,35 @@ class LibraryScreen(Screen):
 
         self.app.push_screen(AddPathScreen(self.app.start_dir), chosen)
 
+    def action_reseparate(self) -> None:
+        """Separate the highlighted song's source file again, with a model picked in a dialog."""
+        e = self.highlighted()
+        if e is None:
+            return
+        if e.state == SEPARATING:
+            self.notify(f"{e.title}: still separating", severity="warning")
+            return
+        source = Path(e.source).expanduser() if e.model and e.source else None
+        if source is None or (source.exists() and not is_single_audio_file(source)):
+            what = "the demo song" if e.source.startswith("demo") else "it was imported as stems"
+            self.notify(f"{e.title}: there is no mix to separate again ({what})", severity="warning", timeout=6)
+            return
+        if not source.exists():
+            self.notify(f"{e.title}: the source file no longer exists: {source}", severity="error", timeout=8)
+            return
+
+        def chosen(answer: tuple[str, str | None] | None) -> None:
+            if answer:
+                self.post_message(self.ReseparateChosen(e, *answer))
+
+        self.app.push_screen(ModelScreen(e.title, e.model, (e.options or {}).get("two_stems")), chosen)
+
     def action_delete(self) -> None:
         e = self.highlighted()
         if e is None:
+            return
+        if e.state == SEPARATING:
+            self.notify(f"{e.title}: still separating (enter, then esc cancels it)", severity="warning")
             return
 
         def answered(yes: bool | None) -> None:

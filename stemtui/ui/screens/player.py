@@ -8,6 +8,11 @@ widgets, which repaint only what changed.
 The song is opened and the engine loaded in a worker thread, so the screen
 paints at once; playback starts as soon as the mixer exists (audio follows
 as soon as the first chunk is decoded).
+
+"Play now" during a separation hands the player the progressive song and
+its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer waits at the edge
+of what is separated, the status line says ``separating NN%`` and the
+timeline draws the part still to come differently.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 from textual import on, work
@@ -37,6 +43,10 @@ from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.stem_table import StemTable
 from stemtui.ui.widgets.titlebar import TitleBar
 from stemtui.ui.widgets.transport import StatusLine, Timeline, TimeRuler, TransportInfo
+
+if TYPE_CHECKING:
+    from stemtui.core.song import Song
+    from stemtui.ui.seprun import SeparationRun
 
 log = logging.getLogger("stemtui.ui")
 
@@ -62,10 +72,22 @@ class PlayerScreen(Screen):
     mixer: reactive[Mixer | None] = reactive(None, init=False)
     """The mixer once the song is loaded; ``None`` while loading."""
 
-    def __init__(self, entry: Entry, autoplay: bool = True) -> None:
+    def __init__(self, entry: Entry, autoplay: bool = True, song: Song | None = None,
+                 run: SeparationRun | None = None) -> None:
+        """Play ``entry``, or ``song`` while ``run`` separates it.
+
+        Args:
+            entry: The song (its title, stems and length show at once).
+            autoplay: Start playing as soon as the mixer exists.
+            song: Play this song instead of opening ``entry`` from the store
+                (the progressive song of a running separation).
+            run: The separation feeding ``song``, shown in the status line.
+        """
         super().__init__(id="player")
         self.entry = entry
         self.autoplay = autoplay
+        self.song = song
+        self.run = run
         self.loop: LoopEditor | None = None
         self._last_tick = time.monotonic()
         self._error_shown = False
@@ -108,7 +130,7 @@ class PlayerScreen(Screen):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self) -> None:
         try:
-            song = self.app.store.open(self.entry)
+            song = self.song if self.song is not None else self.app.store.open(self.entry)
             mixer = self.app.engine.load(song)
         except Exception as exc:
             log.exception("loading %s", self.entry.id)
@@ -178,9 +200,19 @@ class PlayerScreen(Screen):
         else:
             self.table.show_levels(None, dt)
         self.status.underruns = self.app.engine.underruns
+        self._show_separation(m)
         if m.song.load_error and not self._error_shown:
             self._error_shown = True
             self.notify(f"{self.entry.title}: {m.song.load_error}", severity="error", timeout=10)
+
+    def _show_separation(self, m: Mixer) -> None:
+        """``separating NN%`` in the status line, and how far the timeline is separated."""
+        run = self.run
+        if run is None:
+            return
+        self.status.separating = run.label() if run.active or run.phase == "failed" else ""
+        song = m.song
+        self.timeline.available = None if song.complete.is_set() else song.available / song.sample_rate
 
     def _show_mix(self) -> None:
         m = self.mixer

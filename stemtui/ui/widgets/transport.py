@@ -23,6 +23,7 @@ from stemtui.ui.fmt import (
     HEAD,
     LOOP_AHEAD,
     LOOP_PLAYED,
+    PENDING,
     PLAYED,
     position_at_cell,
     timeline_cells,
@@ -112,10 +113,13 @@ class Timeline(Widget):
         "timeline--loop-ahead",
         "timeline--head",
         "timeline--edge",
+        "timeline--pending",
     }
 
     position: reactive[float] = reactive(0.0, repaint=False)
     """Playhead in seconds; repaints only when it moves to another cell."""
+    available: reactive[float | None] = reactive(None, repaint=False)
+    """Seconds of audio separated so far while the song is still separating; ``None`` when all of it is."""
     duration: reactive[float] = reactive(1.0)
     """Song length in seconds."""
     loop_a: reactive[float | None] = reactive(None)
@@ -134,7 +138,9 @@ class Timeline(Widget):
         def control(self) -> Timeline:
             return self.timeline
 
-    GLYPHS = {PLAYED: "━", AHEAD: "─", LOOP_PLAYED: "━", LOOP_AHEAD: "─", HEAD: "●", EDGE_A: "[", EDGE_B: "]"}
+    GLYPHS = {
+        PLAYED: "━", AHEAD: "─", LOOP_PLAYED: "━", LOOP_AHEAD: "─", HEAD: "●", EDGE_A: "[", EDGE_B: "]", PENDING: "╌",
+    }
     STYLES = {
         PLAYED: "timeline--played",
         AHEAD: "timeline--ahead",
@@ -143,14 +149,23 @@ class Timeline(Widget):
         HEAD: "timeline--head",
         EDGE_A: "timeline--edge",
         EDGE_B: "timeline--edge",
+        PENDING: "timeline--pending",
     }
 
     def _cells(self, position: float) -> list[int]:
-        return timeline_cells(self.content_size.width, self.duration, position, self.loop_a, self.loop_b)
+        return timeline_cells(
+            self.content_size.width, self.duration, position, self.loop_a, self.loop_b, self.available
+        )
+
+    def _cell_of(self, seconds: float | None) -> int:
+        return -1 if seconds is None else int(seconds / max(self.duration, 1e-9) * self.content_size.width)
 
     def watch_position(self, old: float, new: float) -> None:
-        width = self.content_size.width
-        if width and int(old / max(self.duration, 1e-9) * width) != int(new / max(self.duration, 1e-9) * width):
+        if self.content_size.width and self._cell_of(old) != self._cell_of(new):
+            self.refresh()
+
+    def watch_available(self, old: float | None, new: float | None) -> None:
+        if self.content_size.width and self._cell_of(old) != self._cell_of(new):
             self.refresh()
 
     def render(self) -> Text:
@@ -210,7 +225,7 @@ class TimeRuler(Widget):
 class StatusLine(Widget):
     """Device, sample rate, underruns and loop state; a notice (no sound) in warning colour."""
 
-    COMPONENT_CLASSES = {"status--dim", "status--value", "status--warn"}
+    COMPONENT_CLASSES = {"status--dim", "status--value", "status--warn", "status--busy"}
 
     device: reactive[str] = reactive("")
     """Output device name (``null (no sound)`` without one)."""
@@ -222,6 +237,8 @@ class StatusLine(Widget):
     """Whether the loop is playing."""
     notice: reactive[str] = reactive("")
     """Why there is no sound, or empty."""
+    separating: reactive[str] = reactive("")
+    """``separating 42%`` while the song is still being separated, else empty."""
 
     def render(self) -> Text:
         dim = self.get_component_rich_style("status--dim")
@@ -237,6 +254,9 @@ class StatusLine(Widget):
         text.append(str(self.underruns), warn if self.underruns else val)
         text.append(" · loop ", dim)
         text.append("on" if self.loop_on else "off", val)
+        if self.separating:
+            text.append(" · ", dim)
+            text.append(self.separating, self.get_component_rich_style("status--busy"))
         if self.notice:
             text.append(" · ", dim)
             text.append(self.notice, warn)
