@@ -13,7 +13,9 @@ prefers in the same folder). Each side is a fresh process, timed wall clock:
   --clip-mode none`` (float output, so the SNR is not limited by 16-bit
   rounding), with Python's ``random`` seeded to 0 first: with ``--shifts 1``
   demucs shifts the input by a random offset, and stemtui draws the same
-  offset from its default ``seed=0``, so the two outputs are comparable.
+  offset from its default ``seed=0``, so the two outputs are comparable. It
+  runs in the caller's environment, as a user would run it (stemtui's worker
+  tunes its own: see ``stemtui.core.sepworker.worker_env``).
 * stemtui: ``python -m stemtui separate FILE --model-repo DIR --model bench
   --cache-dir TMP`` when the CLI has that command, else the separation worker
   itself, ``python -m stemtui.core.sepworker FILE --model-repo DIR --model
@@ -106,6 +108,7 @@ def _env() -> dict[str, str]:
 
 
 def run_demucs(wav: Path, repo: Path, out: Path) -> float:
+    """Wall seconds of ``python -m demucs.separate`` (seeded ``random``) on ``wav``."""
     code = (
         "import random, runpy, sys; random.seed(0); "
         f"sys.argv = ['demucs.separate'] + {json.dumps([str(wav), '--repo', str(repo), '-n', SIG, '-o', str(out), '--float32', '--clip-mode', 'none'])}; "
@@ -126,6 +129,7 @@ def stemtui_command(wav: Path, repo: Path, out: Path, use_cli: bool) -> list[str
 
 
 def run_stemtui(wav: Path, repo: Path, out: Path, use_cli: bool) -> tuple[float, list[dict]]:
+    """Wall seconds of the stemtui side, and the worker's events when run directly."""
     out.mkdir(parents=True, exist_ok=True)
     cmd = stemtui_command(wav, repo, out, use_cli)
     env = _env()
@@ -144,11 +148,11 @@ def run_stemtui(wav: Path, repo: Path, out: Path, use_cli: bool) -> tuple[float,
 
 def first_ready(wav: Path, repo: Path, out: Path) -> dict:
     """Seconds from spawning the worker on ``wav`` to its first ``ready`` event."""
-    out.mkdir(parents=True, exist_ok=True)
-    t = time.perf_counter()
     from stemtui.core.sepworker import worker_env
 
+    out.mkdir(parents=True, exist_ok=True)
     env = {**worker_env(), "HF_HUB_OFFLINE": _env()["HF_HUB_OFFLINE"]}
+    t = time.perf_counter()
     proc = subprocess.Popen(stemtui_command(wav, repo, out, use_cli=False), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     result: dict = {}
@@ -206,6 +210,15 @@ def snr(est: dict[str, np.ndarray], ref_dir: Path) -> dict[str, float]:
     return out
 
 
+def worker_plan(device: str) -> dict:
+    """How stemtui's worker runs here: segments at once, threads each, tuning."""
+    from stemtui.core.sepworker import MALLOC_ENV, plan_threads, worker_env
+
+    jobs, threads = plan_threads(device)
+    env = worker_env()
+    return {"jobs": jobs, "threads_per_job": threads, **{k: env.get(k) for k in MALLOC_ENV}}
+
+
 def main(argv: list[str]) -> int:
     """Run the benchmark; print a report (or one JSON object with ``--json``)."""
     ap = argparse.ArgumentParser(prog="python -m stemtui.bench separation", description=__doc__.splitlines()[0])
@@ -257,6 +270,7 @@ def main(argv: list[str]) -> int:
         "stemtui_runs_s": [round(x, 2) for x in s_times],
         "device": info.get("device"),
         "precision": info.get("precision"),
+        "worker_plan": worker_plan(info.get("device") or "cpu"),
         "snr_vs_demucs_fp32_db": snrs,
         "target_snr_db": TARGET_SNR_DB,
         "first_ready": ready,

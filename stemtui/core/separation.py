@@ -56,7 +56,7 @@ from stemtui.core.models import (
     resolve_device,
     save_model_safetensors,
 )
-from stemtui.core.song import as_stereo
+from stemtui.core.song import as_stereo, stem_sort_key
 
 __all__ = [
     "ModelUnavailable",
@@ -164,7 +164,14 @@ def stem_layout(sources: list[str], two_stems: str | None) -> tuple[list[str], n
     """
     sources = list(sources)
     if two_stems is None:
-        return sources, np.eye(len(sources), dtype=np.float32)
+        # Output in the store's (a musician's) order, vocals first, so key 1
+        # means the same stem while separating as after: the fold matrix
+        # reorders for free.
+        names = sorted(sources, key=stem_sort_key)
+        fold = np.zeros((len(names), len(sources)), dtype=np.float32)
+        for row, name in enumerate(names):
+            fold[row, sources.index(name)] = 1.0
+        return names, fold
     if two_stems not in sources:
         raise BadInput(f"--two-stems {two_stems}", f"not a stem of this model ({', '.join(sources)})")
     fold = np.zeros((2, len(sources)), dtype=np.float32)

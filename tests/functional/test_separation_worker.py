@@ -52,7 +52,7 @@ def test_worker_output_equals_in_process(tmp_path):
     task = SeparationTask(audio, SR, SeparationOptions(**OPTS), tmp_path / "work", on_progress=events.append)
     task.start()
     names, rate = task.stems_info()
-    assert names == ["drums", "bass", "other", "vocals"] and rate == SR
+    assert names == ["vocals", "drums", "bass", "other"] and rate == SR
     ready_seen = []
     while task.running:  # the player's view: ready_frames only grows
         ready_seen.append(task.ready_frames)
