@@ -35,12 +35,12 @@ def _mix_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--loop", metavar="A-B", help="loop a section, e.g. 0:30.0-0:45.5")
 
 
-def _sep_flags(p: argparse.ArgumentParser) -> None:
+def _sep_flags(p: argparse.ArgumentParser, device_flags: tuple[str, ...] = ("--compute",)) -> None:
     g = p.add_argument_group("separation")
     g.add_argument("-n", "--model", default="htdemucs", help="htdemucs (default), htdemucs_ft, htdemucs_6s, mdx_extra, ...")
     g.add_argument("--two-stems", metavar="STEM", help="only STEM and the rest, e.g. vocals -> vocals + instrumental")
     g.add_argument("--model-repo", metavar="DIR", help="folder with model files (offline use; see README)")
-    g.add_argument("--sep-device", "--compute", dest="compute", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+    g.add_argument(*device_flags, dest="compute", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where the model runs (default: auto = CUDA, then MPS, then CPU)")
     g.add_argument("--shifts", type=int, default=1, help="random-shift passes averaged (slower, slightly better)")
     g.add_argument("--overlap", type=float, default=0.25, help="overlap between segments (default 0.25)")
@@ -62,11 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-n", "--model", dest="app_model", metavar="NAME", help="model for separations started in the app (default htdemucs)")
     parser.add_argument("--model-repo", dest="app_model_repo", metavar="DIR", help="folder with model files, for offline use")
     _common(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="stemtui")
 
     p = sub.add_parser("separate", help="split audio files into stems with Demucs (a queue)")
     p.add_argument("files", nargs="+", metavar="FILE", help="MP3, M4A/AAC, FLAC, WAV, OGG/Opus, AIFF ...")
-    _sep_flags(p)
+    _sep_flags(p, ("--device", "--compute"))
     p.add_argument("--json", action="store_true", help="JSON progress lines on stdout")
     _common(p)
 
