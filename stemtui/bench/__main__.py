@@ -12,6 +12,7 @@ import sys
 BENCHES = {
     "mixer": "stemtui.bench.mixer",
     "cache": "stemtui.bench.cache",
+    "latency": "stemtui.bench.latency",
     "separation": "stemtui.bench.separation",
     "startup": "stemtui.bench.startup",
     "tempo": "stemtui.bench.tempo",
