@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import argparse
+import json
 import os
+import sys
 
 from stemtui.commands.common import _fmt_size, _store
 

@@ -8,9 +8,32 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stemtui.core.errors import BadInput
-from stemtui.core.mixer import Mixer
+from stemtui.core.mixer import BLOCK_MAX, Mixer
 
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".mp3": ("MP3", "MPEG_LAYER_III")}
+
+
+def render_blocks(mixer: Mixer, start: int, end: int, block: int = BLOCK_MAX):
+    """Yield the mix of frames ``[start, end)`` in blocks, as heard live.
+
+    Runs :meth:`Mixer.process`, the audio callback's own code, so an export
+    is bit-for-bit what the callback plays with the same settings.
+
+    Yields:
+        ``float32`` arrays of shape ``(n, 2)``; each is a fresh copy.
+    """
+    import numpy as np
+
+    mixer.start_at(start, playing=True)
+    remaining = max(0, end - start)
+    buf = np.zeros((block, 2), dtype=np.float32)
+    while remaining > 0:
+        n = min(block, remaining)
+        mixer.process(buf[:n])
+        yield buf[:n].copy()
+        remaining -= n
+        if mixer.ended:
+            break
 
 
 def check_output_path(path: str | Path) -> Path:
@@ -60,7 +83,7 @@ def export_mix(
     done = 0
     try:
         with sf.SoundFile(str(tmp), "w", samplerate=mixer.sample_rate, channels=2, format=fmt, subtype=subtype) as f:
-            for block in mixer.render(start, end):
+            for block in render_blocks(mixer, start, end):
                 f.write(block.clip(-1.0, 1.0))
                 done += block.shape[0]
                 if on_progress is not None:

@@ -447,32 +447,3 @@ class Mixer:
         np.multiply(t, self._fade_out[k0 : k0 + m], out=t)
         np.add(head, t, out=head)
         return tail_pos + m, tail_left - m
-
-    # ======================================================================
-    # Offline rendering (export) through the very same code
-    # ======================================================================
-    def render(self, start: int, end: int, block: int = BLOCK_MAX):
-        """Yield the mix of frames ``[start, end)`` in blocks, as heard live.
-
-        Uses :meth:`process`, so an export is bit-for-bit what the callback
-        plays with the same settings (loops included, when enabled).
-
-        Args:
-            start: First frame.
-            end: Frame to stop at, or the number of frames to render when a
-                loop is on (a loop never reaches ``end`` in song time).
-            block: Frames per yielded block.
-
-        Yields:
-            ``float32`` arrays of shape ``(n, 2)``; each is a fresh copy.
-        """
-        self.start_at(start, playing=True)
-        remaining = max(0, end - start)
-        buf = np.zeros((block, 2), dtype=np.float32)
-        while remaining > 0:
-            n = min(block, remaining)
-            self.process(buf[:n])
-            yield buf[:n].copy()
-            remaining -= n
-            if self.ended:
-                break

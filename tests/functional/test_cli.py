@@ -192,3 +192,12 @@ def test_play_without_any_device_says_so(cache, tmp_path):
         env={**os.environ, "STEMTUI_CACHE_DIR": str(cache), **env_extra},
     )
     assert r.returncode == 0 and (tmp_path / "x.wav").exists()
+
+
+def test_demo_command_reinstalls_after_rm(cache):
+    assert "Demo: Night Drive" in run(["list"], cache).stdout  # installed on first run
+    assert run(["rm", "demo"], cache).returncode == 0
+    assert "Demo" not in run(["list"], cache).stdout  # a removed demo stays removed
+    r = run(["demo"], cache)
+    assert r.returncode == 0 and "demo ready" in r.stdout, r.stderr
+    assert "Demo: Night Drive" in run(["list"], cache).stdout

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stemtui.core.export import render_blocks
 from stemtui.core.mixer import Mixer, db_to_gain, gain_to_db
 from stemtui.core.song import Song, SongMeta
 
@@ -263,7 +264,7 @@ class TestMetersAndExport:
         m = Mixer(song)
         m.set_mute(0, True)
         m.set_mute(2, True)
-        out = np.concatenate(list(m.render(500, 20500, block=4096)))
+        out = np.concatenate(list(render_blocks(m, 500, 20500, block=4096)))
         np.testing.assert_allclose(out, song.data[1, 500:20500] + song.data[3, 500:20500], atol=1e-6)
 
     def test_callback_allocates_nothing(self):
