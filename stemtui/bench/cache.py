@@ -59,6 +59,35 @@ def time_open_to_first_audio(store: Store, song_id: str) -> float:
     return elapsed
 
 
+def measure(minutes: float = 10.0, runs: int = 5) -> dict:
+    """Store a long 6-stem song in a temp store and time opening it; see module docstring."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "cache")
+        song = build_song(minutes)
+        t0 = time.perf_counter()
+        entry = store.add_song(song, "bench")
+        write_s = time.perf_counter() - t0
+        pcm16 = entry.frames * 2 * 2 * len(entry.stems)
+        del song
+        times = [time_open_to_first_audio(store, "bench") for _ in range(runs)]
+        t0 = time.perf_counter()
+        store.open(store.get("bench"), block=True)
+        full_decode_s = time.perf_counter() - t0
+    return {
+        "bench": "cache",
+        "minutes": minutes,
+        "stems": len(entry.stems),
+        "open_to_first_audio_s_median": round(statistics.median(times), 4),
+        "open_to_first_audio_s_max": round(max(times), 4),
+        "full_decode_s": round(full_decode_s, 2),
+        "store_write_s": round(write_s, 2),
+        "disk_bytes": entry.size_bytes,
+        "pcm16_bytes": pcm16,
+        "disk_vs_pcm16": round(entry.size_bytes / pcm16, 3),
+        "format": "FLAC 16-bit",
+    }
+
+
 def main(argv: list[str]) -> int:
     """Run the cache benchmark; see the module docstring."""
     ap = argparse.ArgumentParser(prog="python -m stemtui.bench cache")
@@ -66,32 +95,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "cache")
-        song = build_song(args.minutes)
-        t0 = time.perf_counter()
-        entry = store.add_song(song, "bench")
-        write_s = time.perf_counter() - t0
-        pcm16 = entry.frames * 2 * 2 * len(entry.stems)
-        del song
-        times = [time_open_to_first_audio(store, "bench") for _ in range(args.runs)]
-        t0 = time.perf_counter()
-        full = store.open(store.get("bench"), block=True)
-        full_decode_s = time.perf_counter() - t0
-        result = {
-            "bench": "cache",
-            "minutes": args.minutes,
-            "stems": len(entry.stems),
-            "open_to_first_audio_s_median": round(statistics.median(times), 4),
-            "open_to_first_audio_s_max": round(max(times), 4),
-            "full_decode_s": round(full_decode_s, 2),
-            "store_write_s": round(write_s, 2),
-            "disk_bytes": entry.size_bytes,
-            "pcm16_bytes": pcm16,
-            "disk_vs_pcm16": round(entry.size_bytes / pcm16, 3),
-            "format": "FLAC 16-bit",
-        }
-        del full
+    result = measure(args.minutes, args.runs)
     if args.json:
         print(json.dumps(result))
     else:

@@ -227,6 +227,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="alternate the two sides this many times; ratio = median / median")
     ap.add_argument("--first-ready-seconds", type=float, default=240.0, help="song length for time-to-first-audio")
+    ap.add_argument("--no-cache", action="store_true", help="skip the cached-song open/size figures")
     args = ap.parse_args(argv)
 
     use_cli = has_cli_separate()
@@ -279,6 +280,12 @@ def main(argv: list[str]) -> int:
         "cores": os.cpu_count(),
         "torch": __import__("torch").__version__,
     }
+    if not args.no_cache:
+        # The other storage figures: opening a cached 10-min 6-stem
+        # song, and its size on disk against 16-bit PCM.
+        from stemtui.bench.cache import measure
+
+        result["cache"] = measure()
     if args.json:
         print(json.dumps(result))
     else:
