@@ -43,3 +43,9 @@ def test_core_imports_no_torch_for_playback():
 def test_cli_help_is_lightweight():
     mods = _loaded_after("import stemtui.cli\nstemtui.cli.build_parser()")
     assert not ({"numpy", "torch", "textual", "sounddevice", "soundfile"} & mods)
+
+
+def test_ui_imports_no_torch_until_a_separation_starts():
+    mods = _loaded_after("import stemtui.ui.app\nimport stemtui.ui.screens.separation\nimport stemtui.core.jobs")
+    assert "textual" in mods
+    assert "torch" not in mods and "demucs" not in mods
