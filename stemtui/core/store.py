@@ -261,7 +261,7 @@ class Store:
             "files": files,
         }
         _write_json_synced(tmp / MANIFEST, manifest)
-        _fsync_dir(tmp)
+        _fsync(tmp)
         dest = self.songs_dir / song_id
         try:
             os.rename(tmp, dest)
@@ -274,7 +274,7 @@ class Store:
                 return current
             self._discard(dest)
             os.rename(tmp, dest)
-        _fsync_dir(self.songs_dir)
+        _fsync(self.songs_dir)
         entry = self.get(song_id)
         assert entry is not None
         return entry
@@ -352,11 +352,7 @@ def write_stem(path: Path, data: np.ndarray, sample_rate: int) -> None:
     with sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=2, format=STEM_FORMAT, subtype=STEM_SUBTYPE) as f:
         for s in range(0, data.shape[0], CHUNK):
             f.write(np.clip(data[s : s + CHUNK], -1.0, 1.0))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(path)
 
 
 def _write_json_synced(path: Path, obj: dict) -> None:
@@ -366,7 +362,8 @@ def _write_json_synced(path: Path, obj: dict) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """fsync a file or a folder (a folder's entries: the rename commit point)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
