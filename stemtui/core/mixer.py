@@ -24,14 +24,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from stemtui.core.mixcore import BLOCK_MAX, MixCore
 from stemtui.core.song import Song
+from stemtui.core.source import SongSource
 
-#: Longest block :meth:`Mixer.process` renders in one pass; longer ones are split.
-BLOCK_MAX = 4096
+__all__ = ["BLOCK_MAX", "Mixer", "db_to_gain", "gain_to_db"]
+
 #: Default crossfade for seeks and loop wraps, in milliseconds.
 XFADE_MS = 5.0
 #: Volume range of one stem, as a linear factor (0–200 %).
 VOLUME_MAX = 2.0
+#: Frames a stretched run must have ready past the playhead before the mixer
+#: switches to it (so a switch is never followed by a gap).
+SWITCH_READY = 2048
 
 
 def db_to_gain(db: float) -> float:
@@ -44,7 +49,17 @@ def gain_to_db(gain: float) -> float:
     return float("-inf") if gain <= 0 else float(20.0 * np.log10(gain))
 
 
-class Mixer:
+class _Silence:
+    """A source with nothing in it: fading in from it is a plain fade-in."""
+
+    start, rate, tempo, semitones, frames, end = 0, 1.0, 1.0, 0, 0, 0
+
+    def __init__(self, s: int) -> None:
+        self.data = np.zeros((s, 0, 2), dtype=np.float32)
+        self.avail = np.zeros(1, dtype=np.int64)
+
+
+class Mixer(MixCore):
     """Mixes the stems of one :class:`Song` into a stereo output.
 
     Args:
@@ -56,10 +71,11 @@ class Mixer:
     def __init__(self, song: Song, xfade_ms: float = XFADE_MS) -> None:
         s = len(song.names)
         self.song = song
-        self._data = song.data
-        self._avail = song.available_ref
         self._frames = song.frames
         self._s = s
+        self._song_src = SongSource(song)
+        self._silence = _Silence(s)
+        self._need = SWITCH_READY
 
         # -- controls, written by the UI thread ------------------------------
         self.volume = np.ones(s, dtype=np.float32)
@@ -69,39 +85,37 @@ class Mixer:
         self._target = np.ones(s, dtype=np.float32)
         self._gain_version = 0
         self._playing = False
-        self._seek_to = 0
-        self._seek_version = 0
-        #: (start, end, enabled) in frames; replaced whole so reads are atomic.
+        #: (version, song frame): a seek in the song itself.
+        self._seek: tuple[int, int] = (0, 0)
+        #: (version, source, frame, at): switch to a source; ``at >= 0`` waits
+        #: for that song frame (a tempo change), ``-1`` jumps (a seek).
+        self._switch: tuple = (0, self._song_src, 0, -1)
+        #: (start, end, enabled) in song frames; replaced whole so reads are atomic.
         self._loop: tuple[int, int, bool] = (0, 0, False)
+        #: The source a loop restarts from (a stretched run of the loop).
+        self._loop_src = None
+        #: (period, offset, beats per bar, click, accent click, on), frames; or None.
+        self._click: tuple | None = None
+        #: (count-in audio, on) or None.
+        self._count_in: tuple | None = None
+        self._tempo = None  # TempoControl, created on the first tempo change
 
         # -- audio-thread state ----------------------------------------------
+        self._src = self._song_src
         self._pos = 0
         self._g_cur = np.ones(s, dtype=np.float32)
         self._g_new = np.ones(s, dtype=np.float32)
         self._gain_seen = 0
         self._seek_seen = 0
+        self._switch_seen = 0
         self._was_playing = False
+        self._tail_src = self._song_src
         self._tail_pos = 0
         self._tail_left = 0
-
-        # -- published by the audio thread, polled by the UI -----------------
-        #: Per-stem peak (post-gain) since the UI last called :meth:`take_peaks`.
-        self.peaks = np.zeros(s, dtype=np.float32)
-        self._published_pos = np.zeros(1, dtype=np.int64)
-        self._flags = np.zeros(2, dtype=np.int8)  # [ended, starved]
-
-        # -- scratch buffers, allocated once ---------------------------------
-        self._a = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
-        self._b = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
-        self._t = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
-        self._pk = np.zeros(s, dtype=np.float32)
-        self._pk2 = np.zeros(s, dtype=np.float32)
-        self._absg = np.zeros(s, dtype=np.float32)
-        # Ramps are stored per channel, (frames, 2), for the same reason as fades.
-        self._ramp_base = np.repeat(np.arange(1, BLOCK_MAX + 1, dtype=np.float32)[:, None], 2, axis=1)
-        self._ramp = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
-        self._ramp_n = 0
-        self._ramp_inv = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
+        self._ci_left = 0
+        #: The source the audio thread plays now (published for clean-up).
+        self.current_source = self._song_src
+        self._alloc(s)
         self.set_xfade(xfade_ms)
 
     # ======================================================================
@@ -117,9 +131,14 @@ class Mixer:
         """Number of stems."""
         return self._s
 
+    @property
+    def frames(self) -> int:
+        """Song length in frames."""
+        return self._frames
+
     def set_xfade(self, ms: float) -> None:
         """Set the seek/loop crossfade length (call before playback starts)."""
-        x = int(round(ms * self.song.sample_rate / 1000.0))
+        x = round(ms * self.song.sample_rate / 1000.0)
         self._xfade = x
         k = (np.arange(max(x, 1), dtype=np.float64) + 0.5) / max(x, 1)
         # Raised-cosine pair: fade_in + fade_out == 1, so identical material
@@ -208,14 +227,34 @@ class Mixer:
         return self._playing
 
     def seek(self, frame: int) -> None:
-        """Move the playhead to ``frame`` (clamped), crossfading from the old one."""
-        self._seek_to = min(max(int(frame), 0), self._frames)
+        """Move the playhead to song ``frame`` (clamped), crossfading from the old one.
+
+        At another tempo or pitch the new place is rendered first (a fraction
+        of a second); the old playhead keeps playing until it is ready.
+        """
+        frame = min(max(int(frame), 0), self._frames)
         self._flags[0] = 0
-        self._seek_version += 1
+        if self._tempo is not None and not self._tempo.identity:
+            self._pending = frame
+            self._tempo.seek(frame)
+        else:
+            self._pending = frame
+            self._seek = (self._seek[0] + 1, frame)
 
     def seek_seconds(self, seconds: float) -> None:
         """Move the playhead to a time in seconds."""
-        self.seek(int(round(seconds * self.sample_rate)))
+        self.seek(round(seconds * self.sample_rate))
+
+    def switch_to(self, src, frame: int, at: int = -1) -> None:
+        """Play ``src`` from its ``frame`` once it has audio there (tempo code).
+
+        Args:
+            src: The source.
+            frame: Its frame to start at (ignored when ``at >= 0``).
+            at: ``-1`` to jump (a seek); otherwise a song frame: switch when
+                the playhead reaches it, at the same song time.
+        """
+        self._switch = (self._switch[0] + 1, src, int(frame), int(at))
 
     def set_loop(self, start: int, end: int, enabled: bool = True) -> None:
         """Set the A–B loop in frames; it wraps when the playhead reaches ``end``.
@@ -228,20 +267,27 @@ class Mixer:
         if end - start < self.min_loop_frames:
             raise ValueError("loop end must come after loop start")
         self._loop = (start, end, bool(enabled))
+        self._loop_changed()
 
     def set_loop_ms(self, start_ms: float, end_ms: float, enabled: bool = True) -> None:
         """Set the A–B loop in milliseconds of song time."""
         sr = self.sample_rate
-        self.set_loop(int(round(start_ms * sr / 1000.0)), int(round(end_ms * sr / 1000.0)), enabled)
+        self.set_loop(round(start_ms * sr / 1000.0), round(end_ms * sr / 1000.0), enabled)
 
     def enable_loop(self, enabled: bool) -> None:
         """Turn the loop on or off, keeping its points."""
         a, b, _ = self._loop
         self._loop = (a, b, bool(enabled) and b > a)
+        self._loop_changed()
 
     def clear_loop(self) -> None:
         """Forget the loop points."""
         self._loop = (0, 0, False)
+        self._loop_changed()
+
+    def _loop_changed(self) -> None:
+        if self._tempo is not None:
+            self._tempo.loop_changed()
 
     @property
     def loop(self) -> tuple[int, int, bool]:
@@ -255,7 +301,10 @@ class Mixer:
         Lets quick successive seeks (key repeat) build on each other rather
         than on a stale published position.
         """
-        return self._seek_to if self._seek_seen != self._seek_version else None
+        busy = self._seek_seen != self._seek[0] or self._switch_seen != self._switch[0]
+        if self._tempo is not None and self._tempo.busy:
+            busy = True
+        return getattr(self, "_pending", None) if busy else None
 
     @property
     def min_loop_frames(self) -> int:
@@ -264,7 +313,7 @@ class Mixer:
 
     @property
     def position(self) -> int:
-        """Playhead in frames, as last published by the audio thread."""
+        """Playhead in song frames, as last published by the audio thread."""
         return int(self._published_pos[0])
 
     @property
@@ -277,173 +326,85 @@ class Mixer:
         """Whether playback is waiting for stems still being separated/decoded."""
         return bool(self._flags[1])
 
+    @property
+    def counting_in(self) -> bool:
+        """Whether the count-in clicks are playing."""
+        return bool(self._flags[2])
+
     def take_peaks(self) -> np.ndarray:
         """Per-stem peaks since the previous call; resets them (UI thread)."""
         out = self.peaks.copy()
         self.peaks[:] = 0.0
         return out
 
-    def start_at(self, frame: int, playing: bool = True) -> None:
+    def start_at(self, frame: int, playing: bool = True, source=None) -> None:
         """Place the playhead without a crossfade and apply gains at once.
 
         For offline rendering and tests, before any :meth:`process` call.
+
+        Args:
+            frame: Song frame.
+            playing: Start playing (no fade-in).
+            source: Play this source (a stretched run) instead of the song.
         """
-        self._pos = self._seek_to = min(max(int(frame), 0), self._frames)
-        self._seek_seen = self._seek_version
-        self._published_pos[0] = self._pos
+        src = source if source is not None else self._song_src
+        self._src = self.current_source = src
+        self._pos = src.run_frame(min(max(int(frame), 0), self._frames))
+        self._seek_seen = self._seek[0]
+        self._switch_seen = self._switch[0]
+        self._published_pos[0] = self._song_pos()
         np.copyto(self._g_cur, self._target)
         self._gain_seen = self._gain_version
         self._playing = self._was_playing = playing
         self._tail_left = 0
+        self._ci_left = 0
         self._flags[:] = 0
 
-    # ======================================================================
-    # Audio-thread API
-    # ======================================================================
-    def process(self, out: np.ndarray) -> None:
-        """Render the next ``len(out)`` frames into ``out`` (``float32``, (F, 2)).
+    # -- practice extras ---------------------------------------------------
+    def set_tempo(self, tempo: float, semitones: int = 0) -> None:
+        """Play at ``tempo`` (0.5–1.5) and transposed by ``semitones`` (−12…12).
 
-        This is the audio callback's whole job. It allocates no buffers and
-        takes no locks.
+        Stems are stretched ahead of the playhead in a worker process; the
+        change is heard as soon as the first second is rendered. Mutes,
+        solos, volumes and loops keep working; loop points stay in song time.
         """
-        n = out.shape[0]
-        o = 0
-        while o < n:
-            m = min(BLOCK_MAX, n - o)
-            self._process_block(out[o : o + m])
-            o += m
+        from stemtui.core.tempo import TempoControl
 
-    def _process_block(self, out: np.ndarray) -> None:
-        f = out.shape[0]
-        if self._seek_seen != self._seek_version:
-            self._seek_seen = self._seek_version
-            if self._was_playing and self._xfade:
-                # Let the old playhead ring out under the new one: no click.
-                self._tail_pos, self._tail_left = self._pos, self._xfade
-            self._pos = self._seek_to
-        ramp = self._gain_seen != self._gain_version
-        if ramp:
-            self._gain_seen = self._gain_version
-            np.copyto(self._g_new, self._target)
-        playing = self._playing
-        if not playing and not self._was_playing:
-            out.fill(0.0)
-            if ramp:
-                np.copyto(self._g_cur, self._g_new)
-            self._published_pos[0] = self._pos
-            return
-        if ramp or playing != self._was_playing:
-            self._set_ramp(f)
+        if self._tempo is None:
+            self._tempo = TempoControl(self)
+        self._tempo.set(tempo, semitones)
 
-        pos, tail_pos, tail_left = self._pos, self._tail_pos, self._tail_left
-        if ramp:
-            a = self._a[:f]
-            self._render(a, self._g_cur, pos, tail_pos, tail_left, False)
-            state = self._render(out, self._g_new, pos, tail_pos, tail_left, True)
-            # out = a + (out - a) * ramp: a per-frame linear gain ramp.
-            np.subtract(out, a, out=out)
-            np.multiply(out, self._ramp[:f], out=out)
-            np.add(out, a, out=out)
-            np.copyto(self._g_cur, self._g_new)
-        else:
-            state = self._render(out, self._g_cur, pos, tail_pos, tail_left, True)
-        if playing != self._was_playing:
-            fade = self._ramp if playing else self._ramp_inv
-            np.multiply(out, fade[:f], out=out)
-            self._was_playing = playing
-            if not playing:
-                # Pausing: hold the playhead where the fade began so resuming
-                # replays the faded-out block instead of skipping it.
-                state = (pos, tail_pos, 0)
-        self._pos, self._tail_pos, self._tail_left = state
-        self._published_pos[0] = self._pos
+    @property
+    def tempo(self) -> float:
+        """The tempo factor asked for (1.0 = original)."""
+        return 1.0 if self._tempo is None else self._tempo.tempo
 
-    def _set_ramp(self, f: int) -> None:
-        if self._ramp_n != f:
-            np.multiply(self._ramp_base[:f], np.float32(1.0 / f), out=self._ramp[:f])
-            np.subtract(np.float32(1.0), self._ramp[:f], out=self._ramp_inv[:f])
-            self._ramp_n = f
+    @property
+    def semitones(self) -> int:
+        """The transpose asked for, in semitones."""
+        return 0 if self._tempo is None else self._tempo.semitones
 
-    def _render(
-        self,
-        dst: np.ndarray,
-        g: np.ndarray,
-        pos: int,
-        tail_pos: int,
-        tail_left: int,
-        meter: bool,
-    ) -> tuple[int, int, int]:
-        """Mix ``len(dst)`` frames from ``pos`` with gains ``g``, wrapping loops.
+    def set_click(self, period: float, offset: float, beats_per_bar: int, normal: np.ndarray,
+                  accent: np.ndarray, on: bool) -> None:
+        """Set the metronome: beats every ``period`` song frames from ``offset``.
 
-        Returns the playhead state after the block; commits nothing, so the
-        same block can be rendered twice (old and new gains) for a ramp.
+        Args:
+            period: Song frames per beat.
+            offset: Song frame of a beat.
+            beats_per_bar: Accent every this many beats.
+            normal: Click sample ``(n, 2)`` float32, gain applied.
+            accent: Downbeat click, same length.
+            on: Whether the clicks sound.
         """
-        f = dst.shape[0]
-        data, s = self._data, self._s
-        frames = self._frames
-        avail = min(int(self._avail[0]), frames)
-        la, lb, lon = self._loop
-        starved = ended = 0
-        o = 0
-        while o < f:
-            if pos >= avail:
-                dst[o:].fill(0.0)
-                if pos >= frames:
-                    ended = 1
-                else:
-                    starved = 1
-                break
-            end = pos + (f - o)
-            wrap = lon and pos < lb <= end
-            if wrap:
-                end = lb
-            if end > avail:
-                end = avail
-            n = end - pos
-            seg = dst[o : o + n]
-            # One strided BLAS call mixes every stem of the segment: the stems
-            # are rows of (S, frames*2), the gains a vector. np.matmul reads the
-            # strided rows in place; np.dot (and ufuncs like np.abs) would copy
-            # them into a temporary first, which the allocation test catches.
-            block = data[:, pos:end]
-            np.matmul(g, block.reshape(s, -1), out=seg.reshape(-1))
-            if meter:
-                # |x| peak as max(max x, -min x): reductions read strided data
-                # without the temporary a strided np.abs would make.
-                np.max(block, axis=(1, 2), out=self._pk)
-                np.min(block, axis=(1, 2), out=self._pk2)
-                np.negative(self._pk2, out=self._pk2)
-                np.maximum(self._pk, self._pk2, out=self._pk)
-                np.abs(g, out=self._absg)
-                np.multiply(self._pk, self._absg, out=self._pk)
-                np.maximum(self.peaks, self._pk, out=self.peaks)
-            if tail_left:
-                tail_pos, tail_left = self._mix_tail(seg, g, tail_pos, tail_left, avail)
-            o += n
-            pos = end
-            if wrap and pos == lb:
-                if self._xfade:
-                    tail_pos, tail_left = lb, self._xfade
-                pos = la
-        if meter:
-            self._flags[0] = ended
-            self._flags[1] = starved
-        return pos, tail_pos, tail_left
+        self._click = (float(period), float(offset), max(1, int(beats_per_bar)),
+                       np.ascontiguousarray(normal, dtype=np.float32),
+                       np.ascontiguousarray(accent, dtype=np.float32), bool(on))
 
-    def _mix_tail(
-        self, seg: np.ndarray, g: np.ndarray, tail_pos: int, tail_left: int, avail: int
-    ) -> tuple[int, int]:
-        """Crossfade the old playhead's continuation into the start of ``seg``."""
-        m = min(seg.shape[0], tail_left)
-        k0 = self._xfade - tail_left
-        t = self._t[:m]
-        have = max(0, min(m, avail - tail_pos))
-        if have:
-            np.matmul(g, self._data[:, tail_pos : tail_pos + have].reshape(self._s, -1), out=t[:have].reshape(-1))
-        if have < m:
-            t[have:].fill(0.0)
-        head = seg[:m]
-        np.multiply(head, self._fade_in[k0 : k0 + m], out=head)
-        np.multiply(t, self._fade_out[k0 : k0 + m], out=t)
-        np.add(head, t, out=head)
-        return tail_pos + m, tail_left - m
+    def set_count_in(self, audio: np.ndarray | None, on: bool = True) -> None:
+        """Play ``audio`` (the count-in clicks) before playback and each loop restart."""
+        self._count_in = None if audio is None else (np.ascontiguousarray(audio, dtype=np.float32), bool(on))
+
+    def close(self) -> None:
+        """Stop tempo workers and delete their files."""
+        if self._tempo is not None:
+            self._tempo.close()

@@ -1,0 +1,48 @@
+"""What the mixer reads: the song itself, or a stretched run of it.
+
+A source is stems laid out like :attr:`Song.data` (``(stems, frames, 2)``)
+plus the map from its frames to song time: frame ``j`` plays song frame
+``start + j * rate``. The song is the identity source (start 0, rate 1); a
+:class:`~stemtui.core.stretchworker.StretchRun` is a source whose frames a
+worker fills ahead of the playhead. Loop points and the playhead's published
+position are song frames, so they mean the same thing at every tempo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stemtui.core.song import Song
+
+
+class SongSource:
+    """The song's own frames, unstretched.
+
+    Args:
+        song: The song; its ``available`` counter is shared, not copied.
+    """
+
+    start = 0
+    rate = 1.0
+    tempo = 1.0
+    semitones = 0
+
+    def __init__(self, song: Song) -> None:
+        self.data: np.ndarray = song.data
+        self.avail: np.ndarray = song.available_ref
+        self.frames: int = song.frames
+        #: Song frame one past the last frame this source can play.
+        self.end: int = song.frames
+
+    def run_frame(self, song_frame: int) -> int:
+        """The source frame that plays ``song_frame``."""
+        return min(max(0, int(song_frame)), self.frames)
+
+    def song_frame(self, j: int) -> int:
+        """The song frame source frame ``j`` plays."""
+        return int(j)
+
+
+def same_sound(a, b) -> bool:
+    """Whether two sources play at the same tempo and transpose."""
+    return abs(a.tempo - b.tempo) < 1e-9 and a.semitones == b.semitones

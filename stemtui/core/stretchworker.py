@@ -1,0 +1,216 @@
+"""Renders stretched runs in a worker process, ahead of the playhead.
+
+Why a process: python-stretch keeps the GIL for a whole ``process()`` call
+(measured: the main thread did not run once during a 0.6 s call), and a
+render of several stems takes seconds. In the player's process that would
+stall the audio callback, which needs the GIL for every block.
+
+One process renders one run and exits; dropping a run kills its process, so
+a tempo change or a seek never waits behind obsolete work. The song goes
+in, and the run comes out, through files mapped by both processes (tmpfs
+where there is one), so nothing large crosses the pipe: the worker prints
+``valid length`` lines as the run grows, and the parent publishes ``valid``
+to the mixer.
+
+Run as ``python -m stemtui.core.stretchworker`` with one JSON line on stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from stemtui.core.stretch import RunRenderer, out_frames
+
+
+def scratch_dir() -> Path:
+    """A private folder for shared audio files: tmpfs when it has room.
+
+    Returns:
+        A folder that exists, created for this process.
+    """
+    base = None
+    for cand in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if cand and os.path.isdir(cand) and os.access(cand, os.W_OK):
+            try:
+                st = os.statvfs(cand)
+                if st.f_bavail * st.f_frsize > 2 << 30:  # 2 GiB free: room for runs
+                    base = cand
+                    break
+            except OSError:
+                continue
+    d = Path(tempfile.mkdtemp(prefix="stemtui-stretch-", dir=base))
+    return d
+
+
+class SharedSong:
+    """The song's samples in a file a worker can map (copied once, in slices).
+
+    Args:
+        data: ``(stems, frames, 2)`` float32 audio, possibly already a memmap.
+        folder: Where to put the copy.
+    """
+
+    def __init__(self, data: np.ndarray, folder: Path) -> None:
+        self.shape = tuple(data.shape)
+        name = getattr(data, "filename", None)
+        if isinstance(data, np.memmap) and name and data.offset == 0 and data.flags.c_contiguous:
+            # A separation's output is already a file with this layout.
+            self.path = Path(name)
+            self.owned = False
+            return
+        self.path = folder / f"song-{uuid.uuid4().hex[:8]}.f32"
+        self.owned = True
+        mm = np.memmap(self.path, dtype=np.float32, mode="w+", shape=self.shape)
+        step = 1 << 18
+        for i in range(0, self.shape[1], step):
+            mm[:, i : i + step] = data[:, i : i + step]
+            # Copying a whole song at once holds the GIL for a while; short
+            # slices with a yield between them keep the audio callback fed.
+            time.sleep(0)
+        mm.flush()
+        del mm
+
+    def close(self) -> None:
+        """Delete the copy (not a separation's own file)."""
+        if self.owned:
+            self.path.unlink(missing_ok=True)
+
+
+class StretchRun:
+    """One run: every stem stretched from ``start`` to ``end`` in song frames.
+
+    The mixer reads :attr:`data` up to ``avail[0]`` while the worker fills
+    it. Output frame ``j`` plays song frame ``start + j * rate``.
+
+    Args:
+        song: The shared song file.
+        start: First song frame.
+        end: End song frame (exclusive).
+        sample_rate: Song rate.
+        tempo: Speed factor.
+        semitones: Transpose.
+        folder: Where the output file lives.
+    """
+
+    def __init__(self, song: SharedSong, start: int, end: int, sample_rate: int, tempo: float,
+                 semitones: int, folder: Path) -> None:
+        self.start, self.end = int(start), int(end)
+        self.rate = float(tempo)
+        self.tempo, self.semitones = float(tempo), int(semitones)
+        self.sample_rate = int(sample_rate)
+        s = song.shape[0]
+        self.frames = out_frames(max(1, self.end - self.start), self.tempo)
+        self.path = folder / f"run-{uuid.uuid4().hex[:8]}.f32"
+        # A sparse file: pages exist only once the worker writes them.
+        self.data = np.memmap(self.path, dtype=np.float32, mode="w+", shape=(s, self.frames, 2))
+        #: Output frames ready; the mixer reads it without a lock.
+        self.avail = np.zeros(1, dtype=np.int64)
+        self.error: str | None = None
+        self.finished = threading.Event()
+        self._length = 0
+        self._song = song
+        self._proc: subprocess.Popen | None = None
+        self._cancelled = False
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        job = {
+            "song": str(self._song.path), "shape": list(self._song.shape), "sr": self.sample_rate,
+            "start": self.start, "end": self.end, "tempo": self.tempo, "semitones": self.semitones,
+            "out": str(self.path), "valid": int(self.avail[0]), "length": self._length,
+        }
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "stemtui.core.stretchworker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+        )
+        self._proc.stdin.write(json.dumps(job) + "\n")
+        self._proc.stdin.close()
+        threading.Thread(target=self._read, name="stemtui-stretch-run", daemon=True).start()
+
+    def _read(self) -> None:
+        proc = self._proc
+        for line in proc.stdout:
+            parts = line.split()
+            if len(parts) == 2:
+                self._length = int(parts[1])
+                self.avail[0] = int(parts[0])
+        err = proc.stderr.read().strip()
+        proc.wait()
+        if proc.returncode != 0 and not self._cancelled:
+            self.error = err.splitlines()[-1] if err else f"stretch worker exited with {proc.returncode}"
+        self.finished.set()
+
+    @property
+    def ready(self) -> int:
+        """Output frames ready to play."""
+        return int(self.avail[0])
+
+    @property
+    def done(self) -> bool:
+        """Whether every frame of the run is rendered."""
+        return self.ready >= self.frames
+
+    def song_frame(self, j: int) -> int:
+        """The song frame output frame ``j`` plays."""
+        return self.start + round(j * self.rate)
+
+    def run_frame(self, song_frame: int) -> int:
+        """The output frame that plays ``song_frame`` (clamped to the run)."""
+        return min(max(0, round((song_frame - self.start) / self.rate)), self.frames)
+
+    def wait(self, frames: int, timeout: float = 30.0) -> bool:
+        """Block until ``frames`` output frames are ready (tests, export)."""
+        deadline = time.monotonic() + timeout
+        while self.ready < min(frames, self.frames):
+            if self.finished.is_set() and self.ready < min(frames, self.frames):
+                return False
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def cancel(self) -> None:
+        """Stop rendering (kills the worker); the frames ready stay playable."""
+        self._cancelled = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+
+    def close(self) -> None:
+        """Cancel and delete the output file (once no mixer reads it)."""
+        self.cancel()
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        self.path.unlink(missing_ok=True)
+
+
+def _main() -> int:
+    job = json.loads(sys.stdin.readline())
+    shape = tuple(job["shape"])
+    song = np.memmap(job["song"], dtype=np.float32, mode="r", shape=shape)
+    n_out = out_frames(max(1, job["end"] - job["start"]), job["tempo"])
+    out = np.memmap(job["out"], dtype=np.float32, mode="r+", shape=(shape[0], n_out, 2))
+    r = RunRenderer(song, job["start"], job["end"], job["sr"], job["tempo"], job["semitones"], out,
+                    valid=job.get("valid", 0), length=job.get("length", 0))
+    while not r.done:
+        r.step()
+        # The pages are shared with the parent: once written they are
+        # visible there; the line tells it how far it may read.
+        print(r.valid, r.length, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
