@@ -33,6 +33,9 @@ def _mix_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--volume", action="append", default=[], metavar="STEM=GAIN", help="e.g. drums=-6dB, bass=150%%")
     g.add_argument("--master", metavar="GAIN", help="master volume, e.g. -3dB")
     g.add_argument("--loop", metavar="A-B", help="loop a section, e.g. 0:30.0-0:45.5")
+    g = p.add_argument_group("practice")
+    g.add_argument("--tempo", default="1.0", metavar="F", help="speed without changing pitch, 0.5-1.5 (e.g. 0.8)")
+    g.add_argument("--transpose", default="0", metavar="N", help="shift pitch by N semitones, -12..12")
 
 
 def _sep_flags(p: argparse.ArgumentParser, device_flags: tuple[str, ...] = ("--compute",)) -> None:
@@ -98,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="render the mix to .wav, .flac or .mp3")
     p.add_argument("song")
-    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="a .wav/.flac/.mp3 file or a folder (default: a name saying what was muted, here)")
+    p.add_argument("--format", default="wav", choices=["wav", "flac", "mp3"], help="format when -o is not a file name")
     _mix_flags(p)
     p.add_argument("--from", dest="start", metavar="T", help="start time (M:SS.mmm)")
     p.add_argument("--to", dest="end", metavar="T", help="end time (M:SS.mmm)")
@@ -146,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stemtui: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("", file=sys.stderr)
+        print(file=sys.stderr)
         return 130
 
 

@@ -43,6 +43,17 @@ def apply_mix_flags(mixer, args) -> None:
         mixer.set_loop_ms(a * 1000, min(b, song.duration) * 1000)
 
 
+def practice_flags(args) -> tuple[float, int]:
+    """The validated ``--tempo`` and ``--transpose``.
+
+    Raises:
+        BadInput: Out of range or not a number.
+    """
+    from stemtui.core.stretch import check_semitones, check_tempo
+
+    return check_tempo(getattr(args, "tempo", 1.0)), check_semitones(getattr(args, "transpose", 0))
+
+
 def _fmt_size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":

@@ -20,10 +20,9 @@ def cmd_import(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from stemtui.core.jobs import in_progress
     from stemtui.core.library import ensure_demo
     from stemtui.core.timefmt import format_time
-
-    from stemtui.core.jobs import in_progress
 
     store = _store()
     ensure_demo(store)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
-from stemtui.commands.common import _progress_line, _store, apply_mix_flags
+from stemtui.commands.common import (
+    _progress_line,
+    _store,
+    apply_mix_flags,
+    practice_flags,
+)
 
 
 def _open_for_mix(args, block: bool):
@@ -55,6 +60,7 @@ def cmd_play(args) -> int:
     start = parse_time(args.start, "--from") if args.start else None
     if args.duration is not None and args.duration <= 0:
         raise BadInput(f"--duration {args.duration}", "must be positive")
+    tempo, semitones = practice_flags(args)
     song, job = _song_for_play(args)
     engine = Engine(device=args.device)
     interrupted = False
@@ -65,10 +71,18 @@ def cmd_play(args) -> int:
             raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
         wait_first_audio(mixer.song, timeout=600)
         a, _, on = mixer.loop
-        mixer.start_at(int(round(start * mixer.sample_rate)) if start is not None else (a if on else 0))
+        first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
+        if tempo != 1.0 or semitones:
+            mixer.start_at(first, playing=False)
+            mixer.set_tempo(tempo, semitones)
+            mixer.play()  # the song itself plays until the stretched audio is ready (< 1 s)
+        else:
+            mixer.start_at(first)
         t0 = time.monotonic()
         muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""
+        if tempo != 1.0 or semitones:
+            tag += f"  [{tempo * 100:.0f}%{f', {semitones:+d} st' if semitones else ''}]"
         while True:
             time.sleep(0.1)
             pos = mixer.position / mixer.sample_rate
@@ -80,6 +94,7 @@ def cmd_play(args) -> int:
                 break
         mixer.pause()
         time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
+        mixer.close()
     except KeyboardInterrupt:
         interrupted = True
     except BaseException:
@@ -106,12 +121,17 @@ def cmd_play(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from pathlib import Path
+
     from stemtui.core.errors import BadInput
-    from stemtui.core.export import check_output_path, export_mix
+    from stemtui.core.export import backing_name, check_output_path, export_mix
     from stemtui.core.mixer import Mixer
     from stemtui.core.timefmt import parse_time
 
-    check_output_path(args.output)
+    target = Path(args.output).expanduser() if args.output else None
+    if target is not None and not target.is_dir():
+        check_output_path(target)
+    tempo, semitones = practice_flags(args)
     start_s = parse_time(args.start, "--from") if args.start else None
     end_s = parse_time(args.end, "--to") if args.end else None
     song = _open_for_mix(args, block=True)
@@ -119,6 +139,12 @@ def cmd_export(args) -> int:
     apply_mix_flags(mixer, args)
     sr = song.sample_rate
     a, b, on = mixer.loop
+    if target is None or target.is_dir():
+        # No file name given: one that says what this backing track leaves out.
+        audible = [mixer.audible(i) for i in range(len(song.names))]
+        name = backing_name(song.title, song.names, audible, tempo, semitones,
+                            (a / sr, b / sr) if on else None, "." + args.format)
+        target = (target or Path.cwd()) / name
     if on:
         # Exporting a loop means the loop region, once, in song time.
         mixer.enable_loop(False)
@@ -126,9 +152,9 @@ def cmd_export(args) -> int:
     else:
         start, end = 0, song.frames
     if start_s is not None:
-        start = int(round(start_s * sr))
+        start = round(start_s * sr)
     if end_s is not None:
-        end = int(round(end_s * sr))
+        end = round(end_s * sr)
     end = min(end, song.frames)
     if start >= end:
         raise BadInput(f"--from/--to {args.start}-{args.end}", "empty range (the start must come before the end and the song's end)")
@@ -137,8 +163,8 @@ def cmd_export(args) -> int:
         bar = "█" * int(f * 30)
         _progress_line(f"exporting {bar:30} {f * 100:5.1f}%")
 
-    path = export_mix(mixer, start, end, args.output, progress)
-    _progress_line(f"wrote {path} ({(end - start) / sr:.1f} s)", final=True)
+    path = export_mix(mixer, start, end, target, progress, tempo=tempo, semitones=semitones)
+    _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
     return 0
 
 

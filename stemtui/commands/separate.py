@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
-from stemtui.commands.common import _progress_line, _store, describe_progress, separation_options
+from stemtui.commands.common import (
+    _progress_line,
+    _store,
+    describe_progress,
+    separation_options,
+)
 
 
 def cmd_separate(args) -> int:

@@ -46,3 +46,31 @@ class SongSource:
 def same_sound(a, b) -> bool:
     """Whether two sources play at the same tempo and transpose."""
     return abs(a.tempo - b.tempo) < 1e-9 and a.semitones == b.semitones
+
+
+class ArraySource:
+    """A fully rendered stretch of ``[start, end)`` in song frames (offline export).
+
+    Args:
+        data: ``(stems, frames, 2)`` stretched audio.
+        start: Song frame of its first frame.
+        end: Song frame it ends at.
+        tempo: Speed factor it was rendered at.
+        semitones: Transpose it was rendered at.
+    """
+
+    def __init__(self, data: np.ndarray, start: int, end: int, tempo: float, semitones: int) -> None:
+        self.data = data
+        self.frames = data.shape[1]
+        self.avail = np.array([self.frames], dtype=np.int64)
+        self.start, self.end = int(start), int(end)
+        self.rate = self.tempo = float(tempo)
+        self.semitones = int(semitones)
+
+    def run_frame(self, song_frame: int) -> int:
+        """The frame that plays ``song_frame`` (clamped)."""
+        return min(max(0, round((song_frame - self.start) / self.rate)), self.frames)
+
+    def song_frame(self, j: int) -> int:
+        """The song frame frame ``j`` plays."""
+        return self.start + round(j * self.rate)

@@ -53,9 +53,9 @@ def check_tempo(tempo: float, what: str = "--tempo") -> float:
     try:
         t = float(tempo)
     except (TypeError, ValueError):
-        raise BadInput(str(tempo), f"{what} must be a number such as 0.8") from None
+        raise BadInput(f"{what} {tempo}", "must be a number such as 0.8") from None
     if not math.isfinite(t) or not TEMPO_MIN - 1e-9 <= t <= TEMPO_MAX + 1e-9:
-        raise BadInput(str(tempo), f"{what} must be between {TEMPO_MIN} and {TEMPO_MAX} (50–150 %)")
+        raise BadInput(f"{what} {tempo}", f"must be between {TEMPO_MIN} and {TEMPO_MAX} (50–150 %)")
     return t
 
 
@@ -68,11 +68,11 @@ def check_semitones(semitones: float, what: str = "--transpose") -> int:
     try:
         f = float(semitones)
     except (TypeError, ValueError):
-        raise BadInput(str(semitones), f"{what} must be a whole number of semitones") from None
+        raise BadInput(f"{what} {semitones}", "must be a whole number of semitones") from None
     if not math.isfinite(f) or f != round(f):
-        raise BadInput(str(semitones), f"{what} must be a whole number of semitones")
+        raise BadInput(f"{what} {semitones}", "must be a whole number of semitones")
     if not SEMITONES_MIN <= f <= SEMITONES_MAX:
-        raise BadInput(str(semitones), f"{what} must be between {SEMITONES_MIN} and +{SEMITONES_MAX}")
+        raise BadInput(f"{what} {semitones}", f"must be between {SEMITONES_MIN} and +{SEMITONES_MAX}")
     return int(f)
 
 
