@@ -107,10 +107,12 @@ class MixCore:
                 np.copyto(self._g_cur, self._g_new)
             self._published_pos[0] = self._song_pos()
             return
+        counting = False
         if playing and not self._was_playing:
             ci = self._count_in
             if ci is not None and ci[1]:
                 self._ci_left = ci[0].shape[0]
+                counting = True
         if ramp or playing != self._was_playing:
             self._set_ramp(f)
 
@@ -127,8 +129,10 @@ class MixCore:
         else:
             new = self._render(out, self._g_cur, state, True)
         if playing != self._was_playing:
-            fade = self._ramp if playing else self._ramp_inv
-            np.multiply(out, fade[:f], out=out)
+            if not counting:
+                # (A count-in starts from silence with its own clean click.)
+                fade = self._ramp if playing else self._ramp_inv
+                np.multiply(out, fade[:f], out=out)
             self._was_playing = playing
             if not playing:
                 # Pausing: hold the playhead where the fade began so resuming
@@ -197,10 +201,11 @@ class MixCore:
             np.matmul(g, block.reshape(s, -1), out=seg.reshape(-1))
             if meter:
                 self._meter(block, g)
-            if click is not None and click[5]:
-                self._add_clicks(seg, src, pos, click)
             if tail_left:
                 tail_pos, tail_left = self._mix_tail(seg, g, tail_src, tail_pos, tail_left)
+            if click is not None and click[5]:
+                # After the crossfade: the click is its own channel, never faded.
+                self._add_clicks(seg, src, pos, click)
             o += n
             pos = end
             if wrap and pos == lb_src:
@@ -245,7 +250,8 @@ class MixCore:
         seg = dst[o : o + m]
         np.copyto(seg, buf[k : k + m])
         if tail_left:
-            tail_pos, tail_left = self._mix_tail(seg, g, tail_src, tail_pos, tail_left)
+            # The old playhead fades out under the clicks; the clicks start clean.
+            tail_pos, tail_left = self._mix_tail(seg, g, tail_src, tail_pos, tail_left, fade_head=False)
         ci_left -= m
         if not ci_left and self._xfade:
             # The music comes in after the last click: fade it in (a crossfade
@@ -273,7 +279,8 @@ class MixCore:
                 np.add(seg[a:b], sample[a - o : b - o], out=seg[a:b])
             k += 1
 
-    def _mix_tail(self, seg: np.ndarray, g: np.ndarray, tail_src, tail_pos: int, tail_left: int) -> tuple[int, int]:
+    def _mix_tail(self, seg: np.ndarray, g: np.ndarray, tail_src, tail_pos: int, tail_left: int,
+                  fade_head: bool = True) -> tuple[int, int]:
         """Crossfade the old playhead's continuation into the start of ``seg``."""
         m = min(seg.shape[0], tail_left)
         k0 = self._xfade - tail_left
@@ -286,7 +293,8 @@ class MixCore:
         if have < m:
             t[have:].fill(0.0)
         head = seg[:m]
-        np.multiply(head, self._fade_in[k0 : k0 + m], out=head)
+        if fade_head:
+            np.multiply(head, self._fade_in[k0 : k0 + m], out=head)
         np.multiply(t, self._fade_out[k0 : k0 + m], out=t)
         np.add(head, t, out=head)
         return tail_pos + m, tail_left - m

@@ -99,6 +99,7 @@ class Mixer(MixCore):
         #: (count-in audio, on) or None.
         self._count_in: tuple | None = None
         self._tempo = None  # TempoControl, created on the first tempo change
+        self._metronome = None
 
         # -- audio-thread state ----------------------------------------------
         self._src = self._song_src
@@ -373,6 +374,17 @@ class Mixer(MixCore):
         if self._tempo is None:
             self._tempo = TempoControl(self)
         self._tempo.set(tempo, semitones)
+        if self._metronome is not None:
+            self._metronome.apply()  # the count-in follows the tempo heard
+
+    @property
+    def metronome(self):
+        """The click and count-in channel (:class:`~stemtui.core.metronome.Metronome`)."""
+        if self._metronome is None:
+            from stemtui.core.metronome import Metronome
+
+            self._metronome = Metronome(self)
+        return self._metronome
 
     @property
     def tempo(self) -> float:

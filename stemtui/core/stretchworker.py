@@ -112,7 +112,10 @@ class StretchRun:
         self.frames = out_frames(max(1, self.end - self.start), self.tempo)
         self.path = folder / f"run-{uuid.uuid4().hex[:8]}.f32"
         # A sparse file: pages exist only once the worker writes them.
-        self.data = np.memmap(self.path, dtype=np.float32, mode="w+", shape=(s, self.frames, 2))
+        self._mm = np.memmap(self.path, dtype=np.float32, mode="w+", shape=(s, self.frames, 2))
+        # The audio thread slices a plain ndarray view: slicing a np.memmap
+        # makes a new memmap object (and its attributes) every time.
+        self.data = self._mm.view(np.ndarray)
         #: Output frames ready; the mixer reads it without a lock.
         self.avail = np.zeros(1, dtype=np.int64)
         self.error: str | None = None

@@ -104,7 +104,9 @@ class TempoControl:
     def _loop(self) -> None:
         while True:
             try:
-                cmd = self._q.get(timeout=1.0)
+                # Wake up periodically only while retired runs wait to be
+                # deleted: an idle thread should cost the audio thread nothing.
+                cmd = self._q.get(timeout=1.0 if self._retired else None)
             except queue.Empty:
                 self._clean()
                 continue
