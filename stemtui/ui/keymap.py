@@ -69,6 +69,9 @@ PLAYER_KEYS: list[Key] = [
     Key("tab", "switch_edge", "tab", "switch the edge < > nudge (A or B)", "", "Loop"),
     Key("colon", "type_loop", ":", "type a loop, e.g. 0:30.250-0:45", "", "Loop"),
     Key("backspace", "clear_loop", "backspace", "clear the loop", "", "Loop"),
+    Key("n", "save_loop", "n", "save the loop under a name (verse, solo…)", "", "Loop"),
+    Key("L", "loop_list", "L", "saved loops: enter recalls, d deletes", "", "Loop"),
+    Key("apostrophe", "next_loop", "'", "recall the next saved loop", "", "Loop"),
     Key("q,escape", "back", "q / esc", "back to the library", "library"),
 ]
 

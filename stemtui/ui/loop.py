@@ -12,6 +12,8 @@ Rules, all in frames:
   before A) starts a new loop: the other edge is forgotten.
 * ``<``/``>`` nudge the *active* edge (the one set last; ``tab`` switches)
   by :data:`NUDGE_MS`, keeping the loop on or off as it was.
+* A loop recalled from the saved ones (:meth:`LoopEditor.recall`) carries its
+  name until an edge moves: then it is a new, unnamed loop.
 
 No Textual here: the player screen turns results and errors into what the
 musician sees.
@@ -43,6 +45,8 @@ class LoopEditor:
         self.b: int | None = end if end > 0 else None
         #: The edge ``<``/``>`` move: ``"a"`` or ``"b"``.
         self.edge = "b"
+        #: The saved loop's name while the loop is exactly that one, else ``None``.
+        self.name: str | None = None
 
     # -- state -----------------------------------------------------------------
     @property
@@ -66,13 +70,20 @@ class LoopEditor:
         return (None if self.a is None else self.a / sr, None if self.b is None else self.b / sr)
 
     def describe(self) -> str:
-        """One line for notifications, e.g. ``loop 0:08.000–0:16.000 on``."""
+        """One line for notifications, e.g. ``loop 0:08.000–0:16.000 on`` or ``verse 0:30.000–0:45.000 on``."""
         a, b = self.seconds()
         fa = "…" if a is None else format_time(a, 3)
         fb = "…" if b is None else format_time(b, 3)
         if not self.complete:
             return f"loop {fa}–{fb} (needs {'a start: [' if a is None else 'an end: ]'})"
-        return f"loop {fa}–{fb} {'on' if self.enabled else 'off'}"
+        return f"{self.name or 'loop'} {fa}–{fb} {'on' if self.enabled else 'off'}"
+
+    def label(self) -> str:
+        """The named loop as ``verse 0:30.000–0:45.000``; empty when the loop has no name."""
+        a, b = self.seconds()
+        if self.name is None or a is None or b is None:
+            return ""
+        return f"{self.name} {format_time(a, 3)}–{format_time(b, 3)}"
 
     def _min_len(self) -> int:
         # The mixer refuses loops shorter than two crossfades.
@@ -91,7 +102,7 @@ class LoopEditor:
         frame = self._clamp(frame)
         if self.b is not None and self.b - frame < self._min_len():
             self.b = None
-        self.a, self.edge = frame, "a"
+        self.a, self.edge, self.name = frame, "a", None
         self._push(True)
 
     def set_end(self, frame: int) -> None:
@@ -101,7 +112,7 @@ class LoopEditor:
             raise BadInput("loop end", "cannot end a loop at the very start")
         if self.a is not None and frame - self.a < self._min_len():
             self.a = None
-        self.b, self.edge = frame, "b"
+        self.b, self.edge, self.name = frame, "b", None
         self._push(True)
 
     def set_seconds(self, start: float, end: float) -> None:
@@ -117,8 +128,13 @@ class LoopEditor:
             raise BadInput(f"loop {format_time(start, 3)}", f"starts after the song ends ({format_time(frames / self.sr, 3)})")
         if b - a < self._min_len():
             raise BadInput(f"loop {format_time(start, 3)}–{format_time(end, 3)}", "too short")
-        self.a, self.b, self.edge = a, b, "b"
+        self.a, self.b, self.edge, self.name = a, b, "b", None
         self._push(True)
+
+    def recall(self, name: str, start: float, end: float) -> None:
+        """Make the saved loop ``name`` the loop, and turn it on (raises like :meth:`set_seconds`)."""
+        self.set_seconds(start, end)
+        self.name = name
 
     def toggle(self) -> bool:
         """Turn a complete loop on or off; returns the new state.
@@ -133,7 +149,7 @@ class LoopEditor:
 
     def clear(self) -> None:
         """Forget both edges."""
-        self.a = self.b = None
+        self.a = self.b = self.name = None
         self.mixer.clear_loop()
 
     def switch_edge(self) -> str:
@@ -156,7 +172,7 @@ class LoopEditor:
         if a is not None and b is not None and b - a < self._min_len():
             raise BadInput("loop", "the start must stay before the end")
         enabled = self.enabled
-        self.a, self.b = a, b
+        self.a, self.b, self.name = a, b, None
         self._push(enabled)
 
     # -- playhead --------------------------------------------------------------------

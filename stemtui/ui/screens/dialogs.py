@@ -190,10 +190,13 @@ class LoopInputScreen(ModalScreen[bool]):
     """A one-line prompt at the bottom to type a loop such as ``0:30.250-0:45``.
 
     ``apply`` gets the text; a :class:`StemtuiError` it raises becomes a
-    notification and the prompt stays open to fix the typo.
+    notification and the prompt stays open to fix the typo. Subclasses
+    prompt for other things by changing the class attributes.
     """
 
     BINDINGS = [Binding("escape", "cancel", "cancel", show=False)]
+    #: The prompt's label, the field's placeholder and id, and the hint after it.
+    LABEL, PLACEHOLDER, INPUT_ID, HINT = "loop ", "0:30.250-0:45", "loop-input", " enter sets · esc cancels"
 
     def __init__(self, initial: str, apply: Callable[[str], None]) -> None:
         super().__init__(classes="prompt-screen")
@@ -202,9 +205,9 @@ class LoopInputScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="loop-prompt"):
-            yield Label("loop ", classes="prompt-label")
-            yield Input(value=self.initial, placeholder="0:30.250-0:45", id="loop-input")
-            yield Label(" enter sets · esc cancels", classes="prompt-hint")
+            yield Label(self.LABEL, classes="prompt-label")
+            yield Input(value=self.initial, placeholder=self.PLACEHOLDER, id=self.INPUT_ID)
+            yield Label(self.HINT, classes="prompt-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -7,7 +7,10 @@ widgets, which repaint only what changed.
 
 The song is opened and the engine loaded in a worker thread, so the screen
 paints at once; playback starts as soon as the mixer exists (audio follows
-as soon as the first chunk is decoded).
+as soon as the first chunk is decoded). The song's saved practice state
+(mix, loops, playhead) is read in the same worker and applied before
+playback starts; :class:`~stemtui.ui.practice.PracticeKeeper` saves it
+again after changes and on leaving.
 
 "Play now" during a separation hands the player the progressive song and
 its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer waits at the edge
@@ -30,15 +33,15 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from stemtui.core.errors import BadInput
 from stemtui.core.mixer import Mixer
+from stemtui.core.practice import PracticeState
 from stemtui.core.store import Entry
-from stemtui.core.timefmt import format_time, parse_loop
 from stemtui.ui.fmt import fmt_length, step_gain
 from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
-from stemtui.ui.loop import NUDGE_MS, LoopEditor
-from stemtui.ui.screens.dialogs import LoopInputScreen
+from stemtui.ui.loop import LoopEditor
+from stemtui.ui.practice import PracticeKeeper
+from stemtui.ui.screens.loops import LoopKeys
 from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.stem_table import StemTable
 from stemtui.ui.widgets.titlebar import TitleBar
@@ -63,8 +66,12 @@ def pending_seek(mixer: Mixer) -> int | None:
     return mixer.pending_seek
 
 
-class PlayerScreen(Screen):
-    """Plays one song from the store; ``q``/``esc`` goes back to the library."""
+class PlayerScreen(LoopKeys, Screen):
+    """Plays one song from the store; ``q``/``esc`` goes back to the library.
+
+    The loop keys come from :class:`~stemtui.ui.screens.loops.LoopKeys`; the
+    saved practice state (mix, loops, playhead) from :class:`PracticeKeeper`.
+    """
 
     BINDINGS = bindings(PLAYER_KEYS)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -89,6 +96,8 @@ class PlayerScreen(Screen):
         self.song = song
         self.run = run
         self.loop: LoopEditor | None = None
+        # A song still separating has no final id yet: keep no state for it.
+        self.practice = PracticeKeeper(self, entry.id if entry.ok and run is None else None)
         self._last_tick = time.monotonic()
         self._error_shown = False
 
@@ -122,7 +131,9 @@ class PlayerScreen(Screen):
         bar.note = f"{len(self.entry.stems)} stems · {fmt_length(self.entry.duration)}"
         self.info.duration = self.timeline.duration = self.entry.duration
         self.query_one("#ruler", TimeRuler).duration = self.entry.duration
+        self.transport = self.query_one("#transport-panel", Vertical)
         self.table.focus()
+        self.practice.start()
         self._load()
         self.set_interval(1.0 / POLL_HZ, self._tick)
 
@@ -136,11 +147,15 @@ class PlayerScreen(Screen):
             log.exception("loading %s", self.entry.id)
             self.app.call_from_thread(self._load_failed, f"{self.entry.title}: {exc}")
             return
-        self.app.call_from_thread(self._loaded, mixer)
+        # The saved state is read here too: a file read stays off the UI thread.
+        state, message = self.practice.load(list(song.names), song.duration)
+        self.app.call_from_thread(self._loaded, mixer, state, message)
 
-    def _loaded(self, mixer: Mixer) -> None:
+    def _loaded(self, mixer: Mixer, state: PracticeState, message: str | None) -> None:
+        # Mix, loop and playhead go in before the first play: no jump is heard.
+        self.loop = self.practice.restore(mixer, state, message)
         self.mixer = mixer
-        self.loop = LoopEditor(mixer)
+        self._apply_practice_extras(state)
         engine = self.app.engine
         self.status.device = engine.device_name
         self.status.sample_rate = engine.sample_rate
@@ -152,6 +167,18 @@ class PlayerScreen(Screen):
         if self.autoplay:
             mixer.play()
         self._tick()
+
+    def _apply_practice_extras(self, state: PracticeState) -> None:
+        """Integration point for the saved tempo, transpose, grid, count-in and click.
+
+        Called once per opened song, after the mixer exists and the mix,
+        loop and playhead are restored, before playback starts. It does
+        nothing yet: the tempo/transpose/grid/count-in/click code applies
+        ``state.tempo``, ``state.transpose``, ``state.grid``,
+        ``state.count_in`` and ``state.click`` here, and records later
+        changes with ``self.practice.state.<field> = value`` followed by
+        ``self.practice.touch()`` (the keeper saves them with the rest).
+        """
 
     def _load_failed(self, message: str) -> None:
         self.notify(message, severity="error", timeout=10)
@@ -215,26 +242,25 @@ class PlayerScreen(Screen):
         self.timeline.available = None if song.complete.is_set() else song.available / song.sample_rate
 
     def _show_mix(self) -> None:
+        """Show the mixer's mix (after every change to it, so the change is also saved)."""
         m = self.mixer
         if m is not None:
             self.table.sync(m.mute, m.solo, m.volume, [m.audible(i) for i in range(m.stem_count)])
+            self.practice.touch()
 
     def _show_loop(self) -> None:
+        """Show the loop (after every change to it, so the change is also saved)."""
         lp = self.loop
         if lp is None:
             return
+        self.practice.touch()
+        self.transport.border_subtitle = lp.label()  # a recalled loop's name
         a, b = lp.seconds()
         self.timeline.loop_a, self.timeline.loop_b = a, b
         on = lp.enabled
         self.info.loop_on = self.status.loop_on = on
         self.info.active_edge = lp.edge
         self.info.loop_a, self.info.loop_b = a, b
-
-    def _enter_loop(self) -> None:
-        """After a loop is switched on: a playhead outside it jumps to its start."""
-        lp, m = self.loop, self.mixer
-        if lp is not None and m is not None and lp.outside(self.playhead()):
-            m.seek(lp.home())
 
     # -- mix actions ----------------------------------------------------------------------
     def _stem(self, stem: int) -> bool:
@@ -288,6 +314,7 @@ class PlayerScreen(Screen):
         m = self.mixer
         if m is not None:
             m.seek(self.playhead() + int(round(seconds * m.sample_rate)))
+            self.practice.touch()
             self._tick()
 
     @guarded
@@ -296,74 +323,17 @@ class PlayerScreen(Screen):
             self.mixer.seek(self.loop.home())
             self._tick()
 
-    # -- loop actions ------------------------------------------------------------------------
-    @guarded
-    def action_loop_start(self) -> None:
-        if self.loop is not None:
-            self.loop.set_start(self.playhead())
-            self._loop_changed()
-            if not self.loop.complete:
-                self.notify(f"loop start at {format_time(self.loop.seconds()[0], 3)}: press ] at its end", timeout=3)
-
-    @guarded
-    def action_loop_end(self) -> None:
-        if self.loop is not None:
-            self.loop.set_end(self.playhead())
-            self._loop_changed()
-            if not self.loop.complete:
-                self.notify(f"loop end at {format_time(self.loop.seconds()[1], 3)}: press [ at its start", timeout=3)
-
-    @guarded
-    def action_toggle_loop(self) -> None:
-        if self.loop is not None:
-            self.loop.toggle()
-            self._loop_changed()
-
-    @guarded
-    def action_nudge(self, direction: int) -> None:
-        if self.loop is not None:
-            self.loop.nudge(direction * NUDGE_MS)
-            self._show_loop()
-
-    def action_switch_edge(self) -> None:
-        if self.loop is not None:
-            self.loop.switch_edge()
-            self._show_loop()
-
-    @guarded
-    def action_clear_loop(self) -> None:
-        if self.loop is not None:
-            self.loop.clear()
-            self._show_loop()
-
-    def action_type_loop(self) -> None:
-        if self.loop is None:
-            return
-        a, b = self.loop.seconds()
-        initial = f"{format_time(a, 3)}-{format_time(b, 3)}" if a is not None and b is not None else ""
-        self.app.push_screen(LoopInputScreen(initial, self.apply_loop_text))
-
-    def apply_loop_text(self, text: str) -> None:
-        """Set the loop from text such as ``0:30.250-0:45`` (raises BadInput)."""
-        if self.loop is None:
-            raise BadInput("loop", "the song is still loading")
-        start, end = parse_loop(text)
-        self.loop.set_seconds(start, end)
-        self._loop_changed()
-
-    def _loop_changed(self) -> None:
-        self._enter_loop()
-        self._show_loop()
-        self._tick()
-
     def action_back(self) -> None:
         if self.mixer is not None:
             self.mixer.pause()
+        # Saved now, not at unmount: the library may reopen the song at once.
+        self.practice.close()
         self.dismiss()
 
     def on_unmount(self) -> None:
         if self.mixer is not None:
             self.mixer.pause()
+        self.practice.close()
 
     # -- mouse -------------------------------------------------------------------------------
     @on(StemTable.MuteToggled, "#stems")
@@ -389,4 +359,5 @@ class PlayerScreen(Screen):
     def _clicked_timeline(self, event: Timeline.SeekRequested) -> None:
         if self.mixer is not None and math.isfinite(event.seconds):
             self.mixer.seek_seconds(event.seconds)
+            self.practice.touch()
             self._tick()
