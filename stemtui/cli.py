@@ -36,6 +36,8 @@ def _mix_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("practice")
     g.add_argument("--tempo", default="1.0", metavar="F", help="speed without changing pitch, 0.5-1.5 (e.g. 0.8)")
     g.add_argument("--transpose", default="0", metavar="N", help="shift pitch by N semitones, -12..12")
+    g.add_argument("--click", action="store_true", help="add a metronome click on the song's beats")
+    g.add_argument("--bpm", metavar="BPM[@S]", help="beats per minute (and first beat, seconds) instead of the saved or detected ones")
 
 
 def _sep_flags(p: argparse.ArgumentParser, device_flags: tuple[str, ...] = ("--compute",)) -> None:
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--from", dest="start", metavar="T", help="start at time T (M:SS.mmm)")
     p.add_argument("--device", metavar="D", help="output device name or index (see `stemtui devices`)")
+    p.add_argument("--count-in", type=int, default=0, metavar="N", help="N clicks before playback and each loop restart")
     _sep_flags(p)  # SONG may be an audio file: it is separated while it plays
     _common(p)
 
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE",
                    help="a .wav/.flac/.mp3 file or a folder (default: a name saying what was muted, here)")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "mp3"], help="format when -o is not a file name")
+    p.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)  # for the player's `e`
     _mix_flags(p)
     p.add_argument("--from", dest="start", metavar="T", help="start time (M:SS.mmm)")
     p.add_argument("--to", dest="end", metavar="T", help="end time (M:SS.mmm)")

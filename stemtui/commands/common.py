@@ -54,6 +54,53 @@ def practice_flags(args) -> tuple[float, int]:
     return check_tempo(getattr(args, "tempo", 1.0)), check_semitones(getattr(args, "transpose", 0))
 
 
+def apply_metronome_flags(mixer, args) -> None:
+    """Apply --click / --count-in / --bpm: the grid from --bpm, the saved state, or the drums.
+
+    Raises:
+        BadInput: A malformed --bpm, or no beat found when clicks were asked for.
+    """
+    from stemtui.core.beats import BeatGrid
+    from stemtui.core.errors import BadInput
+
+    click = bool(getattr(args, "click", False))
+    count = int(getattr(args, "count_in", 0) or 0)
+    if count < 0 or count > 8:
+        raise BadInput(f"--count-in {count}", "must be between 0 and 8")
+    if not click and not count:
+        return
+    song = mixer.song
+    spec = getattr(args, "bpm", None)
+    grid = None
+    if spec:
+        bpm_s, _, off_s = str(spec).partition("@")
+        try:
+            grid = BeatGrid(float(bpm_s), float(off_s or 0.0), 4, "manual")
+        except ValueError:
+            raise BadInput(f"--bpm {spec}", "expected BPM or BPM@SECONDS, e.g. 96 or 96@0.42") from None
+    if grid is None and song.id:
+        from stemtui.core.practice import load_state
+
+        state, _ = load_state(song.id, song.names)
+        if state.grid:
+            try:
+                grid = BeatGrid.from_dict(state.grid)
+            except ValueError:
+                grid = None
+    if grid is None:
+        from stemtui.core.beatjob import estimate_grid_in_subprocess
+        from stemtui.core.beats import grid_audio
+
+        _progress_line("finding the beat …")
+        audio, source = grid_audio(song)
+        grid = estimate_grid_in_subprocess(audio, song.sample_rate, source)
+        if grid is None:
+            raise BadInput(song.title, "no steady beat found for the click; give one with --bpm BPM[@FIRST_BEAT_S]")
+    mixer.metronome.set_grid(grid)
+    mixer.metronome.set_click(click)
+    mixer.metronome.set_count_in(count)
+
+
 def _fmt_size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
 from stemtui.commands.common import (
     _progress_line,
     _store,
+    apply_metronome_flags,
     apply_mix_flags,
     practice_flags,
 )
@@ -70,6 +72,7 @@ def cmd_play(args) -> int:
         if engine.notice:
             raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
         wait_first_audio(mixer.song, timeout=600)
+        apply_metronome_flags(mixer, args)
         a, _, on = mixer.loop
         first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
         if tempo != 1.0 or semitones:
@@ -137,13 +140,14 @@ def cmd_export(args) -> int:
     song = _open_for_mix(args, block=True)
     mixer = Mixer(song)
     apply_mix_flags(mixer, args)
+    apply_metronome_flags(mixer, args)
     sr = song.sample_rate
     a, b, on = mixer.loop
     if target is None or target.is_dir():
         # No file name given: one that says what this backing track leaves out.
         audible = [mixer.audible(i) for i in range(len(song.names))]
         name = backing_name(song.title, song.names, audible, tempo, semitones,
-                            (a / sr, b / sr) if on else None, "." + args.format)
+                            (a / sr, b / sr) if on else None, "." + args.format, click=bool(args.click))
         target = (target or Path.cwd()) / name
     if on:
         # Exporting a loop means the loop region, once, in song time.
@@ -160,11 +164,17 @@ def cmd_export(args) -> int:
         raise BadInput(f"--from/--to {args.start}-{args.end}", "empty range (the start must come before the end and the song's end)")
 
     def progress(f: float) -> None:
+        if args.progress_json:
+            print(json.dumps({"progress": round(f, 4)}), flush=True)
+            return
         bar = "█" * int(f * 30)
         _progress_line(f"exporting {bar:30} {f * 100:5.1f}%")
 
     path = export_mix(mixer, start, end, target, progress, tempo=tempo, semitones=semitones)
-    _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
+    if args.progress_json:
+        print(json.dumps({"path": str(path), "seconds": round((end - start) / sr / tempo, 3)}), flush=True)
+    else:
+        _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
     return 0
 
 

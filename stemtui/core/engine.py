@@ -213,6 +213,8 @@ class Engine:
             NoOutputDevice: Only if ``strict`` playback was asked and no device exists.
         """
         self.stop_stream()
+        if self.mixer is not None:
+            self.mixer.close()  # the previous song's tempo workers
         sr = song.sample_rate
         dev = None
         if not self.null:
@@ -317,8 +319,10 @@ class Engine:
             self._null_thread = None
 
     def close(self) -> None:
-        """Release the device. Safe to call twice."""
+        """Release the device and the mixer's tempo workers. Safe to call twice."""
         self.stop_stream()
+        if self.mixer is not None:
+            self.mixer.close()
         self.mixer = None
 
     def __enter__(self) -> "Engine":

@@ -125,7 +125,8 @@ def export_mix(
 
 
 def backing_name(title: str, names: list[str], audible: list[bool], tempo: float = 1.0,
-                 semitones: int = 0, loop: tuple[float, float] | None = None, ext: str = ".wav") -> str:
+                 semitones: int = 0, loop: tuple[float, float] | None = None, ext: str = ".wav",
+                 click: bool = False) -> str:
     """A file name that says what the backing track leaves out, e.g. ``Song (no vocals, 80%).wav``.
 
     Args:
@@ -136,6 +137,7 @@ def backing_name(title: str, names: list[str], audible: list[bool], tempo: float
         semitones: Transpose (shown when not 0).
         loop: ``(start, end)`` seconds when only the loop is exported.
         ext: Extension with the dot.
+        click: Whether the metronome click is in it.
     """
     muted = [n for n, a in zip(names, audible, strict=True) if not a]
     kept = [n for n, a in zip(names, audible, strict=True) if a]
@@ -148,6 +150,8 @@ def backing_name(title: str, names: list[str], audible: list[bool], tempo: float
         parts.append(f"{tempo * 100:.0f}%")
     if semitones:
         parts.append(f"{semitones:+d} st")
+    if click:
+        parts.append("click")
     if loop is not None:
         parts.append(f"loop {loop[0]:.1f}s-{loop[1]:.1f}s")
     safe = "".join(c if c.isalnum() or c in " -_.,+%()&'" else "-" if c in ":/\\|" else "_" for c in title.replace(":", " -"))

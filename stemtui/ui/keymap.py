@@ -72,6 +72,14 @@ PLAYER_KEYS: list[Key] = [
     Key("n", "save_loop", "n", "save the loop under a name (verse, solo…)", "", "Loop"),
     Key("L", "loop_list", "L", "saved loops: enter recalls, d deletes", "", "Loop"),
     Key("apostrophe", "next_loop", "'", "recall the next saved loop", "", "Loop"),
+    Key("comma", "tempo(-1)", ", .", "tempo −/+ 5 % (50–150 %), pitch unchanged", "tempo", "Practice"),
+    Key("full_stop", "tempo(1)", ", .", "tempo −/+ 5 % (50–150 %), pitch unchanged", "", "Practice"),
+    Key("left_curly_bracket", "transpose(-1)", "{ }", "transpose −/+ 1 semitone (±12)", "", "Practice"),
+    Key("right_curly_bracket", "transpose(1)", "{ }", "transpose −/+ 1 semitone (±12)", "", "Practice"),
+    Key("t", "tap", "t", "tap tempo: tap 3+ times on the beat", "", "Practice"),
+    Key("k", "toggle_click", "k", "metronome click on / off (finds the beat first)", "", "Practice"),
+    Key("c", "count_in", "c", "count-in before play and each loop: off, 4, 2, 1, 8", "", "Practice"),
+    Key("e", "export", "e", "export the backing track as you hear it", "", "Practice"),
     Key("q,escape", "back", "q / esc", "back to the library", "library"),
 ]
 
@@ -104,6 +112,7 @@ APP_KEYS: list[Key] = [
 HELP_SECTIONS: list[tuple[str, list[Key]]] = [
     ("Player", [k for k in PLAYER_KEYS if k.section == "Player"]),
     ("Loop", [k for k in PLAYER_KEYS if k.section == "Loop"]),
+    ("Practice", [k for k in PLAYER_KEYS if k.section == "Practice"]),
     ("Library", LIBRARY_KEYS),
     ("Separation", SEPARATION_KEYS),
     ("Everywhere", APP_KEYS),

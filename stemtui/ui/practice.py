@@ -125,6 +125,10 @@ class PracticeKeeper:
         return self.loop
 
     # -- saving ---------------------------------------------------------------------------
+    def save_now(self) -> None:
+        """Write the state at once (before an export reads it)."""
+        self._save(background=False)
+
     def touch(self) -> None:
         """Something changed: save :attr:`DELAY` seconds after the last such call."""
         if not self.armed:

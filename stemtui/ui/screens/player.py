@@ -41,6 +41,7 @@ from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
 from stemtui.ui.loop import LoopEditor
 from stemtui.ui.practice import PracticeKeeper
+from stemtui.ui.practice_actions import PracticeActions
 from stemtui.ui.screens.loops import LoopKeys
 from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.stem_table import StemTable
@@ -66,7 +67,7 @@ def pending_seek(mixer: Mixer) -> int | None:
     return mixer.pending_seek
 
 
-class PlayerScreen(LoopKeys, Screen):
+class PlayerScreen(PracticeActions, LoopKeys, Screen):
     """Plays one song from the store; ``q``/``esc`` goes back to the library.
 
     The loop keys come from :class:`~stemtui.ui.screens.loops.LoopKeys`; the
@@ -167,18 +168,6 @@ class PlayerScreen(LoopKeys, Screen):
         if self.autoplay:
             mixer.play()
         self._tick()
-
-    def _apply_practice_extras(self, state: PracticeState) -> None:
-        """Integration point for the saved tempo, transpose, grid, count-in and click.
-
-        Called once per opened song, after the mixer exists and the mix,
-        loop and playhead are restored, before playback starts. It does
-        nothing yet: the tempo/transpose/grid/count-in/click code applies
-        ``state.tempo``, ``state.transpose``, ``state.grid``,
-        ``state.count_in`` and ``state.click`` here, and records later
-        changes with ``self.practice.state.<field> = value`` followed by
-        ``self.practice.touch()`` (the keeper saves them with the rest).
-        """
 
     def _load_failed(self, message: str) -> None:
         self.notify(message, severity="error", timeout=10)
@@ -334,6 +323,8 @@ class PlayerScreen(LoopKeys, Screen):
         if self.mixer is not None:
             self.mixer.pause()
         self.practice.close()
+        if self.mixer is not None:
+            self.mixer.close()  # tempo workers and their files
 
     # -- mouse -------------------------------------------------------------------------------
     @on(StemTable.MuteToggled, "#stems")

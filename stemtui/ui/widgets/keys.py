@@ -11,19 +11,20 @@ from textual.widgets import Static
 
 from stemtui.ui.keymap import PLAYER_KEYS, help_rows
 
-#: Three short lines for small terminals.
+#: Four short lines for small terminals.
 COMPACT = [
     [("1-9", "mute"), ("shift+1-9", "solo"), ("↑↓", "pick stem"), ("m s", "mute/solo it"), ("+-", "volume")],
     [("space", "play/pause"), ("←→", "±5 s"), ("shift+←→", "±1 s"), ("home", "to loop start"), ("0", "reset mix")],
-    [("[ ]", "loop A/B"), ("l", "loop on/off"), ("< >", "nudge 10 ms"), (":", "type loop"), ("⌫", "clear")],
+    [("[ ]", "loop A/B"), ("l", "loop on/off"), ("< >", "nudge 10 ms"), ("n", "name it"), ("'", "next saved")],
+    [(", .", "tempo"), ("{ }", "transpose"), ("t", "tap"), ("k", "click"), ("c", "count-in"), ("e", "export"), ("?", "all keys")],
 ]
 
 
 class KeyReminder(Static):
-    """Three lines of reminders, or every player key in two columns on tall terminals."""
+    """Four lines of reminders, or every player key in two columns on tall terminals."""
 
     full: reactive[bool] = reactive(False)
-    """Show every player key (a bordered two-column table) instead of three lines."""
+    """Show every player key (a bordered two-column table) instead of four lines."""
 
     def on_mount(self) -> None:
         self.watch_full(self.full)

@@ -239,6 +239,8 @@ class StatusLine(Widget):
     """Why there is no sound, or empty."""
     separating: reactive[str] = reactive("")
     """``separating 42%`` while the song is still being separated, else empty."""
+    practice: reactive[str] = reactive("")
+    """Tempo, transpose, BPM, click and count-in when any is set, else empty."""
 
     def render(self) -> Text:
         dim = self.get_component_rich_style("status--dim")
@@ -254,6 +256,9 @@ class StatusLine(Widget):
         text.append(str(self.underruns), warn if self.underruns else val)
         text.append(" · loop ", dim)
         text.append("on" if self.loop_on else "off", val)
+        if self.practice:
+            text.append(" · ", dim)
+            text.append(self.practice, val)
         if self.separating:
             text.append(" · ", dim)
             text.append(self.separating, self.get_component_rich_style("status--busy"))
