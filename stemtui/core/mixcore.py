@@ -80,7 +80,7 @@ class MixCore:
                 if self._was_playing and now < at:
                     return
                 frame = src.run_frame(max(now, at))
-            if frame + self._need > src.avail[0] and frame < src.frames:
+            if src.avail[0] < min(frame + self._need, src.frames):
                 return  # not rendered yet: keep playing the old source
             self._switch_seen = sw[0]
             self._jump(src, frame)

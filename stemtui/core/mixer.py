@@ -34,9 +34,9 @@ __all__ = ["BLOCK_MAX", "Mixer", "db_to_gain", "gain_to_db"]
 XFADE_MS = 5.0
 #: Volume range of one stem, as a linear factor (0–200 %).
 VOLUME_MAX = 2.0
-#: Frames a stretched run must have ready past the playhead before the mixer
-#: switches to it (so a switch is never followed by a gap).
-SWITCH_READY = 2048
+#: Seconds of stretched audio a run must have ready past the playhead before
+#: the mixer switches to it: the render-ahead starts with a buffer, not a race.
+SWITCH_READY_S = 2.0
 
 
 def db_to_gain(db: float) -> float:
@@ -75,7 +75,7 @@ class Mixer(MixCore):
         self._s = s
         self._song_src = SongSource(song)
         self._silence = _Silence(s)
-        self._need = SWITCH_READY
+        self._need = int(SWITCH_READY_S * song.sample_rate)
 
         # -- controls, written by the UI thread ------------------------------
         self.volume = np.ones(s, dtype=np.float32)

@@ -38,8 +38,10 @@ SEED = 1
 #: Extra input past the kept part of each render, seconds (the flush's reach
 #: is about 2.5 of the stretcher's 60 ms latencies; this keeps a margin).
 PAD_S = 0.25
-#: Song seconds in a run's first render: small, so a change is heard fast.
-FIRST_S = 1.0
+#: A run's first render covers this many seconds of *output* (song seconds
+#: times the tempo): past the 2 s the mixer wants ready before it switches,
+#: small enough to be heard well within a second.
+FIRST_OUT_S = 4.0
 #: Crossfade at the junction of two successive renders of a run (10 ms at 44.1 kHz).
 JOIN_FRAMES = 441
 
@@ -146,16 +148,20 @@ class RunRenderer:
         out: The run's output, ``(stems, out_frames(end - start), 2)``.
         valid: Output frames already rendered (resuming).
         length: Song frames the next render covers (``0``: the first one).
+        stems: Which stems to render (default all).
     """
 
     def __init__(self, data: np.ndarray, start: int, end: int, sample_rate: int, tempo: float,
-                 semitones: int, out: np.ndarray, valid: int = 0, length: int = 0) -> None:
+                 semitones: int, out: np.ndarray, valid: int = 0, length: int = 0,
+                 stems: list[int] | None = None) -> None:
         self.data, self.start, self.end = data, int(start), int(end)
+        #: The stems this renderer writes (several processes can share a run).
+        self.stems = list(range(data.shape[0])) if stems is None else list(stems)
         self.sr, self.tempo, self.semitones, self.out = int(sample_rate), float(tempo), int(semitones), out
         #: Output frames final so far.
         self.valid = int(valid)
         #: Song frames the next render covers.
-        self.length = int(length) or int(FIRST_S * sample_rate)
+        self.length = int(length) or int(FIRST_OUT_S * self.tempo * sample_rate)
         k = (np.arange(JOIN_FRAMES, dtype=np.float32) + 0.5) / JOIN_FRAMES
         self._fade_in = (np.sin(0.5 * np.pi * k) ** 2)[:, None].astype(np.float32)
 
@@ -185,7 +191,7 @@ class RunRenderer:
         v = self.valid
         j0 = max(0, v - JOIN_FRAMES)
         f = self._fade_in[JOIN_FRAMES - (v - j0):]
-        for s in range(self.data.shape[0]):
+        for s in self.stems:
             if should_stop is not None and should_stop():
                 return self.valid
             y = stretch_stem(self.data[s, self.start:in_end], self.sr, self.tempo, self.semitones, n_out)

@@ -5,8 +5,9 @@ Why a process: python-stretch keeps the GIL for a whole ``process()`` call
 render of several stems takes seconds. In the player's process that would
 stall the audio callback, which needs the GIL for every block.
 
-One process renders one run and exits; dropping a run kills its process, so
-a tempo change or a seek never waits behind obsolete work. The song goes
+Each run is rendered by its own processes (the stems split over up to two)
+that exit when it is done; dropping a run kills them, so a tempo change or a
+seek never waits behind obsolete work. The song goes
 in, and the run comes out, through files mapped by both processes (tmpfs
 where there is one), so nothing large crosses the pipe: the worker prints
 ``valid length`` lines as the run grows, and the parent publishes ``valid``
@@ -86,6 +87,64 @@ class SharedSong:
             self.path.unlink(missing_ok=True)
 
 
+class WorkerPool:
+    """Worker processes started ahead of need, waiting for a job on stdin.
+
+    Starting Python with numpy and the stretcher takes ~0.2 s; a tempo
+    change should not pay it. After each use the pool refills in the
+    background. Idle workers exit on their own when this process ends (their
+    stdin closes).
+    """
+
+    def __init__(self, spares: int = 2) -> None:
+        self.spares = spares
+        self._idle: list[subprocess.Popen] = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _spawn() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stemtui.core.stretchworker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+        )
+
+    def take(self) -> subprocess.Popen:
+        """A started worker (a fresh one if none is idle)."""
+        with self._lock:
+            while self._idle:
+                p = self._idle.pop()
+                if p.poll() is None:
+                    return p
+        return self._spawn()
+
+    def refill(self) -> None:
+        """Start spares in the background, up to :attr:`spares`."""
+
+        def fill() -> None:
+            while True:
+                with self._lock:
+                    self._idle = [p for p in self._idle if p.poll() is None]
+                    if len(self._idle) >= self.spares:
+                        return
+                p = self._spawn()
+                with self._lock:
+                    self._idle.append(p)
+
+        threading.Thread(target=fill, name="stemtui-stretch-pool", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the idle workers."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for p in idle:
+            p.kill()
+            p.wait()
+
+
+#: The process-wide pool of render workers.
+POOL = WorkerPool()
+
+
 class StretchRun:
     """One run: every stem stretched from ``start`` to ``end`` in song frames.
 
@@ -100,10 +159,11 @@ class StretchRun:
         tempo: Speed factor.
         semitones: Transpose.
         folder: Where the output file lives.
+        workers: Processes to split the stems over (0: one per core, two at most).
     """
 
     def __init__(self, song: SharedSong, start: int, end: int, sample_rate: int, tempo: float,
-                 semitones: int, folder: Path) -> None:
+                 semitones: int, folder: Path, workers: int = 0) -> None:
         self.start, self.end = int(start), int(end)
         self.rate = float(tempo)
         self.tempo, self.semitones = float(tempo), int(semitones)
@@ -120,38 +180,47 @@ class StretchRun:
         self.avail = np.zeros(1, dtype=np.int64)
         self.error: str | None = None
         self.finished = threading.Event()
-        self._length = 0
         self._song = song
-        self._proc: subprocess.Popen | None = None
         self._cancelled = False
-        self._start_worker()
+        # The stems are split over one process per core (two at most: the
+        # UI and the audio callback need the rest); stems are independent, so
+        # the split changes nothing in the output.
+        n = max(1, min(s, workers if workers else min(2, os.cpu_count() or 1)))
+        self._valid = [0] * n
+        self._procs: list[subprocess.Popen] = []
+        self._readers: list[threading.Thread] = []
+        for w in range(n):
+            self._start_worker(w, list(range(w, s, n)))
+        POOL.spares = n
+        POOL.refill()
 
-    def _start_worker(self) -> None:
+    def _start_worker(self, w: int, stems: list[int]) -> None:
         job = {
             "song": str(self._song.path), "shape": list(self._song.shape), "sr": self.sample_rate,
             "start": self.start, "end": self.end, "tempo": self.tempo, "semitones": self.semitones,
-            "out": str(self.path), "valid": int(self.avail[0]), "length": self._length,
+            "out": str(self.path), "stems": stems,
         }
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "stemtui.core.stretchworker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-        )
-        self._proc.stdin.write(json.dumps(job) + "\n")
-        self._proc.stdin.close()
-        threading.Thread(target=self._read, name="stemtui-stretch-run", daemon=True).start()
+        proc = POOL.take()
+        proc.stdin.write(json.dumps(job) + "\n")
+        proc.stdin.close()
+        self._procs.append(proc)
+        t = threading.Thread(target=self._read, args=(w, proc), name="stemtui-stretch-run", daemon=True)
+        self._readers.append(t)
+        t.start()
 
-    def _read(self) -> None:
-        proc = self._proc
+    def _read(self, w: int, proc: subprocess.Popen) -> None:
         for line in proc.stdout:
             parts = line.split()
             if len(parts) == 2:
-                self._length = int(parts[1])
-                self.avail[0] = int(parts[0])
+                self._valid[w] = int(parts[0])
+                # Frames are playable once every worker has written them.
+                self.avail[0] = min(self._valid)
         err = proc.stderr.read().strip()
         proc.wait()
         if proc.returncode != 0 and not self._cancelled:
             self.error = err.splitlines()[-1] if err else f"stretch worker exited with {proc.returncode}"
-        self.finished.set()
+        if all(p.poll() is not None for p in self._procs):
+            self.finished.set()
 
     @property
     def ready(self) -> int:
@@ -183,30 +252,37 @@ class StretchRun:
         return True
 
     def cancel(self) -> None:
-        """Stop rendering (kills the worker); the frames ready stay playable."""
+        """Stop rendering (kills the workers); the frames ready stay playable."""
         self._cancelled = True
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+        for p in self._procs:
+            if p.poll() is None:
+                p.kill()
 
     def close(self) -> None:
         """Cancel and delete the output file (once no mixer reads it)."""
         self.cancel()
-        if self._proc is not None:
+        for p in self._procs:
             try:
-                self._proc.wait(timeout=2)
+                p.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 pass
         self.path.unlink(missing_ok=True)
 
 
 def _main() -> int:
-    job = json.loads(sys.stdin.readline())
+    # Import everything before waiting: a pooled worker starts its job at once.
+    import python_stretch.Signalsmith  # noqa: F401
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0  # the pool's owner went away
+    job = json.loads(line)
     shape = tuple(job["shape"])
     song = np.memmap(job["song"], dtype=np.float32, mode="r", shape=shape)
     n_out = out_frames(max(1, job["end"] - job["start"]), job["tempo"])
     out = np.memmap(job["out"], dtype=np.float32, mode="r+", shape=(shape[0], n_out, 2))
     r = RunRenderer(song, job["start"], job["end"], job["sr"], job["tempo"], job["semitones"], out,
-                    valid=job.get("valid", 0), length=job.get("length", 0))
+                    stems=job.get("stems"))
     while not r.done:
         r.step()
         # The pages are shared with the parent: once written they are
