@@ -120,10 +120,12 @@ def test_every_player_binding_is_on_the_help_screen():
     for key in ("space", "left_square_bracket", "right_square_bracket", "less_than_sign", "greater_than_sign",
                 "colon", "home", "backspace", "plus", "minus", "equals_sign", "shift+left", "shift+right", "escape"):
         assert key in bound, key
-    # `{`/`}` (transpose) and `,`/`.` (tempo) stay free for later issues.
-    assert not bound & {"left_curly_bracket", "right_curly_bracket", "comma", "full_stop"}
+    # The practice keys: tempo, transpose, tap, click, count-in, export, named loops.
+    for key in ("left_curly_bracket", "right_curly_bracket", "comma", "full_stop", "t", "k", "c", "e", "n", "L",
+                "apostrophe"):
+        assert key in bound, key
 
 
 def test_footer_shows_few_keys():
     shown = [b for b in bindings(PLAYER_KEYS) if b.show]
-    assert [b.key_display for b in shown] == ["space", "1–9", "s", "+-", "[ ]", "q"]
+    assert [b.key_display for b in shown] == ["space", "1–9", "s", "+-", "[ ]", ", .", "q"]
