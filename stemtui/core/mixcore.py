@@ -30,6 +30,19 @@ class MixCore:
     the scratch buffers (:meth:`_alloc`).
     """
 
+    def set_xfade(self, ms: float) -> None:
+        """Set the seek/loop crossfade length (call before playback starts)."""
+        x = round(ms * self.sample_rate / 1000.0)
+        self._xfade = x
+        k = (np.arange(max(x, 1), dtype=np.float64) + 0.5) / max(x, 1)
+        # Raised-cosine pair: fade_in + fade_out == 1, so identical material
+        # passes at constant level and a correlated wrap has no bump.
+        fade_in = np.sin(0.5 * np.pi * k) ** 2
+        # Stored per channel, (x, 2): broadcasting a (x, 1) view against the
+        # stereo block would make numpy allocate an iteration buffer.
+        self._fade_in = np.repeat(fade_in[:, None], 2, axis=1).astype(np.float32)
+        self._fade_out = (1.0 - self._fade_in).astype(np.float32)
+
     def _alloc(self, s: int) -> None:
         """Allocate every buffer the callback uses, once."""
         self._a = np.zeros((BLOCK_MAX, 2), dtype=np.float32)

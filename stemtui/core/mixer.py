@@ -26,7 +26,7 @@ import numpy as np
 
 from stemtui.core.mixcore import BLOCK_MAX, MixCore
 from stemtui.core.song import Song
-from stemtui.core.source import SongSource
+from stemtui.core.source import Silence, SongSource
 
 __all__ = ["BLOCK_MAX", "Mixer", "db_to_gain", "gain_to_db"]
 
@@ -49,16 +49,6 @@ def gain_to_db(gain: float) -> float:
     return float("-inf") if gain <= 0 else float(20.0 * np.log10(gain))
 
 
-class _Silence:
-    """A source with nothing in it: fading in from it is a plain fade-in."""
-
-    start, rate, tempo, semitones, frames, end = 0, 1.0, 1.0, 0, 0, 0
-
-    def __init__(self, s: int) -> None:
-        self.data = np.zeros((s, 0, 2), dtype=np.float32)
-        self.avail = np.zeros(1, dtype=np.int64)
-
-
 class Mixer(MixCore):
     """Mixes the stems of one :class:`Song` into a stereo output.
 
@@ -74,7 +64,7 @@ class Mixer(MixCore):
         self._frames = song.frames
         self._s = s
         self._song_src = SongSource(song)
-        self._silence = _Silence(s)
+        self._silence = Silence(s)
         self._need = int(SWITCH_READY_S * song.sample_rate)
 
         # -- controls, written by the UI thread ------------------------------
@@ -136,19 +126,6 @@ class Mixer(MixCore):
     def frames(self) -> int:
         """Song length in frames."""
         return self._frames
-
-    def set_xfade(self, ms: float) -> None:
-        """Set the seek/loop crossfade length (call before playback starts)."""
-        x = round(ms * self.song.sample_rate / 1000.0)
-        self._xfade = x
-        k = (np.arange(max(x, 1), dtype=np.float64) + 0.5) / max(x, 1)
-        # Raised-cosine pair: fade_in + fade_out == 1, so identical material
-        # passes at constant level and a correlated wrap has no bump.
-        fade_in = np.sin(0.5 * np.pi * k) ** 2
-        # Stored per channel, (x, 2): broadcasting a (x, 1) view against the
-        # stereo block would make numpy allocate an iteration buffer.
-        self._fade_in = np.repeat(fade_in[:, None], 2, axis=1).astype(np.float32)
-        self._fade_out = (1.0 - self._fade_in).astype(np.float32)
 
     def _publish_gains(self) -> None:
         audible = ~self.mute

@@ -74,3 +74,13 @@ class ArraySource:
     def song_frame(self, j: int) -> int:
         """The song frame frame ``j`` plays."""
         return self.start + round(j * self.rate)
+
+
+class Silence:
+    """A source with nothing in it: fading in from it is a plain fade-in."""
+
+    start, rate, tempo, semitones, frames, end = 0, 1.0, 1.0, 0, 0, 0
+
+    def __init__(self, s: int) -> None:
+        self.data = np.zeros((s, 0, 2), dtype=np.float32)
+        self.avail = np.zeros(1, dtype=np.int64)
