@@ -280,9 +280,10 @@ class _Reader:
         if d.get("loop") is not None:
             s.loop = self.active_loop(d["loop"])
         s.position = self.pick(_number(d.get("position", 0.0), 0.0, self.end), 0.0, "position")
-        s.tempo = self.pick(_number(d.get("tempo", 1.0), 0.05, 20.0), 1.0, "tempo")
-        s.transpose = self.pick(_integer(d.get("transpose", 0), -48, 48), 0, "transpose")
-        s.count_in = self.pick(_integer(d.get("count_in", 0), 0, 64), 0, "count-in")
+        # The ranges the player accepts (stretch.py, metronome.py).
+        s.tempo = self.pick(_number(d.get("tempo", 1.0), 0.5, 1.5), 1.0, "tempo")
+        s.transpose = self.pick(_integer(d.get("transpose", 0), -12, 12), 0, "transpose")
+        s.count_in = self.pick(_integer(d.get("count_in", 0), 0, 8), 0, "count-in")
         click = d.get("click", False)
         s.click = self.pick(click if isinstance(click, bool) else None, False, "click")
         s.grid = self.grid(d.get("grid"))
@@ -336,17 +337,13 @@ class _Reader:
     def grid(self, g: Any) -> dict[str, Any] | None:
         if g is None:
             return None
-        ok = (
-            isinstance(g, dict)
-            and _number(g.get("bpm"), 1.0, 1000.0) is not None
-            and _number(g.get("offset", 0.0), -1e6, 1e6) is not None
-            and _integer(g.get("beats_per_bar", 4), 1, 32) is not None
-            and isinstance(g.get("source", ""), str)
-        )
-        if not ok:
+        from stemtui.core.beats import BeatGrid
+
+        try:
+            return BeatGrid.from_dict(g).to_dict()
+        except (ValueError, TypeError, AttributeError):
             self.bad("beat grid")
             return None
-        return dict(g)
 
 
 # -- the mixer side ------------------------------------------------------------------------------
