@@ -15,7 +15,7 @@ prefers in the same folder). Each side is a fresh process, timed wall clock:
   demucs shifts the input by a random offset, and stemtui draws the same
   offset from its default ``seed=0``, so the two outputs are comparable. It
   runs in the caller's environment, as a user would run it (stemtui's worker
-  tunes its own: see ``stemtui.core.sepworker.worker_env``).
+  tunes its own: see ``stemtui.core.workertune``).
 * stemtui: ``python -m stemtui separate FILE --model-repo DIR --model bench
   --cache-dir TMP`` when the CLI has that command, else the separation worker
   itself, ``python -m stemtui.core.sepworker FILE --model-repo DIR --model
@@ -212,11 +212,19 @@ def snr(est: dict[str, np.ndarray], ref_dir: Path) -> dict[str, float]:
 
 def worker_plan(device: str) -> dict:
     """How stemtui's worker runs here: segments at once, threads each, tuning."""
-    from stemtui.core.sepworker import MALLOC_ENV, plan_threads, worker_env
+    from stemtui.core.workertune import (
+        HEAP_PER_JOB,
+        MALLOC_ENV,
+        likely_cpu,
+        plan_threads,
+        worker_env,
+    )
 
     jobs, threads = plan_threads(device)
     env = worker_env()
-    return {"jobs": jobs, "threads_per_job": threads, **{k: env.get(k) for k in MALLOC_ENV}}
+    prefault = HEAP_PER_JOB * jobs if likely_cpu(SIG, device) else 0
+    return {"jobs": jobs, "threads_per_job": threads, "heap_prefault_mib": prefault >> 20,
+            **{k: env.get(k) for k in MALLOC_ENV}}
 
 
 def main(argv: list[str]) -> int:

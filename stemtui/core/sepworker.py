@@ -25,8 +25,10 @@ Protocol:
 * With ``--watch-stdin``, a ``cancel`` line on stdin, or stdin closing (the
   parent died), stops the worker before its next segment.
   :meth:`SeparationTask.cancel` does not wait for that: it kills the worker.
-* The worker keeps its heap (glibc settings, :func:`worker_env`) and runs two
-  single-threaded segments at once on a CPU (:func:`plan_threads`).
+* The worker keeps its heap (glibc settings, :func:`worker_env`), grows it
+  while torch imports, runs two single-threaded segments at once on a CPU
+  (:func:`plan_threads`) and skips interpreter teardown when it ends (see
+  :mod:`stemtui.core.workertune`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ from stemtui.core.separation import (
     SeparationOptions,
 )
 from stemtui.core.song import as_stereo
+from stemtui.core.workertune import (  # noqa: F401  (MALLOC_ENV: re-exported for the benchmark)
+    HEAP_PER_JOB,
+    MALLOC_ENV,
+    exit_now,
+    likely_cpu,
+    plan_threads,
+    prefault_heap,
+    worker_env,
+)
 
 _ERRORS = {c.__name__: c for c in (ModelUnavailable, SeparationCancelled, SeparationFailed)}
 
@@ -75,34 +86,6 @@ def worker_command(input_path: Path, output_path: Path, options: SeparationOptio
     if watch_stdin:
         cmd.append("--watch-stdin")
     return cmd
-
-
-#: glibc malloc settings for the worker (see :func:`worker_env`).
-MALLOC_ENV = {
-    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),  # the largest glibc accepts
-    "MALLOC_TRIM_THRESHOLD_": str(16 << 30),  # never hand freed memory back
-    "MALLOC_TOP_PAD_": str(512 << 20),
-    "MALLOC_ARENA_MAX": "1",  # the segment threads share (and reuse) one heap
-}
-
-
-def worker_env() -> dict[str, str]:
-    """The worker's environment: ours, the package on its path, malloc tuned.
-
-    Every segment allocates and frees about the same few hundred MB. By
-    default glibc hands much of it back to the kernel and faults it in again
-    (4-KiB page faults cost ~0.7 s of system time per pair of segments here).
-    Keeping the heap (:data:`MALLOC_ENV`) made steady-state faults ~0; the
-    worker exits after one song, so holding its peak memory is harmless.
-    Torch's transparent-huge-page option (``THP_MEM_ALLOC_ENABLE``) was
-    slower: with ``defrag=madvise`` each first touch of a huge page compacts
-    memory (1.4-2.9 s of system time in the first pair of segments).
-    Variables already set by the caller win.
-    """
-    env = {**MALLOC_ENV, **os.environ}
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
 
 
 # -- the child ------------------------------------------------------------------
@@ -153,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.nice:
             os.nice(args.nice)
+        elif likely_cpu(args.model, args.device):  # not beside playback: the thread would not be niced
+            prefault_heap(HEAP_PER_JOB * plan_threads("cpu", args.jobs, args.threads)[0])
         return _separate(args, emit, cancel)
     except StemtuiError as exc:
         kind = type(exc).__name__ if isinstance(exc, (BadInput, *_ERRORS.values())) else "SeparationFailed"
@@ -166,24 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         emit(event="error", kind="SeparationFailed", exit_code=1,
              message=f"separation worker failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
         return 1
-
-
-def plan_threads(device: str, jobs: int = 0, threads: int = 0) -> tuple[int, int]:
-    """``(segments at once, torch threads)`` for the worker; 0 means choose.
-
-    On a CPU, two segments run side by side, each on half the cores. On 2
-    cores (1 thread each) this was as fast as one segment on 2 threads when
-    the machine was idle, and about 2x faster when other processes (the
-    player, here other jobs) took CPU time: OpenMP threads of one segment
-    wait for each other at every operation, so one descheduled thread stalls
-    the rest, while independent single-threaded segments keep going.
-    """
-    cores = os.cpu_count() or 1
-    if not jobs:
-        jobs = 2 if device == "cpu" and cores >= 2 else 1
-    if not threads:
-        threads = max(1, cores // jobs) if device == "cpu" else max(1, min(cores, 4))
-    return jobs, threads
+    finally:
+        with lock:
+            if not proto.closed:
+                try:
+                    proto.flush()
+                except OSError:
+                    pass
 
 
 def _watch_stdin(cancel: threading.Event) -> None:
@@ -234,9 +208,10 @@ def _separate(args, emit, cancel: threading.Event) -> int:
     def on_ready(k: int) -> None:
         emit(event="ready", frames=k)
 
-    _, out = separate_array(audio, rate, opts, on_progress=on_progress, cancel_event=cancel,
-                            on_ready=on_ready, on_start=on_start, model=model, jobs=jobs)
-    out.flush()
+    separate_array(audio, rate, opts, on_progress=on_progress, cancel_event=cancel,
+                   on_ready=on_ready, on_start=on_start, model=model, jobs=jobs)
+    # No msync: the parent maps the same page cache, and the file is scratch
+    # (the stems are stored, and fsynced, as FLAC by the parent).
     emit(event="done")
     return 0
 
@@ -413,4 +388,4 @@ class SeparationTask:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_now(main())

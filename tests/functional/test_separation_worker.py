@@ -121,3 +121,34 @@ def test_worker_cli_on_an_audio_file(tmp_path):
                          text=True, env=worker_env(), timeout=120)
     err = json.loads(bad.stdout.splitlines()[-1])
     assert bad.returncode == 2 and err["event"] == "error" and err["kind"] == "ModelUnavailable"
+
+
+def test_heap_prefault_only_with_the_kept_heap(tmp_path):
+    """prefault_heap runs (and ends) where the worker's malloc settings are set, else does nothing."""
+    code = (
+        "import resource; from stemtui.core.workertune import prefault_heap\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "t = prefault_heap(64 << 20)\n"
+        "print('none' if t is None else 'thread'); t and t.join()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+    )
+    kept = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=worker_env(), timeout=60)
+    assert kept.returncode == 0, kept.stderr
+    started, faults = kept.stdout.split()
+    if sys.platform.startswith("linux"):
+        assert started == "thread" and int(faults) >= (64 << 20) // 4096 // 2  # the pages were touched
+    env = {k: v for k, v in worker_env().items() if not k.startswith("MALLOC_")}
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert plain.returncode == 0 and plain.stdout.split()[0] == "none"
+
+
+def test_worker_heap_plan_and_exit_code(tmp_path):
+    from stemtui.core.workertune import likely_cpu
+
+    assert not likely_cpu("demucs_unittest", "cpu") and not likely_cpu("htdemucs", "cuda")
+    assert likely_cpu("htdemucs", "cpu")
+    # The worker ends with os._exit: its exit status must still be the protocol's.
+    bad = subprocess.run([sys.executable, "-m", "stemtui.core.sepworker", str(tmp_path / "x.npy")],
+                         capture_output=True, text=True, env=worker_env(), timeout=120)
+    err = json.loads(bad.stdout.splitlines()[-1])
+    assert err["event"] == "error" and err["kind"] == "BadInput" and bad.returncode == err["exit_code"] != 0

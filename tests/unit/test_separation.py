@@ -186,6 +186,36 @@ def test_tiny_htdemucs_from_th_and_safetensors(tmp_path):
     assert snr_db(out, one_shot(model, audio, SR, 1, seed=2, names=names)) >= 60
 
 
+def test_fast_build_skips_init_but_loads_every_tensor(tmp_path):
+    """The loader builds without random init; the state must cover every tensor."""
+    import json as _json
+
+    from safetensors.torch import load_file, save_file
+
+    model = tiny_htdemucs(seed=3)
+    save_model_safetensors(model, tmp_path, "tiny")
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    loaded = load_model("tiny", tmp_path)
+    assert torch.equal(torch.rand(3), expected)  # building drew nothing from the global RNG
+    assert torch.empty(4).uniform_(1.0, 2.0).min() >= 1.0  # Tensor.uniform_ is itself again
+    assert all(p.requires_grad for p in loaded.parameters()) and not loaded.training
+    x = torch.from_numpy(np.ascontiguousarray(test_audio(1.0, SR, seed=1).T))[None]  # one segment
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model.eval()(x))
+    # Saved again, the init arguments are the ones it was saved with (not rescale=0).
+    save_model_safetensors(loaded, tmp_path / "again", "tiny")
+    assert _json.loads((tmp_path / "again" / "tiny.json").read_text()) == _json.loads(
+        (tmp_path / "tiny.json").read_text())
+    # A state that misses a tensor would leave it uninitialised: refused.
+    state = load_file(str(tmp_path / "tiny.safetensors"))
+    state.pop(next(iter(state)))
+    save_file(state, str(tmp_path / "tiny.safetensors"))
+    with pytest.raises(ModelUnavailable, match="state_dict"):
+        load_model("tiny", tmp_path)
+
+
 def test_model_rate_resampling_and_mono_input(tmp_path):
     model = tiny_htdemucs(samplerate=22050)
     save_model_safetensors(model, tmp_path, "tiny22")
