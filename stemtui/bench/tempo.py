@@ -31,22 +31,32 @@ SR = 44100
 
 
 def make_song(seconds: float, stems: int = 6) -> Song:
-    """Noise-plus-tone stems: stretching costs the same as on music."""
+    """Noise-plus-tone stems: stretching costs the same as on music.
+
+    Allocated like a song the store decodes (:meth:`Song.empty`), so the
+    tempo workers map it without a copy, as in the player.
+    """
     rng = np.random.default_rng(7)
     n = int(seconds * SR)
     t = np.arange(n) / SR
-    data = np.empty((stems, n, 2), dtype=np.float32)
+    song = Song.empty([f"s{i}" for i in range(stems)], n, SR, SongMeta("bench"))
+    data = song.data
     for i in range(stems):
         tone = 0.2 * np.sin(2 * np.pi * (110 * (i + 1)) * t)
         data[i] = (tone[:, None] + 0.05 * rng.standard_normal((n, 2))).astype(np.float32)
-    return Song([f"s{i}" for i in range(stems)], data, SR, SongMeta("bench"))
+    song.mark_available(n)
+    return song
 
 
 def change_to_heard(song: Song, trials: int) -> list[float]:
     """Seconds from set_tempo to the first callback playing the new run."""
+    from stemtui.core.stretchworker import POOL
+
+    POOL.refill()  # as the player does when a song opens
     engine = Engine(null=True, blocksize=512)
     mixer = engine.load(song)
     mixer.start_at(0)
+    time.sleep(1.0)
     out = []
     settings = [(0.75, 0), (0.8, -2), (1.25, 0), (0.6, 3), (1.1, 0), (0.9, -1)]
     try:

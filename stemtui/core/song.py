@@ -110,6 +110,8 @@ class Song:
         self.complete = threading.Event()
         #: Set by a background loader that hit a damaged file; ``None`` if fine.
         self.load_error: str | None = None
+        #: A file holding ``data`` that other processes can map, or ``None``.
+        self.shared_path: str | None = getattr(data, "filename", None)
         if self._available[0] >= data.shape[1]:
             self.complete.set()
 
@@ -147,8 +149,12 @@ class Song:
         cls, names: list[str], frames: int, sample_rate: int, meta: SongMeta, song_id: str = ""
     ) -> "Song":
         """A silent song of known size that a loader fills progressively."""
-        data = np.zeros((len(names), frames, 2), dtype=np.float32)
-        return cls(names, data, sample_rate, meta, song_id, available=0)
+        from stemtui.core.shm import zeros
+
+        data, path = zeros((len(names), frames, 2))
+        song = cls(names, data, sample_rate, meta, song_id, available=0)
+        song.shared_path = path
+        return song
 
     # -- progressive fill -------------------------------------------------
     @property

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -33,40 +32,21 @@ import numpy as np
 from stemtui.core.stretch import RunRenderer, out_frames
 
 
-def scratch_dir() -> Path:
-    """A private folder for shared audio files: tmpfs when it has room.
-
-    Returns:
-        A folder that exists, created for this process.
-    """
-    base = None
-    for cand in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
-        if cand and os.path.isdir(cand) and os.access(cand, os.W_OK):
-            try:
-                st = os.statvfs(cand)
-                if st.f_bavail * st.f_frsize > 2 << 30:  # 2 GiB free: room for runs
-                    base = cand
-                    break
-            except OSError:
-                continue
-    d = Path(tempfile.mkdtemp(prefix="stemtui-stretch-", dir=base))
-    return d
-
-
 class SharedSong:
     """The song's samples in a file a worker can map (copied once, in slices).
 
     Args:
-        data: ``(stems, frames, 2)`` float32 audio, possibly already a memmap.
+        data: ``(stems, frames, 2)`` float32 audio.
         folder: Where to put the copy.
+        path: A file that already holds ``data`` (then nothing is copied).
     """
 
-    def __init__(self, data: np.ndarray, folder: Path) -> None:
+    def __init__(self, data: np.ndarray, folder: Path, path: str | None = None) -> None:
         self.shape = tuple(data.shape)
-        name = getattr(data, "filename", None)
-        if isinstance(data, np.memmap) and name and data.offset == 0 and data.flags.c_contiguous:
-            # A separation's output is already a file with this layout.
-            self.path = Path(name)
+        if path and data.flags.c_contiguous:
+            # A separation's output, or a song decoded into shared memory, is
+            # already a file with this layout.
+            self.path = Path(path)
             self.owned = False
             return
         self.path = folder / f"song-{uuid.uuid4().hex[:8]}.f32"

@@ -20,8 +20,9 @@ import queue
 import threading
 import time
 
+from stemtui.core.shm import scratch_dir
 from stemtui.core.stretch import check_semitones, check_tempo, is_identity
-from stemtui.core.stretchworker import SharedSong, StretchRun, scratch_dir
+from stemtui.core.stretchworker import SharedSong, StretchRun
 
 #: Song seconds a loop's run renders past the loop end (the wrap's crossfade reads them).
 LOOP_PAD_S = 0.1
@@ -160,10 +161,11 @@ class TempoControl:
     def _ensure_shared(self) -> SharedSong:
         if self._shared is None:
             song = self.mixer.song
-            if not song.complete.is_set() and not hasattr(song.data, "filename"):
+            path = getattr(song, "shared_path", None)
+            if not song.complete.is_set() and not path:
                 song.complete.wait(timeout=120)  # a cached song decoding: a moment
             self._folder = scratch_dir()
-            self._shared = SharedSong(song.data, self._folder)
+            self._shared = SharedSong(song.data, self._folder, path)
         return self._shared
 
     def _new_run(self, start: int, tempo: float, semis: int, end: int | None = None) -> StretchRun:

@@ -53,6 +53,11 @@ class PracticeActions:
         Called once per opened song, after the mixer exists and the mix, loop
         and playhead are restored, before playback starts.
         """
+        from stemtui.core.stretchworker import POOL
+
+        # Two idle render workers, started now, make the first tempo key as
+        # quick as the later ones (a worker takes ~0.15 s to start).
+        POOL.refill()
         m = self.mixer
         if state.grid:
             try:
