@@ -162,8 +162,12 @@ class TempoControl:
         if self._shared is None:
             song = self.mixer.song
             path = getattr(song, "shared_path", None)
-            if not song.complete.is_set() and not path:
-                song.complete.wait(timeout=120)  # a cached song decoding: a moment
+            if not song.complete.is_set() and not hasattr(song.data, "filename"):
+                # A cached song still decoding (a second or so): runs are cut at
+                # what exists when they start, so wait for all of it. (A song
+                # still being separated is the exception: tempo covers what
+                # is separated so far.)
+                song.complete.wait(timeout=120)
             self._folder = scratch_dir()
             self._shared = SharedSong(song.data, self._folder, path)
         return self._shared
