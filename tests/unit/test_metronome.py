@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import tracemalloc
+import itertools
 
 import numpy as np
 
 from stemtui.core.beats import BeatGrid
 from stemtui.core.mixer import Mixer
 from stemtui.core.song import Song, SongMeta
+from tests.unit.test_mixer import callback_alloc_peak
 from tests.unit.test_tempo import switch_to_run, wait_for
 
 SR = 44100
@@ -26,7 +27,7 @@ def onsets(y: np.ndarray, threshold: float = 0.002, gap: float = 0.1) -> np.ndar
     if not len(idx):
         return idx
     starts = [idx[0]]
-    for a, b in zip(idx[:-1], idx[1:]):
+    for a, b in itertools.pairwise(idx):
         if b - a > gap * SR:
             starts.append(b)
     return np.array(starts)
@@ -53,7 +54,7 @@ def test_count_in_plays_n_clicks_at_the_bpm_before_playback():
     assert len(on) == 4
     assert np.allclose(np.diff(on), 0.5 * SR, atol=4)  # 120 BPM
     # The playhead waits during the count-in, then starts where it was.
-    n_ci = int(round(4 * 0.5 * SR))
+    n_ci = round(4 * 0.5 * SR)
     assert pos[n_ci // 512 - 1] == SR
     assert pos[-1] > SR
 
@@ -128,20 +129,8 @@ def test_callback_allocates_nothing_with_click_count_in_and_tempo():
     # their reader threads allocate while reading the last lines.
     wait_for(lambda: loop_run is not None and loop_run.finished.is_set() and run.finished.is_set())
     m.play()
-    out = np.zeros((512, 2), np.float32)
-    for _ in range(20):
-        m.process(out)  # warm-up: first-call caches
-    tracemalloc.start()
-    peak = 0
     try:
-        for i in range(600):  # several loop wraps with count-ins
-            if i % 7 == 0:
-                m.set_volume(i % 6, 0.25 + (i % 4) * 0.25)
-            base = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
-            m.process(out)
-            peak = max(peak, tracemalloc.get_traced_memory()[1] - base)
+        peak = callback_alloc_peak(m, 600)  # several loop wraps with count-ins
     finally:
-        tracemalloc.stop()
         m.close()
     assert peak < 2048, peak
