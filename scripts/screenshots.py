@@ -139,6 +139,13 @@ async def shoot(store: Store, size: tuple[int, int], shots: dict[str, str]) -> l
             await pilot.press("backspace")
         await pilot.press(*"0:07.200-0:16.800", "enter")
         await pilot.press("1", "down", "down", "minus", "minus", "minus")
+        # Practice at 85 % with the click: the demo's grid is known (100 BPM),
+        # so the shot does not wait for the beat estimate.
+        from stemtui.core.beats import BeatGrid
+
+        player.mixer.metronome.set_grid(BeatGrid(100.0, 0.0, 4, "drums"))
+        await pilot.press("comma", "comma", "comma", "k", "c")
+        await wait_for(pilot, lambda: player.mixer.current_source.tempo == 0.85, timeout=15)
         await pilot.press("home")
         # Let it play a little so the meters and the playhead show life.
         await wait_for(pilot, lambda: player.playhead() / player.mixer.sample_rate > 11.3, timeout=15)
@@ -198,8 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HOME"] = tmp
         store = demo_store(Path(tmp) / ".cache" / "stemtui", extra=True)
         shots = {"library": "library", "separation": "separation", "player": "player", "help": "help"}
+        # A fresh practice-state folder per size: each shot starts from defaults.
+        os.environ["STEMTUI_DATA_DIR"] = str(Path(tmp) / "data-wide")
         saved = asyncio.run(shoot(store, (120, 34), shots))
         shots = {"library": "library-80x24", "separation": "separation-80x24", "player": "player-80x24"}
+        os.environ["STEMTUI_DATA_DIR"] = str(Path(tmp) / "data-80x24")
         saved += asyncio.run(shoot(store, (80, 24), shots))
     for svg in saved:
         print(svg.relative_to(ROOT))

@@ -25,14 +25,14 @@ COUNT_INS = (0, 4, 2, 1, 8)
 
 
 def describe_practice(tempo: float, semitones: int, grid: BeatGrid | None, click: bool, count_in: int) -> str:
-    """The status line's practice part, e.g. ``85% · -2 st · 96 BPM · click · count-in 4``."""
+    """The status line's practice part, e.g. ``85% · -2 st · 82 BPM · click · count-in 4`` (BPM as heard)."""
     parts = []
     if abs(tempo - 1.0) > 1e-6:
         parts.append(f"{tempo * 100:.0f}%")
     if semitones:
         parts.append(f"{semitones:+d} st")
     if grid is not None:
-        parts.append(f"{grid.bpm * tempo:.1f} BPM")
+        parts.append(f"{grid.bpm * tempo:.0f} BPM")
     if click:
         parts.append("click")
     if count_in:

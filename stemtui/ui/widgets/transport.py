@@ -249,7 +249,8 @@ class StatusLine(Widget):
         text = Text()
         text.append(" out ", dim)
         text.append(self.device or "…", warn if self.notice else val)
-        if self.sample_rate:
+        # At 80 columns the practice settings need the room more than the rate.
+        if self.sample_rate and not (self.practice and self.size.width < 100):
             text.append(" · ", dim)
             text.append(f"{self.sample_rate} Hz", val)
         text.append(" · underruns ", dim)
