@@ -75,6 +75,7 @@ class Mixer(MixCore):
         self._target = np.ones(s, dtype=np.float32)
         self._gain_version = 0
         self._playing = False
+        self._pending: int | None = None  # the latest seek target
         #: (version, song frame): a seek in the song itself.
         self._seek: tuple[int, int] = (0, 0)
         #: (version, source, frame, at): switch to a source; ``at >= 0`` waits
@@ -280,9 +281,9 @@ class Mixer(MixCore):
         than on a stale published position.
         """
         busy = self._seek_seen != self._seek[0] or self._switch_seen != self._switch[0]
-        if self._tempo is not None and self._tempo.busy:
+        if self._tempo is not None and self._tempo.seeking:
             busy = True
-        return getattr(self, "_pending", None) if busy else None
+        return self._pending if busy else None
 
     @property
     def min_loop_frames(self) -> int:

@@ -45,6 +45,7 @@ class TempoControl:
         self.semitones = 0
         self._q: queue.Queue = queue.Queue()
         self._busy = 0
+        self._seeks = 0
         self._lock = threading.Lock()
         self._folder = None
         self._shared: SharedSong | None = None
@@ -65,6 +66,11 @@ class TempoControl:
         """Whether commands are still being turned into runs."""
         return self._busy > 0
 
+    @property
+    def seeking(self) -> bool:
+        """Whether a seek is queued or being turned into a run."""
+        return self._seeks > 0
+
     def _put(self, cmd: tuple) -> None:
         with self._lock:
             self._busy += 1
@@ -78,6 +84,8 @@ class TempoControl:
 
     def seek(self, frame: int) -> None:
         """Seek at a stretched tempo: render from ``frame``, then jump there."""
+        with self._lock:
+            self._seeks += 1
         self._put(("seek", int(frame)))
 
     def loop_changed(self) -> None:
@@ -107,8 +115,10 @@ class TempoControl:
             try:
                 # Wake up periodically only while retired runs wait to be
                 # deleted: an idle thread should cost the audio thread nothing.
-                cmd = self._q.get(timeout=1.0 if self._retired else None)
+                growing = not self.mixer.song.complete.is_set()
+                cmd = self._q.get(timeout=0.5 if growing else 1.0 if self._retired else None)
             except queue.Empty:
+                self._extend()
                 self._clean()
                 continue
             if cmd is None:
@@ -118,6 +128,8 @@ class TempoControl:
             finally:
                 with self._lock:
                     self._busy -= 1
+                    if cmd[0] == "seek":
+                        self._seeks -= 1
             self._clean()
 
     def _handle(self, cmd: tuple) -> None:
@@ -153,6 +165,27 @@ class TempoControl:
                 now = m.position
                 run = self._new_run(now, self.tempo, self.semitones)
                 m.switch_to(run, 0, at=now)
+
+    def _extend(self) -> None:
+        """A song still being separated: continue past the end of the playing run.
+
+        A run ends where the song ended when it started. When its last few
+        seconds play and more of the song exists, a new run takes over from
+        the playhead, at the same song time.
+        """
+        m = self.mixer
+        cur = m.current_source
+        if self.identity or not isinstance(cur, StretchRun) or cur is m._loop_src or not cur.done:
+            return
+        sr = m.sample_rate
+        if cur.end >= m.frames or self._song_end() < cur.end + sr:
+            return
+        if (cur.frames - m._pos) / sr > 5.0 or any(r.start >= cur.end - 10 * sr for r in self._runs if r is not cur):
+            return
+        now = m.position
+        run = self._new_run(now, self.tempo, self.semitones)
+        m.switch_to(run, 0, at=now)
+        self._retire_others(keep={run, m._loop_src})
 
     def _song_end(self) -> int:
         song = self.mixer.song

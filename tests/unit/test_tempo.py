@@ -276,3 +276,28 @@ def test_workers_and_files_are_cleaned_up():
     assert folder is not None and any(folder.iterdir())
     m.close()
     assert not folder.exists()
+
+
+def test_tempo_on_a_song_still_separating_continues_as_it_grows(tmp_path):
+    """A run ends where the song ended; as the song grows, a new run takes over."""
+    n = 12 * SR
+    data = np.memmap(tmp_path / "sep.f32", dtype=np.float32, mode="w+", shape=(1, n, 2))
+    t = np.arange(n) / SR
+    data[0] = (0.4 * np.sin(2 * np.pi * 440 * t))[:, None]
+    song = Song(["sine"], data, SR, SongMeta("growing"), available=4 * SR)
+    m = Mixer(song)
+    m.start_at(0, playing=False)
+    m.set_tempo(1.25, 0)
+    switch_to_run(m)
+    first = m.current_source
+    assert first.end == 4 * SR
+    song.mark_available(n)  # the separation finishes
+    m.play()
+    buf = np.zeros((512, 2), dtype=np.float32)
+    deadline = time.monotonic() + 60
+    while m.position < 6 * SR:
+        m.process(buf)
+        time.sleep(512 / SR / 2)  # twice real time: the worker keeps up
+        assert time.monotonic() < deadline, "playback never got past the first run"
+    assert m.current_source is not first and m.current_source.end == n
+    m.close()
