@@ -38,17 +38,23 @@ class SongSource:
         """The source frame that plays ``song_frame``."""
         return min(max(0, int(song_frame)), self.frames)
 
-    def song_frame(self, j: int) -> int:
-        """The song frame source frame ``j`` plays."""
-        return int(j)
+
+class MappedSource:
+    """A stretched source: frame ``j`` plays song frame ``start + j * rate``.
+
+    Subclasses set ``start``, ``rate`` and ``frames``.
+    """
+
+    start: int
+    rate: float
+    frames: int
+
+    def run_frame(self, song_frame: int) -> int:
+        """The frame that plays ``song_frame`` (clamped to the source)."""
+        return min(max(0, round((song_frame - self.start) / self.rate)), self.frames)
 
 
-def same_sound(a, b) -> bool:
-    """Whether two sources play at the same tempo and transpose."""
-    return abs(a.tempo - b.tempo) < 1e-9 and a.semitones == b.semitones
-
-
-class ArraySource:
+class ArraySource(MappedSource):
     """A fully rendered stretch of ``[start, end)`` in song frames (offline export).
 
     Args:
@@ -66,14 +72,6 @@ class ArraySource:
         self.start, self.end = int(start), int(end)
         self.rate = self.tempo = float(tempo)
         self.semitones = int(semitones)
-
-    def run_frame(self, song_frame: int) -> int:
-        """The frame that plays ``song_frame`` (clamped)."""
-        return min(max(0, round((song_frame - self.start) / self.rate)), self.frames)
-
-    def song_frame(self, j: int) -> int:
-        """The song frame frame ``j`` plays."""
-        return self.start + round(j * self.rate)
 
 
 class Silence:

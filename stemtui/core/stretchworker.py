@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stemtui.core.source import MappedSource
 from stemtui.core.stretch import RunRenderer, out_frames
 
 
@@ -125,7 +126,7 @@ class WorkerPool:
 POOL = WorkerPool()
 
 
-class StretchRun:
+class StretchRun(MappedSource):
     """One run: every stem stretched from ``start`` to ``end`` in song frames.
 
     The mixer reads :attr:`data` up to ``avail[0]`` while the worker fills
@@ -211,25 +212,6 @@ class StretchRun:
     def done(self) -> bool:
         """Whether every frame of the run is rendered."""
         return self.ready >= self.frames
-
-    def song_frame(self, j: int) -> int:
-        """The song frame output frame ``j`` plays."""
-        return self.start + round(j * self.rate)
-
-    def run_frame(self, song_frame: int) -> int:
-        """The output frame that plays ``song_frame`` (clamped to the run)."""
-        return min(max(0, round((song_frame - self.start) / self.rate)), self.frames)
-
-    def wait(self, frames: int, timeout: float = 30.0) -> bool:
-        """Block until ``frames`` output frames are ready (tests, export)."""
-        deadline = time.monotonic() + timeout
-        while self.ready < min(frames, self.frames):
-            if self.finished.is_set() and self.ready < min(frames, self.frames):
-                return False
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-        return True
 
     def cancel(self) -> None:
         """Stop rendering (kills the workers); the frames ready stay playable."""

@@ -44,7 +44,6 @@ class TempoControl:
         #: Transpose asked for, semitones.
         self.semitones = 0
         self._q: queue.Queue = queue.Queue()
-        self._busy = 0
         self._seeks = 0
         self._lock = threading.Lock()
         self._folder = None
@@ -62,35 +61,25 @@ class TempoControl:
         return is_identity(self.tempo, self.semitones)
 
     @property
-    def busy(self) -> bool:
-        """Whether commands are still being turned into runs."""
-        return self._busy > 0
-
-    @property
     def seeking(self) -> bool:
         """Whether a seek is queued or being turned into a run."""
         return self._seeks > 0
-
-    def _put(self, cmd: tuple) -> None:
-        with self._lock:
-            self._busy += 1
-        self._q.put(cmd)
 
     def set(self, tempo: float, semitones: int) -> None:
         """Change tempo and transpose (validated: 0.5–1.5, −12…12)."""
         self.tempo = check_tempo(tempo)
         self.semitones = check_semitones(semitones)
-        self._put(("set", self.tempo, self.semitones))
+        self._q.put(("set", self.tempo, self.semitones))
 
     def seek(self, frame: int) -> None:
         """Seek at a stretched tempo: render from ``frame``, then jump there."""
         with self._lock:
             self._seeks += 1
-        self._put(("seek", int(frame)))
+        self._q.put(("seek", int(frame)))
 
     def loop_changed(self) -> None:
         """The loop moved, or was turned on or off."""
-        self._put(("loop",))
+        self._q.put(("loop",))
 
     def close(self) -> None:
         """Stop every worker and delete the shared files."""
@@ -126,9 +115,8 @@ class TempoControl:
             try:
                 self._handle(cmd)
             finally:
-                with self._lock:
-                    self._busy -= 1
-                    if cmd[0] == "seek":
+                if cmd[0] == "seek":
+                    with self._lock:
                         self._seeks -= 1
             self._clean()
 

@@ -6,7 +6,6 @@ stream; the state files are real files under the test's STEMTUI_DATA_DIR.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -16,19 +15,10 @@ from stemtui.core.mixer import db_to_gain
 from stemtui.core.practice import load_state, save_state, state_path
 from stemtui.ui.screens.library import LibraryScreen
 from stemtui.ui.screens.loops import LoopListScreen, LoopNameScreen
+from tests.functional.test_ui_player import run
 from tests.functional.test_ui_support import make_app, open_demo, settle, wait_for
 
 SIZE = (100, 30)
-
-
-def run(app, scenario):
-    """Run ``scenario(pilot)`` inside the app, headless."""
-
-    async def main():
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await scenario(pilot)
-
-    asyncio.run(main())
 
 
 async def type_loop(pilot, player, text: str) -> None:

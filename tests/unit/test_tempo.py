@@ -94,9 +94,8 @@ def stretched_mixer(song: Song, tempo: float, semitones: int = 0) -> Mixer:
             m.set_mute(song.index(name), True)
     m.start_at(0, playing=False)
     m.set_tempo(tempo, semitones)
-    buf = np.zeros((512, 2), dtype=np.float32)
     # Paused: the switch happens as soon as the run has audio at the playhead.
-    wait_for(lambda: (m.process(buf), m.current_source is not m._song_src)[1])
+    switch_to_run(m)
     # Unpaced playback would outrun the worker: let it finish first (the
     # real-time behaviour is the tempo benchmark's and the audio tests' job).
     wait_for(lambda: m.current_source.done)
@@ -175,14 +174,13 @@ def test_mute_and_solo_work_at_another_tempo():
     m = Mixer(song)
     m.start_at(0, playing=False)
     m.set_tempo(0.8, 0)
-    buf = np.zeros((512, 2), dtype=np.float32)
-    wait_for(lambda: (m.process(buf), m.current_source is not m._song_src)[1])
+    switch_to_run(m)
     run = m.current_source
     wait_for(lambda: run.done)
     try:
         m.start_at(0, source=run)
         m.set_mute(0, True)
-        m.process(buf)  # the gain ramp
+        m.process(np.zeros((512, 2), dtype=np.float32))  # the gain ramp
         y = play_all(m, max_frames=SR)[:, 0]
         assert abs(peak_hz(y[: SR // 2]) - 660.0) <= 3.0
         np.testing.assert_allclose(y[: SR // 2], run.data[1, 512 : 512 + SR // 2, 0], atol=1e-6)
@@ -232,7 +230,7 @@ def test_back_to_normal_plays_the_song_itself():
     m.start_at(0, playing=False)
     buf = np.zeros((512, 2), dtype=np.float32)
     m.set_tempo(0.6, 0)
-    wait_for(lambda: (m.process(buf), m.current_source is not m._song_src)[1])
+    switch_to_run(m)
     m.set_tempo(1.0, 0)
     wait_for(lambda: (m.process(buf), m.current_source is m._song_src)[1])
     assert m.tempo == 1.0 and m.semitones == 0
@@ -245,7 +243,7 @@ def test_seek_at_another_tempo_lands_on_the_target():
     m.start_at(0, playing=True)
     buf = np.zeros((512, 2), dtype=np.float32)
     m.set_tempo(0.75, 0)
-    wait_for(lambda: (m.process(buf), m.current_source is not m._song_src)[1])
+    switch_to_run(m)
     m.seek(4 * SR)
     assert m.pending_seek == 4 * SR
     wait_for(lambda: (m.process(buf), m.current_source.start == 4 * SR)[1])
@@ -270,8 +268,7 @@ def test_workers_and_files_are_cleaned_up():
     m = Mixer(song)
     m.start_at(0, playing=False)
     m.set_tempo(0.75, 0)
-    buf = np.zeros((512, 2), dtype=np.float32)
-    wait_for(lambda: (m.process(buf), m.current_source is not m._song_src)[1])
+    switch_to_run(m)
     folder = m._tempo._folder
     assert folder is not None and any(folder.iterdir())
     m.close()
