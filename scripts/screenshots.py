@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stemtui.core.engine import Engine
-from stemtui.core.library import ensure_demo
-from stemtui.core.separation import Progress, SeparationOptions
-from stemtui.core.song import Song, SongMeta
-from stemtui.core.store import MANIFEST, Store
+from stemtui.core.audio.engine import Engine
+from stemtui.core.library.catalog import ensure_demo
+from stemtui.core.separation.splitter import Progress, SeparationOptions
+from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.library.store import MANIFEST, Store
 from stemtui.ui.app import StemtuiApp
-from stemtui.ui.screens.separation import SeparationScreen
+from stemtui.ui.screens.separation_screen import SeparationScreen
 from stemtui.ui.seprun import SeparationRun
 
 OUT = ROOT / "screenshots"
@@ -71,7 +71,7 @@ def demo_store(root: Path, extra: bool = False) -> Store:
     entry = ensure_demo(store)
     _set_created(entry.path, FIXED_DATE)
     if extra:
-        from stemtui.core.library import import_path
+        from stemtui.core.library.catalog import import_path
 
         src = root.parent / "stems-src"
         a, _ = import_path(store, _tones(src / "Rehearsal 12-03", ("vocals", "guitar", "bass", "drums"), 9.0))
@@ -141,7 +141,7 @@ async def shoot(store: Store, size: tuple[int, int], shots: dict[str, str]) -> l
         await pilot.press("1", "down", "down", "minus", "minus", "minus")
         # Practice at 85 % with the click: the demo's grid is known (100 BPM),
         # so the shot does not wait for the beat estimate.
-        from stemtui.core.beats import BeatGrid
+        from stemtui.core.analysis.beats import BeatGrid
 
         player.mixer.metronome.set_grid(BeatGrid(100.0, 0.0, 4, "drums"))
         await pilot.press("comma", "comma", "comma", "k", "c")

@@ -161,15 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 COMMANDS = {
     "separate": "stemtui.commands.separate:cmd_separate",
-    "import": "stemtui.commands.library:cmd_import",
-    "list": "stemtui.commands.library:cmd_list",
-    "info": "stemtui.commands.library:cmd_info",
-    "rm": "stemtui.commands.library:cmd_rm",
+    "import": "stemtui.commands.library_cmds:cmd_import",
+    "list": "stemtui.commands.library_cmds:cmd_list",
+    "info": "stemtui.commands.library_cmds:cmd_info",
+    "rm": "stemtui.commands.library_cmds:cmd_rm",
     "play": "stemtui.commands.playback:cmd_play",
     "export": "stemtui.commands.playback:cmd_export",
     "devices": "stemtui.commands.playback:cmd_devices",
-    "demo": "stemtui.commands.library:cmd_demo",
-    "": "stemtui.commands.library:cmd_app",
+    "demo": "stemtui.commands.library_cmds:cmd_demo",
+    "": "stemtui.commands.library_cmds:cmd_app",
 }
 
 

@@ -82,7 +82,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
 @pytest.fixture
 def tmp_store(tmp_path):
     """An empty song store in a temp dir (also what STEMTUI_CACHE_DIR points at)."""
-    from stemtui.core.store import Store
+    from stemtui.core.library.store import Store
 
     return Store(tmp_path / "cache")
 
@@ -90,7 +90,7 @@ def tmp_store(tmp_path):
 @pytest.fixture
 def null_engine():
     """The real engine in its device-free mode: a paced null stream, no sound."""
-    from stemtui.core.engine import Engine
+    from stemtui.core.audio.engine import Engine
 
     engine = Engine(null=True)
     try:

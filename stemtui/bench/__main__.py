@@ -10,12 +10,12 @@ import importlib
 import sys
 
 BENCHES = {
-    "mixer": "stemtui.bench.mixer",
-    "cache": "stemtui.bench.cache",
-    "latency": "stemtui.bench.latency",
-    "separation": "stemtui.bench.separation",
-    "startup": "stemtui.bench.startup",
-    "tempo": "stemtui.bench.tempo",
+    "mixer": "stemtui.bench.bench_mixer",
+    "cache": "stemtui.bench.bench_cache",
+    "latency": "stemtui.bench.bench_latency",
+    "separation": "stemtui.bench.bench_separation",
+    "startup": "stemtui.bench.bench_startup",
+    "tempo": "stemtui.bench.bench_tempo",
 }
 
 

@@ -6,7 +6,7 @@ import sys
 
 
 def _store():
-    from stemtui.core.store import Store
+    from stemtui.core.library.store import Store
 
     return Store()
 
@@ -49,7 +49,7 @@ def practice_flags(args) -> tuple[float, int]:
     Raises:
         BadInput: Out of range or not a number.
     """
-    from stemtui.core.stretch import check_semitones, check_tempo
+    from stemtui.core.tempo.stretch import check_semitones, check_tempo
 
     return check_tempo(getattr(args, "tempo", 1.0)), check_semitones(getattr(args, "transpose", 0))
 
@@ -60,7 +60,7 @@ def apply_metronome_flags(mixer, args) -> None:
     Raises:
         BadInput: A malformed --bpm, or no beat found when clicks were asked for.
     """
-    from stemtui.core.beats import BeatGrid
+    from stemtui.core.analysis.beats import BeatGrid
     from stemtui.core.errors import BadInput
 
     click = bool(getattr(args, "click", False))
@@ -79,7 +79,7 @@ def apply_metronome_flags(mixer, args) -> None:
         except ValueError:
             raise BadInput(f"--bpm {spec}", "expected BPM or BPM@SECONDS, e.g. 96 or 96@0.42") from None
     if grid is None and song.id:
-        from stemtui.core.practice import load_state
+        from stemtui.core.library.practice import load_state
 
         state, _ = load_state(song.id, song.names)
         if state.grid:
@@ -88,8 +88,8 @@ def apply_metronome_flags(mixer, args) -> None:
             except ValueError:
                 grid = None
     if grid is None:
-        from stemtui.core.beatjob import estimate_grid_in_subprocess
-        from stemtui.core.beats import grid_audio
+        from stemtui.core.analysis.beatjob import estimate_grid_in_subprocess
+        from stemtui.core.analysis.beats import grid_audio
 
         _progress_line("finding the beat …")
         audio, source = grid_audio(song)
@@ -126,7 +126,7 @@ def separation_options(args):
     from pathlib import Path
 
     from stemtui.core.errors import BadInput
-    from stemtui.core.separation import SeparationOptions
+    from stemtui.core.separation.splitter import SeparationOptions
 
     repo = None
     if getattr(args, "model_repo", None):

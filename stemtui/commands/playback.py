@@ -16,7 +16,7 @@ from stemtui.commands.common import (
 
 
 def _open_for_mix(args, block: bool):
-    from stemtui.core.library import find_song, open_song
+    from stemtui.core.library.catalog import find_song, open_song
 
     store = _store()
     entry = find_song(store, args.song)
@@ -32,12 +32,12 @@ def _song_for_play(args):
     from pathlib import Path
 
     from stemtui.commands.common import separation_options
-    from stemtui.core.library import find_song, open_song
+    from stemtui.core.library.catalog import find_song, open_song
 
     store = _store()
     p = Path(args.song).expanduser()
     if p.is_file() and not p.name.lower().endswith((".stem.mp4", ".stem.m4a")):
-        from stemtui.core.jobs import SeparationJob
+        from stemtui.core.separation.job import SeparationJob
 
         job = SeparationJob(store, p, separation_options(args), nice=10)
         hit = job.lookup()
@@ -54,9 +54,9 @@ def _song_for_play(args):
 
 
 def cmd_play(args) -> int:
-    from stemtui.core.engine import Engine
+    from stemtui.core.audio.engine import Engine
     from stemtui.core.errors import BadInput, NoOutputDevice
-    from stemtui.core.store import wait_first_audio
+    from stemtui.core.library.store import wait_first_audio
     from stemtui.core.timefmt import format_time, parse_time
 
     start = parse_time(args.start, "--from") if args.start else None
@@ -127,8 +127,8 @@ def cmd_export(args) -> int:
     from pathlib import Path
 
     from stemtui.core.errors import BadInput
-    from stemtui.core.export import backing_name, check_output_path, export_mix
-    from stemtui.core.mixer import Mixer
+    from stemtui.core.library.export import backing_name, check_output_path, export_mix
+    from stemtui.core.audio.mixer import Mixer
     from stemtui.core.timefmt import parse_time
 
     target = Path(args.output).expanduser() if args.output else None
@@ -179,7 +179,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from stemtui.core.engine import list_output_devices
+    from stemtui.core.audio.engine import list_output_devices
 
     devices = list_output_devices()
     if not devices:

@@ -18,8 +18,8 @@ def cmd_separate(args) -> int:
     from dataclasses import asdict
 
     from stemtui.core.errors import StemtuiError
-    from stemtui.core.jobs import SeparationJob
-    from stemtui.core.separation import SeparationCancelled
+    from stemtui.core.separation.job import SeparationJob
+    from stemtui.core.separation.splitter import SeparationCancelled
 
     opts = separation_options(args)
     store = _store()

@@ -6,7 +6,7 @@ import math
 import re
 
 from stemtui.core.errors import BadInput
-from stemtui.core.mixer import VOLUME_MAX, db_to_gain, gain_to_db
+from stemtui.core.audio.mixer import VOLUME_MAX, db_to_gain, gain_to_db
 
 _TIME = re.compile(r"^\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)\s*$")
 

@@ -1,8 +1,8 @@
 """The stemtui Textual app: wiring of store, engine, library and player.
 
 ``run_app(target)`` is what ``stemtui`` (no command) runs. The app owns the
-long-lived objects: the :class:`~stemtui.core.store.Store` and the
-:class:`~stemtui.core.engine.Engine` start in ``on_mount`` and the engine
+long-lived objects: the :class:`~stemtui.core.library.store.Store` and the
+:class:`~stemtui.core.audio.engine.Engine` start in ``on_mount`` and the engine
 closes in ``on_unmount``. Both are injectable (``store=``,
 ``engine_factory=``) so tests run the real app on a temporary store with
 ``Engine(null=True)``, the engine's paced device-free stream. Separating
@@ -27,15 +27,15 @@ from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import APP_KEYS, bindings
 from stemtui.ui.paths import is_single_audio_file
 from stemtui.ui.screens.help import HelpScreen
-from stemtui.ui.screens.library import LibraryScreen
+from stemtui.ui.screens.library_screen import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
-from stemtui.ui.screens.separation import SeparationScreen
+from stemtui.ui.screens.separation_screen import SeparationScreen
 from stemtui.ui.separating import SeparatingApp
 
 if TYPE_CHECKING:
-    from stemtui.core.engine import Engine
-    from stemtui.core.separation import SeparationOptions
-    from stemtui.core.store import Entry, Store
+    from stemtui.core.audio.engine import Engine
+    from stemtui.core.separation.splitter import SeparationOptions
+    from stemtui.core.library.store import Entry, Store
 
 log = logging.getLogger("stemtui.ui")
 
@@ -49,7 +49,7 @@ LOG_DIR_ENV = "STEMTUI_LOG_DIR"
 
 def default_engine() -> Engine:
     """The engine the app uses: the default device, or ``STEMTUI_DEVICE``."""
-    from stemtui.core.engine import Engine
+    from stemtui.core.audio.engine import Engine
 
     return Engine(device=os.environ.get(DEVICE_ENV) or None)
 
@@ -102,7 +102,7 @@ class StemtuiApp(SeparatingApp):
 
     # -- lifecycle ---------------------------------------------------------------------
     def on_mount(self) -> None:
-        from stemtui.core.store import Store
+        from stemtui.core.library.store import Store
 
         self.store = self._store if self._store is not None else Store()
         self.engine = self._engine_factory()
@@ -149,7 +149,7 @@ class StemtuiApp(SeparatingApp):
 
     # -- demo ----------------------------------------------------------------------------
     def _ensure_demo(self) -> None:
-        from stemtui.core.library import DEMO_MARKER, demo_id
+        from stemtui.core.library.catalog import DEMO_MARKER, demo_id
 
         existing = self.store.get(demo_id())
         if existing is not None and existing.ok:
@@ -162,7 +162,7 @@ class StemtuiApp(SeparatingApp):
 
     @work(thread=True, group="demo", exit_on_error=False)
     def _install_demo(self) -> None:
-        from stemtui.core.library import ensure_demo
+        from stemtui.core.library.catalog import ensure_demo
 
         try:
             entry = ensure_demo(self.store)
@@ -221,7 +221,7 @@ class StemtuiApp(SeparatingApp):
     @work(thread=True, group="import", exit_on_error=False)
     def _import(self, path: Path, open_after: bool) -> None:
         from stemtui.core.errors import StemtuiError
-        from stemtui.core.library import import_path
+        from stemtui.core.library.catalog import import_path
 
         try:
             entry, new = import_path(self.store, path)
@@ -301,7 +301,7 @@ def run_app(target: str | None = None) -> int:
     A ``target`` that names no song raises :class:`~stemtui.core.errors.BadInput`
     before the screen changes, so the CLI prints it as one line.
     """
-    from stemtui.core.store import Store
+    from stemtui.core.library.store import Store
 
     logfile = setup_logging()
     log.info("stemtui starting (target=%r, log=%s)", target, logfile)
@@ -312,7 +312,7 @@ def run_app(target: str | None = None) -> int:
         if candidate.exists():
             path = candidate
         else:
-            from stemtui.core.library import find_song
+            from stemtui.core.library.catalog import find_song
 
             entry = find_song(store, target)
     app = StemtuiApp(entry, path, store=store)

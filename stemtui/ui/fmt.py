@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from stemtui.core.mixer import VOLUME_MAX, db_to_gain, gain_to_db
+from stemtui.core.audio.mixer import VOLUME_MAX, db_to_gain, gain_to_db
 
 #: One press of ``+``/``-`` changes a stem's volume by this much.
 VOLUME_STEP_DB = 1.0

@@ -22,7 +22,7 @@ musician sees.
 from __future__ import annotations
 
 from stemtui.core.errors import BadInput
-from stemtui.core.mixer import Mixer
+from stemtui.core.audio.mixer import Mixer
 from stemtui.core.timefmt import format_time
 
 #: One press of ``<`` or ``>`` moves the active loop edge this much.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def _audio_extensions() -> frozenset[str]:
     # audio_io pulls in PyAV and soxr: import it on first use, not at startup.
-    from stemtui.core.audio_io import AUDIO_EXTENSIONS
+    from stemtui.core.library.audiofiles import AUDIO_EXTENSIONS
 
     return AUDIO_EXTENSIONS
 

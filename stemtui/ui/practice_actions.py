@@ -15,8 +15,8 @@ import time
 from textual import work
 from textual.worker import get_current_worker
 
-from stemtui.core.beats import BeatGrid, TapTempo
-from stemtui.core.stretch import SEMITONES_MAX, SEMITONES_MIN, TEMPO_MAX, TEMPO_MIN
+from stemtui.core.analysis.beats import BeatGrid, TapTempo
+from stemtui.core.tempo.stretch import SEMITONES_MAX, SEMITONES_MIN, TEMPO_MAX, TEMPO_MIN
 
 #: Tempo step of `,` and `.`.
 TEMPO_STEP = 0.05
@@ -53,7 +53,7 @@ class PracticeActions:
         Called once per opened song, after the mixer exists and the mix, loop
         and playhead are restored, before playback starts.
         """
-        from stemtui.core.stretchworker import POOL
+        from stemtui.core.tempo.stretchworker import POOL
 
         # Two idle render workers, started now, make the first tempo key as
         # quick as the later ones (a worker takes ~0.15 s to start).
@@ -145,8 +145,8 @@ class PracticeActions:
     @work(thread=True, exclusive=True, group="beat-grid")
     def _find_grid(self, then: str) -> None:
         """Estimate the beat grid in a child process (librosa keeps the GIL)."""
-        from stemtui.core.beatjob import EstimateJob
-        from stemtui.core.beats import grid_audio
+        from stemtui.core.analysis.beatjob import EstimateJob
+        from stemtui.core.analysis.beats import grid_audio
 
         m = self.mixer
         song = m.song
@@ -195,7 +195,7 @@ class PracticeActions:
         """Export the backing track as you hear it (opens the export dialog)."""
         if self.mixer is None or not self.entry.ok:
             return
-        from stemtui.ui.screens.export import ExportScreen
+        from stemtui.ui.screens.export_screen import ExportScreen
 
         self.practice.save_now()
         self.app.push_screen(ExportScreen(self.entry, self.mixer))

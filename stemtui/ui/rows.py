@@ -1,6 +1,6 @@
 """What the library's rows show: columns, cells, filter matching (no Textual here).
 
-A row is an :class:`~stemtui.core.store.Entry`: a song in the store, or a
+A row is an :class:`~stemtui.core.library.store.Entry`: a song in the store, or a
 separation still running (state ``separating``, its percentage as the
 reason), from this app or from another stemtui process.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.text import Text
 
-from stemtui.core.store import Entry
+from stemtui.core.library.store import Entry
 from stemtui.ui.fmt import fmt_date, fmt_length, fmt_size
 
 #: The state of a row whose separation is still running.

@@ -3,9 +3,9 @@
 :class:`SeparatingApp` is the part of :class:`~stemtui.ui.app.StemtuiApp`
 that separates. :meth:`SeparatingApp.request_separation` makes a
 :class:`~stemtui.ui.seprun.SeparationRun`, shows it on a
-:class:`~stemtui.ui.screens.separation.SeparationScreen` and starts
+:class:`~stemtui.ui.screens.separation_screen.SeparationScreen` and starts
 :meth:`SeparatingApp._separate`, a thread worker that drives
-:class:`stemtui.core.jobs.SeparationJob`:
+:class:`stemtui.core.separation.job.SeparationJob`:
 
 1. the job hashes the file and looks it up in the store: a hit ends at once;
 2. ``start()`` decodes the file and spawns the worker process;
@@ -16,7 +16,7 @@ that separates. :meth:`SeparatingApp.request_separation` makes a
 Everything comes back to the UI thread as messages. :class:`SeparatingApp.Progressed`
 defines ``can_replace``, so a flood of reports collapses into the latest.
 Failures become a notification with their one-line reason. Esc
-(:class:`~stemtui.ui.screens.separation.SeparationScreen.CancelRequested`)
+(:class:`~stemtui.ui.screens.separation_screen.SeparationScreen.CancelRequested`)
 cancels the worker and the job: no entry and no temporary folder are left.
 """
 
@@ -34,15 +34,15 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from stemtui.core.errors import StemtuiError
-from stemtui.core.store import Entry
+from stemtui.core.library.store import Entry
 from stemtui.ui.screens.player import PlayerScreen
-from stemtui.ui.screens.separation import SeparationScreen
+from stemtui.ui.screens.separation_screen import SeparationScreen
 from stemtui.ui.seprun import SeparationRun, separation_options
 
 if TYPE_CHECKING:
-    from stemtui.core.jobs import SeparationJob
-    from stemtui.core.separation import Progress, SeparationOptions
-    from stemtui.core.song import Song
+    from stemtui.core.separation.job import SeparationJob
+    from stemtui.core.separation.splitter import Progress, SeparationOptions
+    from stemtui.core.audio.song import Song
 
 log = logging.getLogger("stemtui.ui")
 
@@ -206,8 +206,8 @@ class SeparatingApp(App[int]):
 
     @work(thread=True, exclusive=True, group=SEPARATION_GROUP, exit_on_error=False)
     def _separate(self, run: SeparationRun) -> None:
-        from stemtui.core.jobs import SeparationJob
-        from stemtui.core.separation import SeparationCancelled
+        from stemtui.core.separation.job import SeparationJob
+        from stemtui.core.separation.splitter import SeparationCancelled
 
         worker = get_current_worker()
 

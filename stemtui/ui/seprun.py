@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stemtui.core.errors import BadInput
-from stemtui.core.store import Entry
+from stemtui.core.library.store import Entry
 from stemtui.ui.rows import SEPARATING
 
 if TYPE_CHECKING:
-    from stemtui.core.jobs import SeparationJob
-    from stemtui.core.separation import Progress, SeparationOptions
-    from stemtui.core.song import Song
+    from stemtui.core.separation.job import SeparationJob
+    from stemtui.core.separation.splitter import Progress, SeparationOptions
+    from stemtui.core.audio.song import Song
 
 #: Env: the demucs model the app separates with (the CLI's ``--model``).
 MODEL_ENV = "STEMTUI_MODEL"
@@ -54,7 +54,7 @@ def separation_options(base: SeparationOptions | None = None, **changes) -> Sepa
     Raises:
         BadInput: ``STEMTUI_MODEL_REPO`` is not a folder, or a value is out of range.
     """
-    from stemtui.core.separation import SeparationOptions
+    from stemtui.core.separation.splitter import SeparationOptions
 
     if base is None:
         repo = os.environ.get(MODEL_REPO_ENV, "").strip()

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from stemtui.core.library import ensure_demo
+from stemtui.core.library.catalog import ensure_demo
 from tests.pulse_harness import best_lag
 
 pytestmark = pytest.mark.audio
@@ -33,7 +33,7 @@ def play(pulse, cache, *flags: str, seconds: float = 6.0) -> tuple[np.ndarray, s
 
 
 def demo_stems(cache) -> dict[str, np.ndarray]:
-    from stemtui.core.store import Store
+    from stemtui.core.library.store import Store
 
     store = Store(cache)
     song = store.open(ensure_demo(store), block=True)

@@ -16,8 +16,8 @@ import sys
 import pytest
 import soundfile as sf
 
-from stemtui.core.store import Store
-from tests.models import test_audio
+from stemtui.core.library.store import Store
+from tests.tiny_models import test_audio
 
 pytestmark = pytest.mark.audio
 SR = 44100
@@ -26,11 +26,11 @@ SR = 44100
 # separated through the same API the UI uses.
 SCRIPT = r"""
 import json, sys, time
-from stemtui.core.engine import Engine
-from stemtui.core.jobs import SeparationJob
-from stemtui.core.library import ensure_demo
-from stemtui.core.separation import SeparationOptions
-from stemtui.core.store import Store
+from stemtui.core.audio.engine import Engine
+from stemtui.core.separation.job import SeparationJob
+from stemtui.core.library.catalog import ensure_demo
+from stemtui.core.separation.splitter import SeparationOptions
+from stemtui.core.library.store import Store
 
 store = Store()
 song = store.open(ensure_demo(store))

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stemtui.core.store import Store
-from tests.models import save_th, test_audio, tiny_htdemucs
+from stemtui.core.library.store import Store
+from tests.tiny_models import save_th, test_audio, tiny_htdemucs
 
 SR = 44100
 UNITTEST = ["-n", "demucs_unittest"]
@@ -162,7 +162,7 @@ def test_ctrl_c_cancels_and_leaves_nothing(tmp_path, long_wav):
 
 
 def _worker_alive(cache: Path) -> bool:
-    out = subprocess.run(["pgrep", "-f", f"stemtui.core.sepworker.*{cache}"], capture_output=True, text=True).stdout
+    out = subprocess.run(["pgrep", "-f", f"stemtui.core.separation.worker.*{cache}"], capture_output=True, text=True).stdout
     return bool(out.strip())
 
 

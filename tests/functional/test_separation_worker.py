@@ -1,6 +1,6 @@
 """The separation worker process, end to end, through SeparationTask.
 
-A real ``python -m stemtui.core.sepworker`` child with demucs's
+A real ``python -m stemtui.core.separation.worker`` child with demucs's
 ``demucs_unittest`` model (random weights, the same in every process).
 """
 
@@ -18,15 +18,15 @@ import pytest
 
 pytest.importorskip("torch")
 
-from stemtui.core.separation import (
+from stemtui.core.separation.splitter import (
     ModelUnavailable,
     SeparationCancelled,
     SeparationOptions,
     SeparationTask,
     separate_array,
 )
-from stemtui.core.sepworker import worker_env
-from tests.models import snr_db, test_audio
+from stemtui.core.separation.worker import worker_env
+from tests.tiny_models import snr_db, test_audio
 
 SR = 44100
 OPTS = dict(model="demucs_unittest", segment=2.0, precision="fp32")
@@ -107,7 +107,7 @@ def test_worker_cli_on_an_audio_file(tmp_path):
     wav = tmp_path / "song.wav"
     sf.write(str(wav), test_audio(3.0, 22050), 22050)  # resampled to the model's 44.1 kHz
     out = tmp_path / "stems.f32"
-    cmd = [sys.executable, "-m", "stemtui.core.sepworker", str(wav), "--output", str(out),
+    cmd = [sys.executable, "-m", "stemtui.core.separation.worker", str(wav), "--output", str(out),
            "--model", "demucs_unittest", "--two-stems", "vocals", "--precision", "fp32"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(), timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -126,7 +126,7 @@ def test_worker_cli_on_an_audio_file(tmp_path):
 def test_heap_prefault_only_with_the_kept_heap(tmp_path):
     """prefault_heap runs (and ends) where the worker's malloc settings are set, else does nothing."""
     code = (
-        "import resource; from stemtui.core.workertune import prefault_heap\n"
+        "import resource; from stemtui.core.separation.tuning import prefault_heap\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
         "t = prefault_heap(64 << 20)\n"
         "print('none' if t is None else 'thread'); t and t.join()\n"
@@ -143,12 +143,12 @@ def test_heap_prefault_only_with_the_kept_heap(tmp_path):
 
 
 def test_worker_heap_plan_and_exit_code(tmp_path):
-    from stemtui.core.workertune import likely_cpu
+    from stemtui.core.separation.tuning import likely_cpu
 
     assert not likely_cpu("demucs_unittest", "cpu") and not likely_cpu("htdemucs", "cuda")
     assert likely_cpu("htdemucs", "cpu")
     # The worker ends with os._exit: its exit status must still be the protocol's.
-    bad = subprocess.run([sys.executable, "-m", "stemtui.core.sepworker", str(tmp_path / "x.npy")],
+    bad = subprocess.run([sys.executable, "-m", "stemtui.core.separation.worker", str(tmp_path / "x.npy")],
                          capture_output=True, text=True, env=worker_env(), timeout=120)
     err = json.loads(bad.stdout.splitlines()[-1])
     assert err["event"] == "error" and err["kind"] == "BadInput" and bad.returncode == err["exit_code"] != 0

@@ -7,9 +7,9 @@ import shutil
 
 from textual.widgets import DataTable, Input
 
-from stemtui.core.library import demo_id
+from stemtui.core.library.catalog import demo_id
 from stemtui.ui.screens.dialogs import AddPathScreen, ConfirmScreen
-from stemtui.ui.screens.library import LibraryScreen
+from stemtui.ui.screens.library_screen import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
 from tests.functional.test_ui_support import make_app, wait_for, write_stems
 
@@ -58,7 +58,7 @@ def test_library_lists_the_demo_with_its_details(demo_store, null_engine):
 
 def test_filter_as_you_type(demo_store, null_engine, tmp_path):
     app = make_app(demo_store, null_engine)
-    from stemtui.core.library import import_path
+    from stemtui.core.library.catalog import import_path
 
     other, _ = import_path(demo_store, write_stems(tmp_path / "Blue Train", ("bass", "drums")))
 
@@ -85,7 +85,7 @@ def test_filter_as_you_type(demo_store, null_engine, tmp_path):
 
 def test_s_cycles_the_sort_column_and_headers_sort_too(demo_store, null_engine, tmp_path):
     app = make_app(demo_store, null_engine)
-    from stemtui.core.library import import_path
+    from stemtui.core.library.catalog import import_path
 
     other, _ = import_path(demo_store, write_stems(tmp_path / "Aardvark", ("bass",)))
 

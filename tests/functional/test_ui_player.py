@@ -11,10 +11,10 @@ import asyncio
 import pytest
 from textual.command import CommandPalette
 
-from stemtui.core.mixer import db_to_gain
+from stemtui.core.audio.mixer import db_to_gain
 from stemtui.ui.screens.dialogs import LoopInputScreen
 from stemtui.ui.screens.help import HelpScreen
-from stemtui.ui.screens.library import LibraryScreen
+from stemtui.ui.screens.library_screen import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
 from tests.functional.test_ui_support import make_app, open_demo, settle, wait_for
 

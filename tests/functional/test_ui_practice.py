@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from stemtui.core.library import demo_id
-from stemtui.core.mixer import db_to_gain
-from stemtui.core.practice import load_state, save_state, state_path
-from stemtui.ui.screens.library import LibraryScreen
+from stemtui.core.library.catalog import demo_id
+from stemtui.core.audio.mixer import db_to_gain
+from stemtui.core.library.practice import load_state, save_state, state_path
+from stemtui.ui.screens.library_screen import LibraryScreen
 from stemtui.ui.screens.loops import LoopListScreen, LoopNameScreen
 from tests.functional.test_ui_player import run
 from tests.functional.test_ui_support import make_app, open_demo, settle, wait_for
@@ -185,7 +185,7 @@ def test_a_corrupt_state_file_opens_with_defaults_and_says_so(demo_store, null_e
 
 
 def test_a_stem_that_is_gone_is_skipped_and_the_rest_restored(demo_store, null_engine):
-    from stemtui.core.practice import PracticeState, StemMix
+    from stemtui.core.library.practice import PracticeState, StemMix
 
     save_state(demo_id(), PracticeState(stems={"guitar": StemMix(0.5, True, False), "drums": StemMix(1.0, True, False)}))
     app = make_app(demo_store, null_engine, autoplay=False)

@@ -13,7 +13,7 @@ import numpy as np
 
 import soundfile as sf
 
-from stemtui.ui.screens.export import ExportScreen
+from stemtui.ui.screens.export_screen import ExportScreen
 from tests.functional.test_ui_practice import reopen, run
 from tests.functional.test_ui_support import make_app, open_demo, wait_for
 

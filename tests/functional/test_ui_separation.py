@@ -17,14 +17,14 @@ import pytest
 import soundfile as sf
 from textual.widgets import DataTable, Input
 
-from stemtui.core.separation import SeparationOptions
+from stemtui.core.separation.splitter import SeparationOptions
 from stemtui.ui.screens.dialogs import ModelScreen
 from stemtui.ui.screens.help import HelpScreen
-from stemtui.ui.screens.library import LibraryScreen
+from stemtui.ui.screens.library_screen import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
-from stemtui.ui.screens.separation import SeparationScreen
+from stemtui.ui.screens.separation_screen import SeparationScreen
 from tests.functional.test_ui_support import make_app, wait_for
-from tests.models import test_audio
+from tests.tiny_models import test_audio
 
 pytest.importorskip("torch")
 

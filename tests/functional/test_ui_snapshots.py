@@ -55,8 +55,8 @@ def test_player_snapshot(snap_compare, snap_store, null_engine, size):
 
 def fixed_separation(home):
     """A separation run frozen at 38 %, as a live job would report it (no job, no worker)."""
-    from stemtui.core.separation import Progress, SeparationOptions
-    from stemtui.core.song import Song, SongMeta
+    from stemtui.core.separation.splitter import Progress, SeparationOptions
+    from stemtui.core.audio.song import Song, SongMeta
     from stemtui.ui.seprun import SeparationRun
 
     run = SeparationRun(home / "Music" / "Autumn Leaves (live).flac", SeparationOptions(model="htdemucs"))
@@ -70,7 +70,7 @@ def fixed_separation(home):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_separation_snapshot(snap_compare, snap_store, null_engine, size):
-    from stemtui.ui.screens.separation import SeparationScreen
+    from stemtui.ui.screens.separation_screen import SeparationScreen
 
     app = make_app(snap_store, null_engine)
     run = fixed_separation(snap_store.root.parent)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stemtui.core.engine import Engine  # noqa: F401 - type of make_app's engine
-from stemtui.core.library import DEMO_MARKER, demo_id, ensure_demo
-from stemtui.core.store import MANIFEST, Store
+from stemtui.core.audio.engine import Engine  # noqa: F401 - type of make_app's engine
+from stemtui.core.library.catalog import DEMO_MARKER, demo_id, ensure_demo
+from stemtui.core.library.store import MANIFEST, Store
 
 #: The demo's manifest date in UI tests, so snapshots never churn (noon UTC:
 #: the same local date in nearly every time zone).

@@ -1,4 +1,4 @@
-"""Tests for stemtui.core.audio_io: decoding, stem files, folders, writing."""
+"""Tests for stemtui.core.library.audiofiles: decoding, stem files, folders, writing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stemtui.core import audio_io
-from stemtui.core.audio_io import (
+from stemtui.core.library import audiofiles as audio_io
+from stemtui.core.library.audiofiles import (
     AUDIO_EXTENSIONS,
     load_source,
     load_stem_folder,
@@ -468,7 +468,7 @@ def test_module_does_not_import_heavy_deps():
     import subprocess
     import sys
 
-    code = "import sys, stemtui.core.audio_io; print(sorted({'torch', 'textual'} & set(sys.modules)))"
+    code = "import sys, stemtui.core.library.audiofiles; print(sorted({'torch', 'textual'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert "subprocess" not in Path(audio_io.__file__).read_text()  # never shells out to ffmpeg
@@ -478,7 +478,7 @@ def test_stem_folder_skips_the_full_mix(tmp_path):
     """A MUSDB-style folder's mixture.wav is not a stem."""
     import soundfile as sf
 
-    from stemtui.core.audio_io import load_stem_folder
+    from stemtui.core.library.audiofiles import load_stem_folder
 
     t = np.arange(4410) / 44100
     for name in ("mixture", "vocals", "bass"):

@@ -1,4 +1,4 @@
-"""Tests for beat grids, beat estimation and tap tempo (stemtui.core.beats).
+"""Tests for beat grids, beat estimation and tap tempo (stemtui.core.analysis.beats).
 
 Estimation runs on drums synthesized here with a known tempo and first-beat
 time. The first librosa call in a fresh environment JIT-compiles for ~30 s,
@@ -19,16 +19,16 @@ import time
 import numpy as np
 import pytest
 
-from stemtui.core import demo
-from stemtui.core.beatjob import EstimateJob, estimate_grid_in_subprocess
-from stemtui.core.beats import (
+from stemtui.core.library import demo
+from stemtui.core.analysis.beatjob import EstimateJob, estimate_grid_in_subprocess
+from stemtui.core.analysis.beats import (
     BeatGrid,
     TapTempo,
     estimate_grid,
     fold_bpm,
     grid_audio,
 )
-from stemtui.core.song import Song, SongMeta
+from stemtui.core.audio.song import Song, SongMeta
 
 SR = 44100
 # (bpm, first beat in s, noise level): kick/snare/hat at common tempi.
@@ -149,7 +149,7 @@ def test_estimate_in_subprocess_cleans_up(tmp_path, monkeypatch):
 
 def test_subprocess_entry_point_reports_errors(tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "stemtui.core.beatjob", str(tmp_path / "missing.npy"), "44100"],
+        [sys.executable, "-m", "stemtui.core.analysis.beatjob", str(tmp_path / "missing.npy"), "44100"],
         capture_output=True,
         text=True,
         check=False,
@@ -185,9 +185,9 @@ def test_estimate_job_cancel_kills_child(tmp_path, monkeypatch):
 
 
 def test_import_does_not_load_librosa():
-    code = "import sys, stemtui.core.beats, stemtui.core.beatjob, stemtui.core.click; print(' '.join(sys.modules))"
+    code = "import sys, stemtui.core.analysis.beats, stemtui.core.analysis.beatjob, stemtui.core.audio.click; print(' '.join(sys.modules))"
     mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
-    assert "stemtui.core.click" in mods
+    assert "stemtui.core.audio.click" in mods
     heavy = {m.split(".")[0] for m in mods} & {"librosa", "numba", "scipy", "textual"}
     assert not heavy
 

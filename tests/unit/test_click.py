@@ -1,12 +1,12 @@
-"""Tests for the metronome click, click rendering and the count-in (stemtui.core.click)."""
+"""Tests for the metronome click, click rendering and the count-in (stemtui.core.audio.click)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from stemtui.core.beats import BeatGrid
-from stemtui.core.click import click_sample, count_in, render_clicks
+from stemtui.core.analysis.beats import BeatGrid
+from stemtui.core.audio.click import click_sample, count_in, render_clicks
 
 SR = 44100
 

@@ -1,4 +1,4 @@
-"""Tests for the synthesized demo song (stemtui.core.demo).
+"""Tests for the synthesized demo song (stemtui.core.library.demo).
 
 Bounds were chosen from measured figures at 44.1 kHz with some margin: stem
 RMS is -20/-20/-23/-20 dBFS (drums/bass/chords/vocals), the mix peaks near
@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 import pytest
 
-from stemtui.core import demo
+from stemtui.core.library import demo
 
 SR = 44100
 NAMES = {"drums", "bass", "chords", "vocals"}

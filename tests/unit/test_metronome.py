@@ -6,9 +6,9 @@ import itertools
 
 import numpy as np
 
-from stemtui.core.beats import BeatGrid
-from stemtui.core.mixer import Mixer
-from stemtui.core.song import Song, SongMeta
+from stemtui.core.analysis.beats import BeatGrid
+from stemtui.core.audio.mixer import Mixer
+from stemtui.core.audio.song import Song, SongMeta
 from tests.unit.test_mixer import callback_alloc_peak
 from tests.unit.test_tempo import switch_to_run, wait_for
 

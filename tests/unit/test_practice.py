@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stemtui.core.mixer import Mixer, db_to_gain
-from stemtui.core.practice import (
+from stemtui.core.audio.mixer import Mixer, db_to_gain
+from stemtui.core.library.practice import (
     SCHEMA,
     ActiveLoop,
     NamedLoop,
@@ -27,8 +27,8 @@ from stemtui.core.practice import (
     save_state,
     state_path,
 )
-from stemtui.core.song import Song, SongMeta
-from stemtui.core.store import Store
+from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.library.store import Store
 
 SR = 8000
 STEMS = ["vocals", "drums", "bass", "other"]

@@ -17,9 +17,9 @@ torch = pytest.importorskip("torch")
 from demucs.apply import apply_model
 
 from stemtui.core.errors import BadInput
-from stemtui.core.models import cpu_has_fast_bf16
-from stemtui.core.song import stem_sort_key
-from stemtui.core.separation import (
+from stemtui.core.separation.models import cpu_has_fast_bf16
+from stemtui.core.audio.song import stem_sort_key
+from stemtui.core.separation.splitter import (
     ModelUnavailable,
     SeparationCancelled,
     SeparationOptions,
@@ -29,7 +29,7 @@ from stemtui.core.separation import (
     save_model_safetensors,
     separate_array,
 )
-from tests.models import (
+from tests.tiny_models import (
     save_th,
     snr_db,
     test_audio,

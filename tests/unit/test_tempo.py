@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from stemtui.core.errors import BadInput
-from stemtui.core.mixer import Mixer
-from stemtui.core.song import Song, SongMeta
-from stemtui.core.stretch import (
+from stemtui.core.audio.mixer import Mixer
+from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.tempo.stretch import (
     RunRenderer,
     check_semitones,
     check_tempo,

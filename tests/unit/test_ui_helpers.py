@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.binding import Binding
 
-from stemtui.core.mixer import VOLUME_MAX, db_to_gain, gain_to_db
+from stemtui.core.audio.mixer import VOLUME_MAX, db_to_gain, gain_to_db
 from stemtui.ui import fmt
 from stemtui.ui.fmt import (
     AHEAD,

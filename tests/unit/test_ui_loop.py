@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from stemtui.core.errors import BadInput
-from stemtui.core.mixer import Mixer
-from stemtui.core.song import Song, SongMeta
+from stemtui.core.audio.mixer import Mixer
+from stemtui.core.audio.song import Song, SongMeta
 from stemtui.ui.loop import LoopEditor
 
 SR = 1000  # 1 frame per ms keeps the arithmetic readable

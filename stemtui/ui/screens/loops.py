@@ -21,15 +21,15 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from stemtui.core.errors import BadInput
-from stemtui.core.practice import NamedLoop
+from stemtui.core.library.practice import NamedLoop
 from stemtui.core.timefmt import format_time, parse_loop
 from stemtui.ui.guard import guarded
 from stemtui.ui.loop import NUDGE_MS, LoopEditor
 from stemtui.ui.screens.dialogs import LoopInputScreen
 
 if TYPE_CHECKING:
-    from stemtui.core.mixer import Mixer
-    from stemtui.ui.practice import PracticeKeeper
+    from stemtui.core.audio.mixer import Mixer
+    from stemtui.ui.practice_keeper import PracticeKeeper
 
 
 def loop_row(loop: NamedLoop) -> str:

@@ -1,6 +1,6 @@
 """The player: stem table, transport, status line; every practice key.
 
-Keys and clicks call :class:`~stemtui.core.mixer.Mixer` methods directly
+Keys and clicks call :class:`~stemtui.core.audio.mixer.Mixer` methods directly
 (they are lock-free, so a key is heard within one audio block); a 20 Hz
 timer polls the playhead, peaks and underruns and hands them to the
 widgets, which repaint only what changed.
@@ -9,7 +9,7 @@ The song is opened and the engine loaded in a worker thread, so the screen
 paints at once; playback starts as soon as the mixer exists (audio follows
 as soon as the first chunk is decoded). The song's saved practice state
 (mix, loops, playhead) is read in the same worker and applied before
-playback starts; :class:`~stemtui.ui.practice.PracticeKeeper` saves it
+playback starts; :class:`~stemtui.ui.practice_keeper.PracticeKeeper` saves it
 again after changes and on leaving.
 
 "Play now" during a separation hands the player the progressive song and
@@ -33,14 +33,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from stemtui.core.mixer import Mixer
-from stemtui.core.practice import PracticeState
-from stemtui.core.store import Entry
+from stemtui.core.audio.mixer import Mixer
+from stemtui.core.library.practice import PracticeState
+from stemtui.core.library.store import Entry
 from stemtui.ui.fmt import fmt_length, step_gain
 from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
 from stemtui.ui.loop import LoopEditor
-from stemtui.ui.practice import PracticeKeeper
+from stemtui.ui.practice_keeper import PracticeKeeper
 from stemtui.ui.practice_actions import PracticeActions
 from stemtui.ui.screens.loops import LoopKeys
 from stemtui.ui.widgets.keys import KeyReminder
@@ -49,7 +49,7 @@ from stemtui.ui.widgets.titlebar import TitleBar
 from stemtui.ui.widgets.transport import StatusLine, Timeline, TimeRuler, TransportInfo
 
 if TYPE_CHECKING:
-    from stemtui.core.song import Song
+    from stemtui.core.audio.song import Song
     from stemtui.ui.seprun import SeparationRun
 
 log = logging.getLogger("stemtui.ui")

@@ -1,6 +1,6 @@
 """The separation panel: file, model, device, a progress bar with percent and ETA, audio done of total.
 
-It shows whatever :class:`~stemtui.core.separation.Progress` it is fed
+It shows whatever :class:`~stemtui.core.separation.splitter.Progress` it is fed
 (:attr:`SeparationPanel.progress`), so a live job and a fixed report (the
 snapshot tests, the screenshots) render the same way.
 """
@@ -21,7 +21,7 @@ from stemtui.ui.rows import tilde
 from stemtui.ui.seprun import PHASE_TEXT
 
 if TYPE_CHECKING:
-    from stemtui.core.separation import Progress
+    from stemtui.core.separation.splitter import Progress
 
 #: Width of the labels on the left of each line.
 LABEL_WIDTH = 10

@@ -1,0 +1,332 @@
+"""The audio engine: a sounddevice output stream (or a paced null stream) for a mixer.
+
+The engine owns the device side: picking the device, matching the song's
+sample rate to it (resampling once at load), counting underruns and the
+largest gap between two callbacks. The mixing itself is :class:`Mixer`'s.
+
+With no output device at all (a headless host over SSH, no PortAudio) the
+engine falls back to a *null* stream: a thread that pulls blocks at the
+real-time pace and throws them away, so the transport, meters and UI behave
+exactly as with a speaker. ``Engine.notice`` then says why there is no sound.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from stemtui.core.errors import BadInput, NoOutputDevice
+from stemtui.core.audio.mixer import Mixer
+from stemtui.core.audio.song import Song
+
+DEFAULT_BLOCKSIZE = 512
+#: SCHED_FIFO priority for the audio thread, below the kernel's IRQ threads (50).
+REALTIME_PRIORITY = 20
+
+
+@dataclass(frozen=True)
+class OutputDevice:
+    """An output device as PortAudio lists it."""
+
+    index: int
+    name: str
+    hostapi: str
+    channels: int
+    default_samplerate: float
+    is_default: bool
+
+
+def _sounddevice():
+    """Import sounddevice, turning a missing PortAudio into NoOutputDevice."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:  # PortAudio library not found
+        raise NoOutputDevice(f"no audio output: {exc} (install libportaudio2)") from None
+    return sd
+
+
+def list_output_devices() -> list[OutputDevice]:
+    """All devices with output channels.
+
+    Raises:
+        NoOutputDevice: If PortAudio is missing.
+    """
+    sd = _sounddevice()
+    try:
+        default_out = sd.default.device[1]
+        apis = sd.query_hostapis()
+        devices = sd.query_devices()
+    except Exception as exc:  # PortAudio errors are plain exceptions
+        raise NoOutputDevice(f"no audio output: {exc}") from None
+    out = []
+    for i, d in enumerate(devices):
+        if d["max_output_channels"] > 0:
+            out.append(
+                OutputDevice(
+                    index=i,
+                    name=d["name"],
+                    hostapi=apis[d["hostapi"]]["name"],
+                    channels=d["max_output_channels"],
+                    default_samplerate=float(d["default_samplerate"]),
+                    is_default=i == default_out,
+                )
+            )
+    return out
+
+
+def resolve_device(spec: str | int | None) -> OutputDevice:
+    """Find an output device by index, exact name, or name substring.
+
+    Args:
+        spec: ``None`` for the default device.
+
+    Raises:
+        NoOutputDevice: If there is no output device at all.
+        BadInput: If ``spec`` matches no device, or several.
+    """
+    devices = list_output_devices()
+    if not devices:
+        raise NoOutputDevice("no audio output device found")
+    if spec is None or spec == "":
+        for d in devices:
+            if d.is_default:
+                return d
+        return devices[0]
+    text = str(spec)
+    if text.isdigit():
+        for d in devices:
+            if d.index == int(text):
+                return d
+        raise BadInput(f"--device {text}", "no output device with that index (see `stemtui devices`)")
+    exact = [d for d in devices if d.name.lower() == text.lower()]
+    if exact:
+        return exact[0]
+    found = [d for d in devices if text.lower() in d.name.lower()]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise BadInput(f"--device {text}", "no output device by that name (see `stemtui devices`)")
+    names = ", ".join(f"{d.index}: {d.name}" for d in found)
+    raise BadInput(f"--device {text}", f"matches several devices ({names}); use the index")
+
+
+def _try_realtime() -> bool:
+    """Give the calling thread SCHED_FIFO priority if allowed; never raises."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+        return True
+    except (AttributeError, OSError):
+        return False  # not Linux, or no privilege (rtkit-less desktops): fine
+
+
+#: Threads that sound servers' client libraries start inside our process and
+#: that the audio path waits on: PulseAudio's mainloop (ALSA ``pulse`` plugin).
+AUDIO_HELPER_THREADS = ("threaded-ml",)
+
+
+def _promote_audio_helpers() -> int:
+    """Give sound-server client threads in this process real-time priority.
+
+    PortAudio's callback thread is only woken when the PulseAudio client's
+    mainloop thread has talked to the server; under full CPU load (a
+    separation on every core) that thread, left at normal priority, was
+    late by 40–140 ms and caused underruns. Returns how many were promoted.
+    """
+    done = 0
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as fh:
+                name = fh.read().strip()
+            if name in AUDIO_HELPER_THREADS:
+                os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+                done += 1
+        except (AttributeError, OSError, ValueError):
+            continue
+    return done
+
+
+class Engine:
+    """Plays one song at a time through a device, or silently when there is none.
+
+    Args:
+        device: Device index or name; ``None`` for the default.
+        blocksize: Frames per callback.
+        null: Use the paced null stream even if a device exists (tests,
+            ``--device null``).
+    """
+
+    def __init__(self, device: str | int | None = None, blocksize: int = DEFAULT_BLOCKSIZE, null: bool = False):
+        self.device_spec = device
+        self.blocksize = blocksize
+        self.null = null or device == "null"
+        self.mixer: Mixer | None = None
+        #: One line saying why there is no sound (the engine then plays
+        #: silently through the null stream), or ``None``.
+        self.notice: str | None = None
+        self.device_name = "null (no sound)" if self.null else ""
+        self.sample_rate = 0
+        self._stream = None
+        self._null_thread: threading.Thread | None = None
+        self._null_stop = threading.Event()
+        # [underruns, callbacks] and [max gap s, last callback time]; written by
+        # the audio thread, read by the UI without locks.
+        self._counts = np.zeros(2, dtype=np.int64)
+        self._rt_tried = False
+        #: Whether the audio thread got real-time scheduling (needs privileges).
+        self.realtime = False
+        self._times = np.zeros(2, dtype=np.float64)
+
+    # -- stats -------------------------------------------------------------
+    @property
+    def underruns(self) -> int:
+        """Callbacks that reported an output underflow."""
+        return int(self._counts[0])
+
+    @property
+    def callbacks(self) -> int:
+        """Callbacks so far."""
+        return int(self._counts[1])
+
+    @property
+    def max_gap_ms(self) -> float:
+        """Largest time between two callbacks, in ms (buffers can hide it)."""
+        return float(self._times[0] * 1000.0)
+
+    # -- lifecycle -----------------------------------------------------------
+    def load(self, song: Song, xfade_ms: float | None = None) -> Mixer:
+        """Stop any current song, prepare ``song`` for the device, start the stream.
+
+        The stream runs from here on; the mixer starts paused.
+
+        Returns:
+            The mixer that now feeds the output; drive playback through it.
+
+        Raises:
+            NoOutputDevice: Only if ``strict`` playback was asked and no device exists.
+        """
+        self.stop_stream()
+        if self.mixer is not None:
+            self.mixer.close()  # the previous song's tempo workers
+        sr = song.sample_rate
+        dev = None
+        if not self.null:
+            try:
+                dev = resolve_device(self.device_spec)
+                sr = self._pick_rate(dev, sr)
+            except NoOutputDevice as exc:
+                self.notice = str(exc)
+                self.null = True
+                self.device_name = "null (no sound)"
+        if sr != song.sample_rate:
+            if not song.complete.is_set():
+                song.complete.wait()
+            song = song.resampled(sr)
+        self.mixer = Mixer(song) if xfade_ms is None else Mixer(song, xfade_ms)
+        self.sample_rate = sr
+        self._counts[:] = 0
+        self._times[:] = 0
+        self._rt_tried = self.null  # the null stream's thread needs no priority
+        if self.null:
+            self._start_null(sr)
+        else:
+            self._start_device(dev, sr)
+        return self.mixer
+
+    def _pick_rate(self, dev: OutputDevice, sr: int) -> int:
+        sd = _sounddevice()
+        try:
+            sd.check_output_settings(device=dev.index, samplerate=sr, channels=2, dtype="float32")
+            return sr
+        except Exception:
+            # The device can't run at the song's rate: resample once at load.
+            return int(dev.default_samplerate)
+
+    def _start_device(self, dev: OutputDevice, sr: int) -> None:
+        sd = _sounddevice()
+        try:
+            self._stream = sd.OutputStream(
+                device=dev.index,
+                samplerate=sr,
+                channels=2,
+                dtype="float32",
+                blocksize=self.blocksize,
+                callback=self._callback,
+            )
+            self._stream.start()
+            _promote_audio_helpers()
+        except Exception as exc:
+            raise NoOutputDevice(f"{dev.name}: cannot open output ({exc})") from None
+        self.device_name = dev.name
+
+    def _start_null(self, sr: int) -> None:
+        self._null_stop.clear()
+        self._null_thread = threading.Thread(target=self._null_loop, args=(sr,), name="stemtui-null-audio", daemon=True)
+        self._null_thread.start()
+
+    def _null_loop(self, sr: int) -> None:
+        buf = np.zeros((self.blocksize, 2), dtype=np.float32)
+        period = self.blocksize / sr
+        deadline = time.monotonic()
+        while not self._null_stop.is_set():
+            deadline += period
+            self._callback(buf, self.blocksize, None, None)
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                self._null_stop.wait(delay)
+            elif delay < -0.5:
+                deadline = time.monotonic()  # we were suspended: don't race to catch up
+
+    def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002
+        """The audio callback: counters, then the mixer. No allocation, no locks."""
+        if not self._rt_tried:
+            # Once, on the audio thread itself: ask for real-time scheduling so
+            # a busy machine (a separation on every core) can't delay us.
+            self._rt_tried = True
+            self.realtime = _try_realtime()
+        if status is not None and status.output_underflow:
+            self._counts[0] += 1
+        self._counts[1] += 1
+        now = time.perf_counter()
+        last = self._times[1]
+        if last and now - last > self._times[0]:
+            self._times[0] = now - last
+        self._times[1] = now
+        mixer = self.mixer
+        if mixer is None:
+            outdata.fill(0.0)
+        else:
+            mixer.process(outdata)
+
+    def stop_stream(self) -> None:
+        """Stop and close the current stream, if any."""
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            finally:
+                self._stream = None
+        if self._null_thread is not None:
+            self._null_stop.set()
+            self._null_thread.join(timeout=2)
+            self._null_thread = None
+
+    def close(self) -> None:
+        """Release the device and the mixer's tempo workers. Safe to call twice."""
+        self.stop_stream()
+        if self.mixer is not None:
+            self.mixer.close()
+        self.mixer = None
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,313 @@
+"""The audio-thread half of the mixer: :meth:`MixCore.process` and its helpers.
+
+Everything here runs in the audio callback. It only slices preallocated
+arrays and runs numpy kernels with ``out=``: no buffer allocation, no locks,
+no I/O, no logging. Its inputs are attributes the UI thread replaces whole
+(tuples, arrays) together with a version number, so a read never sees half a
+command. See :mod:`stemtui.core.audio.mixer` for the UI-thread half.
+
+The playhead is ``(source, frame)``: the source is the song or a stretched
+run (:mod:`stemtui.core.audio.source`), and loop points, clicks and the published
+position are converted to song frames through the source's time map, so
+they stay in song time at any tempo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Longest block :meth:`MixCore.process` renders in one pass; longer ones are split.
+BLOCK_MAX = 4096
+
+
+class MixCore:
+    """Audio-thread rendering; :class:`~stemtui.core.audio.mixer.Mixer` adds the controls.
+
+    Subclasses set up, before the first :meth:`process`: ``_s`` (stems),
+    ``_song_src`` (the identity source), the control attributes written by
+    the UI thread (``_target``, ``_gain_version``, ``_playing``, ``_seek``,
+    ``_switch``, ``_loop``, ``_loop_src``, ``_click``, ``_count_in``) and
+    the scratch buffers (:meth:`_alloc`).
+    """
+
+    def set_xfade(self, ms: float) -> None:
+        """Set the seek/loop crossfade length (call before playback starts)."""
+        x = round(ms * self.sample_rate / 1000.0)
+        self._xfade = x
+        k = (np.arange(max(x, 1), dtype=np.float64) + 0.5) / max(x, 1)
+        # Raised-cosine pair: fade_in + fade_out == 1, so identical material
+        # passes at constant level and a correlated wrap has no bump.
+        fade_in = np.sin(0.5 * np.pi * k) ** 2
+        # Stored per channel, (x, 2): broadcasting a (x, 1) view against the
+        # stereo block would make numpy allocate an iteration buffer.
+        self._fade_in = np.repeat(fade_in[:, None], 2, axis=1).astype(np.float32)
+        self._fade_out = (1.0 - self._fade_in).astype(np.float32)
+
+    def _alloc(self, s: int) -> None:
+        """Allocate every buffer the callback uses, once."""
+        self._a = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
+        self._t = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
+        self._pk = np.zeros(s, dtype=np.float32)
+        self._pk2 = np.zeros(s, dtype=np.float32)
+        self._absg = np.zeros(s, dtype=np.float32)
+        # Ramps are stored per channel, (frames, 2): broadcasting a (F, 1)
+        # view against a stereo block would make numpy allocate.
+        self._ramp_base = np.repeat(np.arange(1, BLOCK_MAX + 1, dtype=np.float32)[:, None], 2, axis=1)
+        self._ramp = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
+        self._ramp_n = 0
+        self._ramp_inv = np.zeros((BLOCK_MAX, 2), dtype=np.float32)
+        self.peaks = np.zeros(s, dtype=np.float32)
+        self._published_pos = np.zeros(1, dtype=np.int64)
+        self._flags = np.zeros(3, dtype=np.int8)  # [ended, starved, counting in]
+
+    # ======================================================================
+    def process(self, out: np.ndarray) -> None:
+        """Render the next ``len(out)`` frames into ``out`` (``float32``, (F, 2)).
+
+        This is the audio callback's whole job. It allocates no buffers and
+        takes no locks.
+        """
+        n = out.shape[0]
+        o = 0
+        while o < n:
+            m = min(BLOCK_MAX, n - o)
+            self._process_block(out[o : o + m])
+            o += m
+
+    def _song_pos(self) -> int:
+        src = self._src
+        return src.start + int(self._pos * src.rate)
+
+    def _take_commands(self) -> None:
+        seek = self._seek
+        if seek[0] != self._seek_seen:
+            self._seek_seen = seek[0]
+            self._jump(self._song_src, self._song_src.run_frame(seek[1]))
+        sw = self._switch
+        if sw[0] != self._switch_seen:
+            _, src, frame, at = sw
+            if at >= 0:
+                # A tempo change: take over at the same song time, once the
+                # new run has audio there.
+                now = self._song_pos()
+                if self._was_playing and now < at:
+                    return
+                frame = src.run_frame(max(now, at))
+            if src.avail[0] < min(frame + self._need, src.frames):
+                return  # not rendered yet: keep playing the old source
+            self._switch_seen = sw[0]
+            self._jump(src, frame)
+
+    def _jump(self, src, frame: int) -> None:
+        if self._was_playing and self._xfade:
+            # Let the old playhead ring out under the new one: no click.
+            self._tail_src, self._tail_pos, self._tail_left = self._src, self._pos, self._xfade
+        self._src, self._pos = src, frame
+        self._ci_left = 0
+        self.current_source = src
+
+    def _process_block(self, out: np.ndarray) -> None:
+        f = out.shape[0]
+        self._take_commands()
+        ramp = self._gain_seen != self._gain_version
+        if ramp:
+            self._gain_seen = self._gain_version
+            np.copyto(self._g_new, self._target)
+        playing = self._playing
+        if not playing and not self._was_playing:
+            out.fill(0.0)
+            if ramp:
+                np.copyto(self._g_cur, self._g_new)
+            self._published_pos[0] = self._song_pos()
+            return
+        counting = False
+        if playing and not self._was_playing:
+            ci = self._count_in
+            if ci is not None and ci[1]:
+                self._ci_left = ci[0].shape[0]
+                counting = True
+        if ramp or playing != self._was_playing:
+            self._set_ramp(f)
+
+        state = (self._src, self._pos, self._tail_src, self._tail_pos, self._tail_left, self._ci_left)
+        if ramp:
+            a = self._a[:f]
+            self._render(a, self._g_cur, state, False)
+            new = self._render(out, self._g_new, state, True)
+            # out = a + (out - a) * ramp: a per-frame linear gain ramp.
+            np.subtract(out, a, out=out)
+            np.multiply(out, self._ramp[:f], out=out)
+            np.add(out, a, out=out)
+            np.copyto(self._g_cur, self._g_new)
+        else:
+            new = self._render(out, self._g_cur, state, True)
+        if playing != self._was_playing:
+            if not counting:
+                # (A count-in starts from silence with its own clean click.)
+                fade = self._ramp if playing else self._ramp_inv
+                np.multiply(out, fade[:f], out=out)
+            self._was_playing = playing
+            if not playing:
+                # Pausing: hold the playhead where the fade began so resuming
+                # replays the faded-out block instead of skipping it.
+                new = (state[0], state[1], state[2], state[3], 0, 0)
+        self._src, self._pos, self._tail_src, self._tail_pos, self._tail_left, self._ci_left = new
+        self.current_source = self._src
+        self._published_pos[0] = self._song_pos()
+
+    def _set_ramp(self, f: int) -> None:
+        if self._ramp_n != f:
+            np.multiply(self._ramp_base[:f], np.float32(1.0 / f), out=self._ramp[:f])
+            np.subtract(np.float32(1.0), self._ramp[:f], out=self._ramp_inv[:f])
+            self._ramp_n = f
+
+    def _render(self, dst: np.ndarray, g: np.ndarray, state: tuple, meter: bool) -> tuple:
+        """Mix ``len(dst)`` frames from the playhead with gains ``g``.
+
+        Handles loop wraps (and the count-in before each restart), clicks and
+        the crossfade tail. Returns the playhead state after the block and
+        commits nothing, so a block can be rendered twice (old and new gains)
+        for a ramp.
+        """
+        src, pos, tail_src, tail_pos, tail_left, ci_left = state
+        f = dst.shape[0]
+        s = self._s
+        la, lb, lon = self._loop
+        click = self._click
+        starved = ended = 0
+        o = 0
+        while o < f:
+            if ci_left:
+                o, tail_src, tail_pos, tail_left, ci_left = self._count_in_part(
+                    dst, o, g, tail_src, tail_pos, tail_left, ci_left)
+                continue
+            avail = min(int(src.avail[0]), src.frames)
+            if pos >= avail:
+                rest = dst[o:]
+                rest.fill(0.0)
+                if tail_left:
+                    # Whatever played before fades out rather than stopping dead.
+                    tail_pos, tail_left = self._mix_tail(rest, g, tail_src, tail_pos, tail_left)
+                if pos >= src.frames and src.end >= self._song_src.frames:
+                    ended = 1
+                else:
+                    starved = 1
+                break
+            if self._flags[1] and not tail_left and self._xfade:
+                # Audio arrives after a wait: fade it in from silence.
+                tail_src, tail_pos, tail_left = self._silence, 0, self._xfade
+            end = pos + (f - o)
+            wrap = False
+            lb_src = -1
+            if lon:
+                lb_src = int((lb - src.start) / src.rate + 0.5)
+                if pos < lb_src <= end:
+                    end, wrap = lb_src, True
+            end = min(end, avail)
+            n = end - pos
+            seg = dst[o : o + n]
+            # One strided BLAS call mixes every stem of the segment: the stems
+            # are rows of (S, frames*2), the gains a vector. np.matmul reads the
+            # strided rows in place; np.dot (and ufuncs like np.abs) would copy
+            # them into a temporary first, which the allocation test catches.
+            block = src.data[:, pos:end]
+            np.matmul(g, block.reshape(s, -1), out=seg.reshape(-1))
+            if meter:
+                self._meter(block, g)
+            if tail_left:
+                tail_pos, tail_left = self._mix_tail(seg, g, tail_src, tail_pos, tail_left)
+            if click is not None and click[5]:
+                # After the crossfade: the click is its own channel, never faded.
+                self._add_clicks(seg, src, pos, click)
+            o += n
+            pos = end
+            if wrap and pos == lb_src:
+                nxt = self._wrap_source(src, la)
+                if self._xfade:
+                    tail_src, tail_pos, tail_left = src, pos, self._xfade
+                src, pos = nxt, nxt.run_frame(la)
+                ci = self._count_in
+                if ci is not None and ci[1]:
+                    ci_left = ci[0].shape[0]
+        if meter:
+            self._flags[0] = ended
+            self._flags[1] = starved
+            self._flags[2] = 1 if ci_left else 0
+        return src, pos, tail_src, tail_pos, tail_left, ci_left
+
+    def _wrap_source(self, src, la: int):
+        """The source to restart a loop from: the loop run, or one covering ``la``."""
+        nxt = self._loop_src
+        if nxt is not None and nxt.start == la and nxt.tempo == src.tempo and nxt.semitones == src.semitones:
+            return nxt
+        if src.start <= la:
+            return src
+        return self._song_src if src is self._song_src or nxt is None else nxt
+
+    def _meter(self, block: np.ndarray, g: np.ndarray) -> None:
+        # |x| peak as max(max x, -min x): reductions read strided data
+        # without the temporary a strided np.abs would make.
+        np.max(block, axis=(1, 2), out=self._pk)
+        np.min(block, axis=(1, 2), out=self._pk2)
+        np.negative(self._pk2, out=self._pk2)
+        np.maximum(self._pk, self._pk2, out=self._pk)
+        np.abs(g, out=self._absg)
+        np.multiply(self._pk, self._absg, out=self._pk)
+        np.maximum(self.peaks, self._pk, out=self.peaks)
+
+    def _count_in_part(self, dst, o, g, tail_src, tail_pos, tail_left, ci_left):
+        """Play the count-in clicks (the playhead waits at the loop start)."""
+        buf = self._count_in[0]
+        m = min(ci_left, dst.shape[0] - o)
+        k = buf.shape[0] - ci_left
+        seg = dst[o : o + m]
+        np.copyto(seg, buf[k : k + m])
+        if tail_left:
+            # The old playhead fades out under the clicks; the clicks start clean.
+            tail_pos, tail_left = self._mix_tail(seg, g, tail_src, tail_pos, tail_left, fade_head=False)
+        ci_left -= m
+        if not ci_left and self._xfade:
+            # The music comes in after the last click: fade it in (a crossfade
+            # from silence) rather than starting mid-waveform with a click.
+            tail_src, tail_pos, tail_left = self._silence, 0, self._xfade
+        return o + m, tail_src, tail_pos, tail_left, ci_left
+
+    def _add_clicks(self, seg: np.ndarray, src, pos: int, click: tuple) -> None:
+        """Add the metronome's clicks that sound in ``seg`` (song-time beats)."""
+        period, offset, bpb, normal, accent, _on = click
+        n = seg.shape[0]
+        length = normal.shape[0]
+        rate, start = src.rate, src.start
+        # First beat whose click could still be sounding at the segment start.
+        first_song = start + (pos - length) * rate
+        k = int((first_song - offset) // period)
+        while True:
+            o = int((offset + k * period - start) / rate + 0.5) - pos
+            if o >= n:
+                break
+            if o + length > 0 and k >= 0:
+                sample = accent if k % bpb == 0 else normal
+                a = max(0, o)
+                b = min(n, o + length)
+                np.add(seg[a:b], sample[a - o : b - o], out=seg[a:b])
+            k += 1
+
+    def _mix_tail(self, seg: np.ndarray, g: np.ndarray, tail_src, tail_pos: int, tail_left: int,
+                  fade_head: bool = True) -> tuple[int, int]:
+        """Crossfade the old playhead's continuation into the start of ``seg``."""
+        m = min(seg.shape[0], tail_left)
+        k0 = self._xfade - tail_left
+        t = self._t[:m]
+        avail = min(int(tail_src.avail[0]), tail_src.frames)
+        have = max(0, min(m, avail - tail_pos))
+        if have:
+            block = tail_src.data[:, tail_pos : tail_pos + have]
+            np.matmul(g, block.reshape(self._s, -1), out=t[:have].reshape(-1))
+        if have < m:
+            t[have:].fill(0.0)
+        head = seg[:m]
+        if fade_head:
+            np.multiply(head, self._fade_in[k0 : k0 + m], out=head)
+        np.multiply(t, self._fade_out[k0 : k0 + m], out=t)
+        np.add(head, t, out=head)
+        return tail_pos + m, tail_left - m

@@ -1,0 +1,11 @@
+"""The user's songs on disk: the stem cache, practice state, files in and out.
+
+Lives here: :mod:`.store` (the crash-safe, content-addressed stem cache),
+:mod:`.practice` (saved practice state per song, the user's data),
+:mod:`.audiofiles` (reading and writing audio files, stem folders,
+``.stem.mp4``), :mod:`.export` (offline export of a mix), :mod:`.demo` (the
+synthesized demo song), :mod:`.catalog` (import, demo install, lookup).
+
+May import: :mod:`stemtui.core.audio`, :mod:`stemtui.core.errors`. Never
+separation, tempo, analysis or the UI.
+"""

@@ -1,0 +1,14 @@
+"""Stem separation with Demucs, in a worker process, progressive and cancellable.
+
+Lives here: :mod:`.job` (one file to stems in the store, playable as they
+come), :mod:`.worker` (the worker process and the task that drives it),
+:mod:`.splitter` (options, progress, the exact progressive engine),
+:mod:`.splitloop` (demucs's segment grid, pass by pass), :mod:`.models`
+(finding and loading models safely), :mod:`.compute` (device, precision,
+CPU speed-ups), :mod:`.tuning` (how the worker tunes its heap and threads).
+
+May import: :mod:`stemtui.core.audio` (the song model),
+:mod:`stemtui.core.library` (the store), :mod:`stemtui.core.procs`,
+:mod:`stemtui.core.errors`; torch and demucs only inside the worker process
+(importing this package never imports torch).
+"""

@@ -1,0 +1,211 @@
+"""The progressive split loop: demucs's segment grid, computed pass by pass.
+
+Split from :mod:`stemtui.core.separation.splitter` (options, progress, the public
+``separate_array``); see that module's docstring for why this loop gives the
+same stems as a one-shot ``apply_model`` while publishing final frames early.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+
+from stemtui.core.separation.compute import fast_inference
+from stemtui.core.errors import BadInput
+from stemtui.core.separation.splitter import Progress, SeparationCancelled, SeparationOptions  # noqa: F401
+
+
+class _Pass:
+    """One model (of a bag) at one shift: demucs's segment grid over the mix."""
+
+    def __init__(self, model, source, length: int, delay: int, coef, seg_len: int, overlap: float):
+        import torch as th
+
+        self.model, self.source, self.length, self.delay = model, source, length, delay
+        self.coef = coef  # (sources,) bag weight / total / shifts
+        self.seg_len = seg_len
+        self.stride = int((1 - overlap) * seg_len)
+        if self.stride <= 0:
+            raise BadInput(f"--overlap {overlap}", "leaves no stride between segments")
+        self.offsets = list(range(0, length, self.stride))
+        self.next = 0
+        # Exactly apply_model's weight (transition_power 1).
+        w = th.cat([th.arange(1, seg_len // 2 + 1), th.arange(seg_len - seg_len // 2, 0, -1)])
+        self.weight = w / w.max()
+
+    def frontier(self, frames: int) -> int:
+        """Output frame before which this pass will add nothing more."""
+        if self.next >= len(self.offsets):
+            return frames
+        return max(0, min(frames, self.offsets[self.next] - self.delay))
+
+    def sum_weight(self, o: int, n: int):
+        """Total weight of this pass's segments on local frames ``[o, o + n)``."""
+        import torch as th
+
+        sw = th.zeros(n)
+        lo = max(0, -(-(o - self.seg_len + 1) // self.stride))
+        for j in range(lo, len(self.offsets)):
+            o2 = self.offsets[j]
+            if o2 >= o + n:
+                break
+            n2 = min(self.seg_len, self.length - o2)
+            a, b = max(o, o2), min(o + n, o2 + n2)
+            if b > a:
+                sw[a - o : b - o] += self.weight[a - o2 : b - o2]
+        return sw
+
+
+def _passes(model, mix, options: SeparationOptions, frames: int) -> list[_Pass]:
+    """Every (model, shift) pass, with offsets drawn in apply_model's order."""
+    import torch as th
+    from demucs.apply import BagOfModels, TensorChunk
+    from demucs.htdemucs import HTDemucs
+
+    if isinstance(model, BagOfModels):
+        models, weights = list(model.models), [list(map(float, w)) for w in model.weights]
+    else:
+        models, weights = [model], [[1.0] * len(model.sources)]
+    totals = np.sum(np.array(weights, dtype=np.float64), axis=0)
+    rng = random.Random(options.seed)
+    shifts = int(options.shifts)
+    out: list[_Pass] = []
+    for sub, w in zip(models, weights):
+        seg = options.segment if options.segment is not None else sub.segment
+        if isinstance(sub, HTDemucs) and options.segment is not None and options.segment > sub.segment:
+            raise BadInput(f"--segment {options.segment}", f"longer than this model's {float(sub.segment):g} s")
+        seg_len = int(sub.samplerate * seg)
+        coef = th.tensor([w[k] / totals[k] / max(shifts, 1) for k in range(len(w))], dtype=th.float32)
+        if not shifts:
+            out.append(_Pass(sub, TensorChunk(mix), frames, 0, coef, seg_len, options.overlap))
+            continue
+        max_shift = int(0.5 * sub.samplerate)
+        padded = TensorChunk(mix).padded(frames + 2 * max_shift)
+        for _ in range(shifts):
+            offset = rng.randint(0, max_shift)
+            src = TensorChunk(padded, offset, frames + max_shift - offset)
+            out.append(_Pass(sub, src, frames + max_shift - offset, max_shift - offset, coef, seg_len, options.overlap))
+    return out
+
+
+def _autocast(device: str, precision: str):
+    import contextlib
+
+    import torch as th
+
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return th.autocast("cuda" if device == "cuda" else "cpu", dtype=th.bfloat16)
+
+
+def _schedule(passes: list[_Pass], frames: int) -> list[tuple[_Pass, int]]:
+    """The order segments are computed in: always the pass furthest behind."""
+    order = []
+    while True:
+        live = [p for p in passes if p.next < len(p.offsets)]
+        if not live:
+            break
+        p = min(live, key=lambda q: q.frontier(frames))
+        order.append((p, p.offsets[p.next]))
+        p.next += 1
+    for p in passes:
+        p.next = 0
+    return order
+
+
+def _segment(p: _Pass, o: int, segment, device: str, precision: str):
+    """One segment through the model: ``(sources, 2, n)`` float32 on the CPU.
+
+    The body of ``apply_model(split=False)``: the same padding from the
+    neighbouring samples, valid length and centre trim. Inference mode and
+    autocast are per thread, so they are entered here.
+    """
+    import torch as th
+    from demucs.apply import TensorChunk
+    from demucs.htdemucs import HTDemucs
+    from demucs.utils import center_trim
+
+    chunk = TensorChunk(p.source, o, p.seg_len)
+    model = p.model
+    if isinstance(model, HTDemucs) and segment is not None:
+        valid = int(segment * model.samplerate)
+    elif hasattr(model, "valid_length"):
+        valid = model.valid_length(chunk.length)
+    else:
+        valid = chunk.length
+    with th.inference_mode(), _autocast(device, precision):
+        est = model(chunk.padded(valid).to(device))
+    return center_trim(est, chunk.length)[0].float().cpu()
+
+
+def _run(model, wav, out, fold, options, device, precision, t0, on_progress, cancel_event, on_ready, jobs):
+    import torch as th
+
+    frames = wav.shape[1]
+    total_s = frames / model.samplerate
+    mix_t = th.from_numpy(wav)
+    ref = mix_t.mean(0)
+    mean, std = ref.mean(), ref.std() + 1e-8  # as demucs.api.Separator
+    mix = ((mix_t - mean) / std)[None]
+    passes = _passes(model, mix, options, frames)
+    order = _schedule(passes, frames)
+    fold_t = th.from_numpy(fold)
+    counts = fold.sum(axis=1).astype(np.float32)  # sources per output stem: each adds `mean`
+    std_np, mean_np = np.float32(std.item()), np.float32(mean.item())
+    done, ready, t_first = 0, 0, time.monotonic()
+
+    def report() -> None:
+        if on_progress is not None:
+            now, frac = time.monotonic(), done / len(order)
+            eta = (now - t_first) / done * (len(order) - done) if done else None
+            on_progress(Progress(frac, frac * total_s, total_s, now - t0, eta, options.model, device, precision, ready))
+
+    def compute(job):
+        if cancel_event is not None and cancel_event.is_set():
+            raise SeparationCancelled("separation cancelled")
+        return _segment(job[0], job[1], options.segment, device, precision)
+
+    def results():
+        # Results come back in schedule order whatever the concurrency, so the
+        # sums (and so the stems) are bit-identical for any number of jobs.
+        if jobs <= 1:
+            yield from map(compute, order)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(jobs, thread_name_prefix="stemtui-seg") as pool:
+            futures = [pool.submit(compute, job) for job in order[:jobs]]
+            for k in range(len(order)):
+                est = futures[k].result()
+                if k + jobs < len(order):
+                    futures.append(pool.submit(compute, order[k + jobs]))
+                yield est
+
+    report()
+    model.to(device).eval()
+    with fast_inference(model, device, precision):
+        for (p, o), est in zip(order, results()):
+            n = est.shape[-1]
+            scale = p.weight[:n] / p.sum_weight(o, n)
+            contrib = th.einsum("rs,scn->rnc", fold_t * p.coef[None, :], est * scale).numpy()
+            a = o - p.delay  # output frame of local frame o
+            lo, hi = max(0, -a), min(n, frames - a)
+            if hi > lo:
+                out[:, a + lo : a + hi] += contrib[:, lo:hi]
+            p.next += 1
+            done += 1
+            new_ready = frames if done == len(order) else min(q.frontier(frames) for q in passes)
+            if new_ready > ready:
+                seg = out[:, ready:new_ready]
+                seg *= std_np
+                seg += (mean_np * counts)[:, None, None]
+                ready = new_ready
+                if on_ready is not None:
+                    on_ready(ready)
+            report()
+            if cancel_event is not None and cancel_event.is_set() and done < len(order):
+                raise SeparationCancelled("separation cancelled")
+
+
