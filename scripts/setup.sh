@@ -3,7 +3,7 @@
 # environment in .venv, torch, and the project itself (editable).
 #
 #   bash scripts/setup.sh          # what `make run` / `make bench` need
-#   bash scripts/setup.sh --test   # plus what the test suite needs
+#   bash scripts/setup.sh --test   # plus what the test suite and linters need
 #
 # Idempotent and fast when everything is already in place (a few seconds):
 # apt is only consulted when a package is missing, and pip only runs when

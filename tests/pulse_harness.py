@@ -107,7 +107,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
+    except (OSError, AttributeError):  # no libc.so.6 or no prctl: not Linux
         pass
 
 
@@ -137,8 +137,14 @@ class PulseServer:
     ``tmpdir``.
     """
 
-    def __init__(self, sink_name: str = "stemtui_test", rate: int = DEFAULT_RATE,
-                 channels: int = 2, start_timeout: float = 10.0, keepalive: bool = True):
+    def __init__(
+        self,
+        sink_name: str = "stemtui_test",
+        rate: int = DEFAULT_RATE,
+        channels: int = 2,
+        start_timeout: float = 10.0,
+        keepalive: bool = True,
+    ):
         self.keepalive = keepalive
         self.sink_name = sink_name
         self.rate = rate
@@ -180,7 +186,7 @@ class PulseServer:
             return ""
 
     # -- lifecycle ----------------------------------------------------------
-    def start(self) -> "PulseServer":
+    def start(self) -> PulseServer:
         if self._proc is not None:
             raise PulseError("PulseServer already started")
         exe = shutil.which("pulseaudio")
@@ -213,40 +219,52 @@ class PulseServer:
             "PULSE_COOKIE": str(tmp / "cookie"),
             "PULSE_CLIENTCONFIG": str(client_conf),
         }
-        daemon_env = {k: v for k, v in os.environ.items()
-                      if not k.startswith("PULSE_") and k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        daemon_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PULSE_") and k not in ("DISPLAY", "WAYLAND_DISPLAY")
+        }
         daemon_env.update(common)
         daemon_env["HOME"] = str(home)  # ~/.config/pulse of the daemon stays private
 
         client_env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
         client_env.update(common)
-        client_env.update({
-            "PULSE_SERVER": f"unix:{self.socket_path}",
-            "PULSE_SINK": self.sink_name,
-            "PULSE_SOURCE": self.monitor,
-        })
+        client_env.update(
+            {
+                "PULSE_SERVER": f"unix:{self.socket_path}",
+                "PULSE_SINK": self.sink_name,
+                "PULSE_SOURCE": self.monitor,
+            }
+        )
         self._env = client_env
 
         cmd = [
             exe,
-            "--daemonize=no",        # our own child: known pid, reaped by us
-            "-n",                    # no default.pa
-            "--exit-idle-time=-1",   # never exit when idle
-            "--disallow-exit=yes",   # clients can't stop it
+            "--daemonize=no",  # our own child: known pid, reaped by us
+            "-n",  # no default.pa
+            "--exit-idle-time=-1",  # never exit when idle
+            "--disallow-exit=yes",  # clients can't stop it
             # Real-time scheduling where allowed (root: CI), so a machine busy with a
             # separation on every core does not delay the sound server itself.
-            "--realtime=yes", "--high-priority=yes",
-            "--use-pid-file=yes",    # pid file in our runtime dir only
-            "--disable-shm=yes",     # no /dev/shm or memfd (small in containers; noisy memfd bug)
+            "--realtime=yes",
+            "--high-priority=yes",
+            "--use-pid-file=yes",  # pid file in our runtime dir only
+            "--disable-shm=yes",  # no /dev/shm or memfd (small in containers; noisy memfd bug)
             f"--log-target=file:{self._log_path}",
-            (f"--load=module-null-sink sink_name={self.sink_name} rate={self.rate}"
-             f" channels={self.channels} format=float32le"),
+            (
+                f"--load=module-null-sink sink_name={self.sink_name} rate={self.rate}"
+                f" channels={self.channels} format=float32le"
+            ),
             f"--load=module-native-protocol-unix auth-anonymous=1 socket={self.socket_path}",
         ]
         with open(tmp / "pulse.stdout", "wb") as out:
             self._proc = subprocess.Popen(
-                cmd, env=daemon_env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                cmd,
+                env=daemon_env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait_ready()
@@ -279,13 +297,15 @@ class PulseServer:
                 raise PulseError(f"pulseaudio exited with status {self._proc.returncode}")
             if self.socket_path.exists():
                 try:
-                    r = subprocess.run(["pactl", "list", "short", "sinks"], env=self._env,
-                                       capture_output=True, text=True, timeout=5)
+                    r = subprocess.run(
+                        ["pactl", "list", "short", "sinks"], env=self._env, capture_output=True, text=True, timeout=5
+                    )
                 except subprocess.TimeoutExpired:
                     last = "pactl timed out"
                 else:
-                    if r.returncode == 0 and any(line.split("\t")[1:2] == [self.sink_name]
-                                                 for line in r.stdout.splitlines()):
+                    if r.returncode == 0 and any(
+                        line.split("\t")[1:2] == [self.sink_name] for line in r.stdout.splitlines()
+                    ):
                         return
                     last = (r.stdout + r.stderr).strip()
             if time.monotonic() > deadline:
@@ -295,11 +315,24 @@ class PulseServer:
     def _start_keepalive(self) -> None:
         before = {ln.split("\t")[0] for ln in self.pactl("list", "short", "sink-inputs").splitlines()}
         self._keepalive = subprocess.Popen(
-            ["pacat", "--playback", "-d", self.sink_name, "--raw", "--format=float32le",
-             f"--rate={self.rate}", f"--channels={self.channels}", "--latency-msec=20",
-             "--client-name=stemtui-test-keepalive", "/dev/zero"],
-            env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            [
+                "pacat",
+                "--playback",
+                "-d",
+                self.sink_name,
+                "--raw",
+                "--format=float32le",
+                f"--rate={self.rate}",
+                f"--channels={self.channels}",
+                "--latency-msec=20",
+                "--client-name=stemtui-test-keepalive",
+                "/dev/zero",
+            ],
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + self.start_timeout
         while True:
@@ -333,7 +366,7 @@ class PulseServer:
             self.tmpdir = None
         self._env = None
 
-    def __enter__(self) -> "PulseServer":
+    def __enter__(self) -> PulseServer:
         return self.start() if self._proc is None else self
 
     def __exit__(self, *exc) -> None:
@@ -342,8 +375,7 @@ class PulseServer:
     # -- helpers ------------------------------------------------------------
     def pactl(self, *args: str, check: bool = True) -> str:
         """Run ``pactl ARGS`` against this server; returns stdout."""
-        r = subprocess.run(["pactl", *args], env=self.env, capture_output=True,
-                           text=True, timeout=10)
+        r = subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True, timeout=10)
         if check and r.returncode != 0:
             raise PulseError(f"pactl {' '.join(args)} failed: {r.stderr.strip()}")
         return r.stdout
@@ -351,11 +383,17 @@ class PulseServer:
     def sink_inputs(self) -> list[str]:
         """Lines of ``pactl list short sink-inputs`` (streams playing now),
         without the keepalive stream."""
-        return [ln for ln in self.pactl("list", "short", "sink-inputs").splitlines()
-                if ln.strip() and ln.split("\t")[0] != self._keepalive_index]
+        return [
+            ln
+            for ln in self.pactl("list", "short", "sink-inputs").splitlines()
+            if ln.strip() and ln.split("\t")[0] != self._keepalive_index
+        ]
 
-    def record(self, seconds: float | None = None, path: str | os.PathLike | None = None,
-               ) -> "Recording":
+    def record(
+        self,
+        seconds: float | None = None,
+        path: str | os.PathLike | None = None,
+    ) -> Recording:
         """Start recording the sink's monitor; returns a started :class:`Recording`.
 
         Use as ``with pulse.record() as rec: ...`` then ``rec.data``, or
@@ -400,10 +438,21 @@ class Recording:
         before = set(self.server.pactl("list", "short", "source-outputs").splitlines())
         with open(self.path, "wb") as out:
             self._proc = subprocess.Popen(
-                ["parec", "-d", self.server.monitor, "--raw", "--format=float32le",
-                 f"--rate={self.rate}", f"--channels={self.channels}", "--latency-msec=20"],
-                env=self.server.env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
+                [
+                    "parec",
+                    "-d",
+                    self.server.monitor,
+                    "--raw",
+                    "--format=float32le",
+                    f"--rate={self.rate}",
+                    f"--channels={self.channels}",
+                    "--latency-msec=20",
+                ],
+                env=self.server.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                preexec_fn=_die_with_parent,
             )
         # Wait until parec's stream exists on the server and (keepalive) data
         # is flowing, so that whatever plays after start() returns is captured.
@@ -420,8 +469,7 @@ class Recording:
                 break
             if time.monotonic() > deadline:
                 self._kill()
-                raise PulseError("parec did not start recording"
-                                 + ("" if connected else " (no source output)"))
+                raise PulseError("parec did not start recording" + ("" if connected else " (no source output)"))
             time.sleep(0.005 if connected else 0.02)
         self.started_at = time.monotonic()
 
@@ -445,11 +493,11 @@ class Recording:
         frames = raw.size // self.channels
         data = raw[: frames * self.channels].reshape(frames, self.channels)
         if self.seconds is not None:
-            data = data[: int(round(self.seconds * self.rate))]
+            data = data[: round(self.seconds * self.rate)]
         self.data = np.ascontiguousarray(data, dtype=np.float32)
         return self.data
 
-    def __enter__(self) -> "Recording":
+    def __enter__(self) -> Recording:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -479,9 +527,13 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def best_lag(recording: np.ndarray, reference: np.ndarray, *,
-             min_overlap: int | None = None, max_lag: int | None = None,
-             ) -> tuple[int, float]:
+def best_lag(
+    recording: np.ndarray,
+    reference: np.ndarray,
+    *,
+    min_overlap: int | None = None,
+    max_lag: int | None = None,
+) -> tuple[int, float]:
     """Align ``reference`` inside ``recording``: returns ``(lag, ncc)``.
 
     ``recording[lag + n] ~ reference[n]``; ``lag`` may be negative when the
@@ -516,10 +568,10 @@ def best_lag(recording: np.ndarray, reference: np.ndarray, *,
     num = cc[lags % nfft]
 
     # Energies of the overlapping windows, via cumulative sums.
-    cs_rec = np.concatenate(([0.0], np.cumsum((rec ** 2).sum(axis=1))))
-    cs_ref = np.concatenate(([0.0], np.cumsum((ref ** 2).sum(axis=1))))
-    lo = np.maximum(0, -lags)               # first reference frame in the overlap
-    hi = np.minimum(N, R - lags)            # one past the last
+    cs_rec = np.concatenate(([0.0], np.cumsum((rec**2).sum(axis=1))))
+    cs_ref = np.concatenate(([0.0], np.cumsum((ref**2).sum(axis=1))))
+    lo = np.maximum(0, -lags)  # first reference frame in the overlap
+    hi = np.minimum(N, R - lags)  # one past the last
     e_ref = cs_ref[hi] - cs_ref[lo]
     e_rec = cs_rec[hi + lags] - cs_rec[lo + lags]
     overlap = hi - lo
@@ -558,7 +610,7 @@ def dominant_frequency(x: np.ndarray, sr: int = DEFAULT_RATE) -> float:
     mag[0] = 0.0
     k = int(np.argmax(mag))
     if 0 < k < mag.size - 1 and mag[k] > 0:
-        a, b, c = np.log(mag[k - 1:k + 2] + 1e-300)
+        a, b, c = np.log(mag[k - 1 : k + 2] + 1e-300)
         denom = a - 2 * b + c
         delta = 0.5 * (a - c) / denom if denom != 0 else 0.0
     else:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stemtui.core.library.demo import synthesize
 from stemtui.core.audio.mixer import Mixer
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.library.demo import synthesize
 from stemtui.core.library.store import Store, wait_first_audio
 
 SR = 44100
@@ -35,7 +35,9 @@ def build_song(minutes: float = 10.0) -> Song:
     # Two more stems with their own content: the chords an octave down with a
     # slow tremolo ("piano"), and the vocal line, delayed and filtered ("guitar").
     t = np.arange(frames, dtype=np.float32) / SR
-    tiled["piano"] = (np.repeat(tiled["chords"][::2], 2, axis=0)[:frames] * (0.6 + 0.4 * np.sin(2 * np.pi * 0.3 * t))[:, None]).astype(np.float32)
+    tiled["piano"] = (
+        np.repeat(tiled["chords"][::2], 2, axis=0)[:frames] * (0.6 + 0.4 * np.sin(2 * np.pi * 0.3 * t))[:, None]
+    ).astype(np.float32)
     guitar = np.roll(tiled["vocals"], SR // 4, axis=0)
     tiled["guitar"] = (0.5 * (guitar + np.roll(guitar, 1, axis=0))).astype(np.float32)
     return Song.from_stems(tiled, SR, SongMeta("cache bench", source="bench"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.mixer import VOLUME_MAX, db_to_gain, gain_to_db
+from stemtui.core.errors import BadInput
 
 _TIME = re.compile(r"^\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)\s*$")
 

@@ -17,7 +17,9 @@ SR = 22050
 
 def run(args: list[str], cache: Path, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "STEMTUI_CACHE_DIR": str(cache)}
-    return subprocess.run([sys.executable, "-m", "stemtui", *args], capture_output=True, text=True, env=env, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "stemtui", *args], capture_output=True, text=True, env=env, timeout=120, **kw
+    )
 
 
 def assert_one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
@@ -91,7 +93,23 @@ def test_import_list_info_export_rm(cache, stem_folder, tmp_path):
 def test_export_loop_and_range(cache, stem_folder, tmp_path):
     run(["import", str(stem_folder)], cache)
     out = tmp_path / "part.flac"
-    r = run(["export", "my song", "--from", "0:00.5", "--to", "1.5", "--solo", "bass", "--volume", "bass=-6dB", "-o", str(out)], cache)
+    r = run(
+        [
+            "export",
+            "my song",
+            "--from",
+            "0:00.5",
+            "--to",
+            "1.5",
+            "--solo",
+            "bass",
+            "--volume",
+            "bass=-6dB",
+            "-o",
+            str(out),
+        ],
+        cache,
+    )
     assert r.returncode == 0, r.stderr
     mix, _ = sf.read(out, dtype="float32")
     assert mix.shape[0] == SR
@@ -145,7 +163,17 @@ def test_import_folder_with_non_audio_and_zero_length(cache, tmp_path):
         (["play", "nothing-like-this"], ["nothing-like-this", "no song"]),
         (["info", "zzzz"], ["zzzz", "no song"]),
     ],
-    ids=["unknown-stem", "bad-time", "backwards-loop", "bad-volume", "bad-format", "play-unknown-stem", "bad-loop", "unknown-song", "info-unknown"],
+    ids=[
+        "unknown-stem",
+        "bad-time",
+        "backwards-loop",
+        "bad-volume",
+        "bad-format",
+        "play-unknown-stem",
+        "bad-loop",
+        "unknown-song",
+        "info-unknown",
+    ],
 )
 def test_bad_flags(cache, tmp_path, args, needles):
     out = tmp_path / "out.wav"
@@ -181,14 +209,18 @@ def test_play_without_any_device_says_so(cache, tmp_path):
     env_extra = {"PULSE_SERVER": "unix:/nonexistent", "XDG_RUNTIME_DIR": str(tmp_path)}
     r = subprocess.run(
         [sys.executable, "-m", "stemtui", "play", "demo", "--duration", "1"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "STEMTUI_CACHE_DIR": str(cache), **env_extra},
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "no audio output" in r.stderr and "export" in r.stderr
     r = subprocess.run(
         [sys.executable, "-m", "stemtui", "export", "demo", "-o", str(tmp_path / "x.wav")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "STEMTUI_CACHE_DIR": str(cache), **env_extra},
     )
     assert r.returncode == 0 and (tmp_path / "x.wav").exists()

@@ -26,7 +26,10 @@ def play(pulse, cache, *flags: str, seconds: float = 6.0) -> tuple[np.ndarray, s
     with pulse.record() as rec:
         r = subprocess.run(
             [sys.executable, "-m", "stemtui", "play", "demo", "--device", "pulse", "--duration", str(seconds), *flags],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert r.returncode == 0, r.stderr
     return rec.data, r.stderr
@@ -40,7 +43,9 @@ def demo_stems(cache) -> dict[str, np.ndarray]:
     return {n: song.data[i] for i, n in enumerate(song.names)}
 
 
-def stem_weights(recording: np.ndarray, stems: dict[str, np.ndarray], expected: np.ndarray, start: int) -> dict[str, float]:
+def stem_weights(
+    recording: np.ndarray, stems: dict[str, np.ndarray], expected: np.ndarray, start: int
+) -> dict[str, float]:
     """Each stem's weight in the recording, by joint least squares after alignment.
 
     1.0 means the stem is heard at unity gain, 0.0 that it is absent. Fitting
@@ -61,7 +66,7 @@ def stem_weights(recording: np.ndarray, stems: dict[str, np.ndarray], expected: 
     w, *_ = np.linalg.lstsq(cols.astype(np.float64), rec.astype(np.float64), rcond=None)
     residual = rec - cols @ w
     assert np.abs(residual).max() < 2e-3, "something beyond the stems is in the recording"
-    return dict(zip(names, w.round(4)))
+    return dict(zip(names, w.round(4), strict=True))
 
 
 def underruns(stderr: str) -> int:
@@ -108,18 +113,26 @@ def test_no_underruns_over_a_long_loop(pulse, tmp_path):
 
 def test_devices_lists_pulse_and_play_by_index(pulse, tmp_path):
     env = {**pulse.env, "STEMTUI_CACHE_DIR": str(tmp_path / "cache")}
-    r = subprocess.run([sys.executable, "-m", "stemtui", "devices"], env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "stemtui", "devices"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     line = next(ln for ln in r.stdout.splitlines() if " pulse " in ln + " ")
     index = line.lstrip("* ").split()[0]
     r = subprocess.run(
         [sys.executable, "-m", "stemtui", "play", "demo", "--device", index, "--duration", "0.5"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     assert "on pulse" in r.stderr
     r = subprocess.run(
         [sys.executable, "-m", "stemtui", "play", "demo", "--device", "no-such-card"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 2 and "no-such-card" in r.stderr and "Traceback" not in r.stderr

@@ -74,8 +74,23 @@ def test_play_a_file_while_it_separates(pulse, tmp_path):
     env = {**pulse.env, "STEMTUI_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
     with pulse.record() as rec:
         r = subprocess.run(
-            [sys.executable, "-m", "stemtui", "play", str(wav), "-n", "demucs_unittest", "--device", "pulse", "--duration", "5"],
-            env=env, capture_output=True, text=True, timeout=240,
+            [
+                sys.executable,
+                "-m",
+                "stemtui",
+                "play",
+                str(wav),
+                "-n",
+                "demucs_unittest",
+                "--device",
+                "pulse",
+                "--duration",
+                "5",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
         )
     assert r.returncode == 0, r.stderr
     assert int(re.search(r"underruns (\d+)", r.stderr).group(1)) == 0

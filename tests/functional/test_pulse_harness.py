@@ -49,8 +49,9 @@ with sd.OutputStream(device="pulse", samplerate=44100, channels=2, dtype="float3
 def play(pulse: PulseServer, audio: np.ndarray, tmp_path) -> None:
     path = tmp_path / "play.npy"
     np.save(path, np.ascontiguousarray(audio, dtype=np.float32))
-    r = subprocess.run([sys.executable, "-c", PLAYER, str(path)], env=pulse.env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", PLAYER, str(path)], env=pulse.env, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -116,7 +117,7 @@ def test_noise_is_recorded_bit_exact_after_alignment(pulse, tmp_path):
     lag, ncc = best_lag(rec.data, ref)
     assert ncc > 0.95
     assert lag >= 0, "the recording missed the start of the stream"
-    got = rec.data[lag:lag + len(ref)]
+    got = rec.data[lag : lag + len(ref)]
     # The body is sample-exact.  PortAudio's ALSA->pulse path turns the first
     # ~100-180 frames of a stream into zeros and drops the last ~35 ms when the
     # stream stops, so leave out the first 50 ms and the last 100 ms.

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from stemtui.core.errors import BadInput
 from stemtui.core.library import audiofiles as audio_io
 from stemtui.core.library.audiofiles import (
     AUDIO_EXTENSIONS,
@@ -21,7 +22,6 @@ from stemtui.core.library.audiofiles import (
     resample,
     write_audio,
 )
-from stemtui.core.errors import BadInput
 
 
 # -- helpers ---------------------------------------------------------------
@@ -64,7 +64,7 @@ def encode_aac(
             image = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
             for packet in [*video.encode(image), *video.encode(None)]:
                 out.mux(packet)
-        for stream, x in zip(streams, signals):
+        for stream, x in zip(streams, signals, strict=True):
             planar = np.ascontiguousarray(x.T)  # the AAC encoder wants fltp
             for i in range(0, planar.shape[1], 1024):
                 frame = av.AudioFrame.from_ndarray(
@@ -133,7 +133,7 @@ def test_read_audio_falls_back_to_pyav_for_packed_pcm(tmp_path, monkeypatch, sub
     left, right = sine(300, channels=1), sine(700, channels=1)
     sf.write(path, np.hstack([left, right]), 44100, subtype=subtype)
 
-    def refuse(*args, **kwargs):
+    def refuse(*_args, **_kwargs):
         raise sf.LibsndfileError(1, "Error opening: ")
 
     monkeypatch.setattr(audio_io.sf, "read", refuse)
@@ -214,7 +214,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
     path = tmp_path / "locked.wav"
     sf.write(path, sine(440), 44100)
 
-    def deny(*args, **kwargs):
+    def deny(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied")
 
     # Root ignores chmod, so simulate the refusal at the module's open().
@@ -421,7 +421,7 @@ def test_write_audio_replaces_existing(tmp_path):
 )
 def test_write_audio_failure_leaves_nothing(tmp_path, bad):
     path = tmp_path / "out.wav"
-    with pytest.raises(Exception):
+    with pytest.raises((ValueError, sf.SoundFileError)):
         write_audio(path, bad, 44100)
     assert list(tmp_path.iterdir()) == []
 
@@ -431,7 +431,7 @@ def test_write_audio_failure_keeps_old_file(tmp_path, monkeypatch):
     write_audio(path, sine(440, seconds=0.1), 44100)
     before = path.read_bytes()
 
-    def half_write(file, data, samplerate, **kwargs):
+    def half_write(file, _data, _samplerate, **_kwargs):
         Path(file).write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 

@@ -19,7 +19,6 @@ import time
 import numpy as np
 import pytest
 
-from stemtui.core.library import demo
 from stemtui.core.analysis.beatjob import EstimateJob, estimate_grid_in_subprocess
 from stemtui.core.analysis.beats import (
     BeatGrid,
@@ -29,6 +28,7 @@ from stemtui.core.analysis.beats import (
     grid_audio,
 )
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.library import demo
 
 SR = 44100
 # (bpm, first beat in s, noise level): kick/snare/hat at common tempi.
@@ -161,7 +161,7 @@ def test_subprocess_entry_point_reports_errors(tmp_path):
 def test_estimate_job_silence_calls_back(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     called = threading.Event()
-    job = EstimateJob(np.zeros((SR, 2), np.float32), SR, "mix", callback=lambda j: called.set())
+    job = EstimateJob(np.zeros((SR, 2), np.float32), SR, "mix", callback=lambda _job: called.set())
     assert job.wait(120)
     assert job.result is None and job.error is None and not job.cancelled
     assert called.wait(10)
@@ -171,7 +171,7 @@ def test_estimate_job_silence_calls_back(tmp_path, monkeypatch):
 def test_estimate_job_cancel_kills_child(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     called = threading.Event()
-    job = EstimateJob(synth_drums(120.0, 0.1, seconds=120.0), SR, callback=lambda j: called.set())
+    job = EstimateJob(synth_drums(120.0, 0.1, seconds=120.0), SR, callback=lambda _job: called.set())
     for _ in range(6000):  # until the child runs (it then needs seconds to import librosa)
         if job._proc is not None or job.done.is_set():
             break
@@ -185,7 +185,10 @@ def test_estimate_job_cancel_kills_child(tmp_path, monkeypatch):
 
 
 def test_import_does_not_load_librosa():
-    code = "import sys, stemtui.core.analysis.beats, stemtui.core.analysis.beatjob, stemtui.core.audio.click; print(' '.join(sys.modules))"
+    code = (
+        "import sys, stemtui.core.analysis.beats, stemtui.core.analysis.beatjob, stemtui.core.audio.click;"
+        " print(' '.join(sys.modules))"
+    )
     mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     assert "stemtui.core.audio.click" in mods
     heavy = {m.split(".")[0] for m in mods} & {"librosa", "numba", "scipy", "textual"}

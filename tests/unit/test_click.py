@@ -115,7 +115,7 @@ def test_count_in(n, bpm, bpb):
     spacing = 60.0 / bpm * SR
     assert x.dtype == np.float32 and x.shape == (round(n * spacing), 2)
     want = [round(k * spacing) for k in range(n)]
-    np.testing.assert_array_equal(onsets(np.vstack([np.zeros((1, 2), np.float32), x]))[: n] - 1, want)
+    np.testing.assert_array_equal(onsets(np.vstack([np.zeros((1, 2), np.float32), x]))[:n] - 1, want)
     for k, pos in enumerate(want):
         c = click_sample(SR, k % bpb == 0)
         np.testing.assert_array_equal(x[pos : pos + len(c)], c)

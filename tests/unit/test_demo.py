@@ -160,7 +160,7 @@ def test_stems_sit_in_different_stereo_places(stems) -> None:
         return (right - left) / (right + left)
 
     balances = sorted(balance(v) for v in stems.values())
-    assert min(b - a for a, b in zip(balances, balances[1:])) > 0.02
+    assert min(b - a for a, b in itertools.pairwise(balances)) > 0.02
 
 
 def test_other_sample_rate_keeps_duration() -> None:

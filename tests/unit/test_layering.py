@@ -1,10 +1,17 @@
-"""The core must stay UI-free, and `--help` must not pay for heavy imports."""
+"""The core must stay UI-free, and `--help` must not pay for heavy imports.
+
+Also: import-linter's contracts (pyproject.toml) hold, and each one fails on a violation.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def _core_modules() -> list[str]:
@@ -54,6 +61,72 @@ def test_cli_help_is_lightweight():
 
 
 def test_ui_imports_no_torch_until_a_separation_starts():
-    mods = _loaded_after("import stemtui.ui.app\nimport stemtui.ui.screens.separation_screen\nimport stemtui.core.separation.job")
+    mods = _loaded_after(
+        "import stemtui.ui.app\nimport stemtui.ui.screens.separation_screen\nimport stemtui.core.separation.job"
+    )
     assert "textual" in mods
     assert "torch" not in mods and "demucs" not in mods
+
+
+# --- import-linter: the layering contracts in pyproject.toml ----------------
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint_imports(root: Path) -> tuple[int, dict[str, str], str]:
+    """Run lint-imports on the ``stemtui`` package under ``root``, with its pyproject.toml.
+
+    Returns the exit status, each contract's verdict by name (``KEPT`` or
+    ``BROKEN``) and the whole output.
+    """
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    verdicts = {}
+    for line in out.splitlines():
+        name, _, verdict = line.rpartition(" ")
+        if name and verdict in ("KEPT", "BROKEN"):
+            verdicts[name] = verdict
+    return proc.returncode, verdicts, out
+
+
+def test_import_contracts_are_kept():
+    rc, verdicts, out = _lint_imports(ROOT)
+    assert rc == 0, out
+    assert len(verdicts) >= 3 and set(verdicts.values()) == {"KEPT"}, out
+
+
+# Each case adds one forbidden import to a copy of the tree; exactly the
+# contract it breaks must say so (and lint-imports must fail).
+VIOLATIONS = {
+    "core-imports-ui": ("stemtui/core/__init__.py", "import stemtui.ui", "core imports neither"),
+    "core-imports-textual": ("stemtui/core/timefmt.py", "import textual", "core imports neither"),
+    "ui-imports-commands": ("stemtui/ui/__init__.py", "from stemtui.commands import common", "the UI does not import"),
+    "audio-imports-separation": (
+        "stemtui/core/audio/__init__.py",
+        "import stemtui.core.separation.splitter",
+        "core.audio imports nothing",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(VIOLATIONS))
+def test_import_contract_catches_a_violation(tmp_path, case):
+    module, line, contract = VIOLATIONS[case]
+    shutil.copytree(ROOT / "stemtui", tmp_path / "stemtui", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(target.read_text() + f"\n{line}  # the violation under test\n")
+    rc, verdicts, out = _lint_imports(tmp_path)
+    assert rc != 0, out
+    broken = {name for name, verdict in verdicts.items() if verdict == "BROKEN"}
+    assert len(broken) == 1 and next(iter(broken)).startswith(contract), out
+    assert len(verdicts) >= 3, out

@@ -3,6 +3,9 @@
 Real demucs code throughout; only the network is absent (HF_HUB_OFFLINE=1).
 """
 
+# The imports after importorskip need torch: it has to be checked first.
+# ruff: noqa: E402
+
 from __future__ import annotations
 
 import json
@@ -16,9 +19,9 @@ torch = pytest.importorskip("torch")
 
 from demucs.apply import apply_model
 
+from stemtui.core.audio.song import stem_sort_key
 from stemtui.core.errors import BadInput
 from stemtui.core.separation.models import cpu_has_fast_bf16
-from stemtui.core.audio.song import stem_sort_key
 from stemtui.core.separation.splitter import (
     ModelUnavailable,
     SeparationCancelled,
@@ -49,7 +52,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
 
 
-def one_shot(model, audio, sample_rate, shifts, seed, segment=None, overlap=0.25, names=None):
+def one_shot(model, audio, shifts, seed, segment=None, overlap=0.25, names=None):
     """demucs's own answer: api.Separator's normalisation around apply_model.
 
     Rows follow ``names`` (stemtui lists stems in a musician's order), else
@@ -60,8 +63,9 @@ def one_shot(model, audio, sample_rate, shifts, seed, segment=None, overlap=0.25
     mean, std = ref.mean(), ref.std() + 1e-8
     random.seed(seed)
     with torch.no_grad():
-        out = apply_model(model, ((wav - mean) / std)[None], shifts=shifts, split=True,
-                          overlap=overlap, segment=segment)
+        out = apply_model(
+            model, ((wav - mean) / std)[None], shifts=shifts, split=True, overlap=overlap, segment=segment
+        )
     out = (out * std + mean)[0].numpy().transpose(0, 2, 1)  # (sources, frames, 2)
     return out if names is None else out[[list(model.sources).index(n) for n in names]]
 
@@ -92,10 +96,11 @@ def test_progressive_equals_one_shot_apply_model(unittest_model, audio20, shifts
         audio20 = audio20[: 10 * SR]  # the same loop without the shift; half the length is enough
     opts = SeparationOptions(model="demucs_unittest", segment=3.0, shifts=shifts, precision="fp32", seed=5)
     readies, events = [], []
-    names, out = separate_array(audio20, SR, opts, on_progress=events.append, on_ready=readies.append,
-                                model=unittest_model)
+    names, out = separate_array(
+        audio20, SR, opts, on_progress=events.append, on_ready=readies.append, model=unittest_model
+    )
     assert names == sorted(unittest_model.sources, key=stem_sort_key) == ["vocals", "drums", "bass", "other"]
-    ref = one_shot(unittest_model, audio20, SR, shifts, seed=5, segment=3.0, names=names)
+    ref = one_shot(unittest_model, audio20, shifts, seed=5, segment=3.0, names=names)
     assert out.shape == ref.shape == (4, audio20.shape[0], 2)
     assert snr_db(out, ref) >= 60
     # No seams: every segment boundary region is as exact as the whole.
@@ -122,7 +127,7 @@ def test_bag_with_weights_equals_apply_model():
     opts = SeparationOptions(model="bag", segment=2.0, shifts=1, precision="fp32", seed=11)
     readies = []
     names, out = separate_array(audio, SR, opts, on_ready=readies.append, model=bag)
-    assert snr_db(out, one_shot(bag, audio, SR, 1, seed=11, segment=2.0, names=names)) >= 60
+    assert snr_db(out, one_shot(bag, audio, 1, seed=11, segment=2.0, names=names)) >= 60
     assert readies[0] < audio.shape[0] // 2 and readies[-1] == audio.shape[0]
 
 
@@ -183,7 +188,7 @@ def test_tiny_htdemucs_from_th_and_safetensors(tmp_path):
     opts = SeparationOptions(model="tiny", repo=tmp_path / "st", precision="fp32", seed=2)
     names, out = separate_array(audio, SR, opts)  # loads via the repo, runs the transformer
     assert names == ["vocals", "drums", "bass", "guitar"]  # the model's sources, in a musician's order
-    assert snr_db(out, one_shot(model, audio, SR, 1, seed=2, names=names)) >= 60
+    assert snr_db(out, one_shot(model, audio, 1, seed=2, names=names)) >= 60
 
 
 def test_fast_build_skips_init_but_loads_every_tensor(tmp_path):
@@ -207,7 +212,8 @@ def test_fast_build_skips_init_but_loads_every_tensor(tmp_path):
     # Saved again, the init arguments are the ones it was saved with (not rescale=0).
     save_model_safetensors(loaded, tmp_path / "again", "tiny")
     assert _json.loads((tmp_path / "again" / "tiny.json").read_text()) == _json.loads(
-        (tmp_path / "tiny.json").read_text())
+        (tmp_path / "tiny.json").read_text()
+    )
     # A state that misses a tensor would leave it uninitialised: refused.
     state = load_file(str(tmp_path / "tiny.safetensors"))
     state.pop(next(iter(state)))

@@ -20,7 +20,7 @@ def test_parse_time(text, seconds):
 def test_parse_time_rejects(text):
     with pytest.raises(BadInput) as exc:
         parse_time(text, "--from")
-    assert "--from" in str(exc.value) and "not a time" in str(exc.value) or "below 60" in str(exc.value)
+    assert ("--from" in str(exc.value) and "not a time" in str(exc.value)) or "below 60" in str(exc.value)
 
 
 def test_parse_loop():
@@ -30,7 +30,9 @@ def test_parse_loop():
             parse_loop(bad)
 
 
-@pytest.mark.parametrize("text,gain", [("-6dB", 0.5011872), ("0 dB", 1.0), ("50%", 0.5), ("1.5", 1.5), ("+6dB", 1.9952623)])
+@pytest.mark.parametrize(
+    "text,gain", [("-6dB", 0.5011872), ("0 dB", 1.0), ("50%", 0.5), ("1.5", 1.5), ("+6dB", 1.9952623)]
+)
 def test_parse_gain(text, gain):
     assert parse_gain(text) == pytest.approx(gain, rel=1e-5)
 

@@ -130,7 +130,7 @@ class BeatGrid:
         """Rebuild a grid from :meth:`to_dict` output; ValueError if it is not one."""
         if not isinstance(data, dict):
             # ValueError, not TypeError: callers catch one error for any bad state file.
-            raise ValueError(f"a beat grid must be a JSON object, got {type(data).__name__}")  # noqa: TRY004
+            raise ValueError(f"a beat grid must be a JSON object, got {type(data).__name__}")
         missing = {"bpm", "offset", "source"} - data.keys()
         if missing:
             raise ValueError(f"beat grid lacks {', '.join(sorted(missing))}")

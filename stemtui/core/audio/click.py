@@ -33,7 +33,8 @@ def _click(sample_rate: int, accent: bool) -> np.ndarray:
     t = np.arange(n) / sr
     f = _PITCH[accent]
     # Modes above 0.45 * sr would alias at low sample rates; drop them.
-    y = sum(g * np.exp(-t / tau) * np.sin(2 * np.pi * r * f * t) for r, g, tau in _MODES if r * f < 0.45 * sr)
+    modes = (g * np.exp(-t / tau) * np.sin(2 * np.pi * r * f * t) for r, g, tau in _MODES if r * f < 0.45 * sr)
+    y = sum(modes, np.zeros(n))
     # Raised-cosine ends: 1 ms in, 5 ms out, so the click starts and ends at
     # exactly zero and does not add a click of its own.
     a, r = max(2, int(0.001 * sr)), max(2, int(0.005 * sr))

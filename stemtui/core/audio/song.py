@@ -123,7 +123,7 @@ class Song:
         sample_rate: int,
         meta: SongMeta,
         song_id: str = "",
-    ) -> "Song":
+    ) -> Song:
         """Build a song from per-stem arrays of possibly different lengths.
 
         Every stem becomes stereo and is zero-padded to the longest one, so
@@ -145,9 +145,7 @@ class Song:
         return cls(names, data, sample_rate, meta, song_id)
 
     @classmethod
-    def empty(
-        cls, names: list[str], frames: int, sample_rate: int, meta: SongMeta, song_id: str = ""
-    ) -> "Song":
+    def empty(cls, names: list[str], frames: int, sample_rate: int, meta: SongMeta, song_id: str = "") -> Song:
         """A silent song of known size that a loader fills progressively."""
         from stemtui.core.audio.shm import zeros
 
@@ -222,7 +220,7 @@ class Song:
                 return i
         raise BadInput(name, f"no such stem (this song has: {', '.join(self.names)})")
 
-    def resampled(self, sample_rate: int) -> "Song":
+    def resampled(self, sample_rate: int) -> Song:
         """A copy at another sample rate (soxr, high quality), done once at load."""
         if sample_rate == self.sample_rate:
             return self

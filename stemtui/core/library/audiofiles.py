@@ -20,8 +20,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.song import SongMeta
+from stemtui.core.errors import BadInput
 
 #: Lower-case suffixes accepted as audio. soundfile reads WAV, FLAC, Ogg and
 #: AIFF; PyAV reads MP3, the MP4 family and WMA.
@@ -88,7 +88,8 @@ def _frame_to_float(frame: av.AudioFrame) -> np.ndarray:
     ``to_ndarray`` gives planar formats (``fltp``) as ``(channels, samples)``
     but packed ones (``s16``) as ``(1, samples * channels)``, interleaved.
     """
-    arr = frame.to_ndarray()
+    # Typed as a plain array: PyAV's per-format union defeats iinfo() below.
+    arr: np.ndarray = frame.to_ndarray()
     arr = arr.T if frame.format.is_planar else arr.reshape(-1, len(frame.layout.channels))
     if arr.dtype == np.uint8:  # 8-bit PCM is unsigned, with its zero at 128
         return (arr.astype(np.float32) - 128.0) / np.float32(128.0)
@@ -214,7 +215,7 @@ def read_stem_mp4(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int]:
         # Demux only the stems: the mix is never decoded, one pass reads all.
         decoded = _decode_streams(p, container, audio[1:])
     names = [STEM_MP4_NAMES[i] if i < len(STEM_MP4_NAMES) else f"stem{i + 1}" for i in range(len(decoded))]
-    return _to_common_rate(dict(zip(names, decoded)))
+    return _to_common_rate(dict(zip(names, decoded, strict=True)))
 
 
 MIX_NAMES = frozenset({"mixture", "mix"})
@@ -255,7 +256,7 @@ def load_stem_folder(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], in
         if names.count(name) > 1:
             clash = ", ".join(f.name for f in files if f.stem.lower() == name)
             raise BadInput(str(folder), f"more than one file for stem '{name}' ({clash})")
-    return _to_common_rate({name: read_audio(f) for name, f in zip(names, files)})
+    return _to_common_rate({name: read_audio(f) for name, f in zip(names, files, strict=True)})
 
 
 def read_tags(path: str | os.PathLike) -> tuple[str, str]:
@@ -303,9 +304,7 @@ def load_source(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int, So
     return stems, rate, SongMeta(title=title, artist=artist, source=str(p.absolute()))
 
 
-def write_audio(
-    path: str | os.PathLike, data: np.ndarray, sample_rate: int, subtype: str | None = None
-) -> None:
+def write_audio(path: str | os.PathLike, data: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
     """Write audio atomically to ``.wav``, ``.flac`` or ``.mp3``.
 
     The audio goes to a hidden ``.<name>.<random>.part`` file in the same

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.song import Song
+from stemtui.core.errors import BadInput
 from stemtui.core.library.store import Entry, Store, hash_files
 
 #: Marker written once the demo was installed, so a deleted demo stays deleted
@@ -39,8 +39,8 @@ def ensure_demo(store: Store, force: bool = False) -> Entry | None:
     marker = store.root / DEMO_MARKER
     if marker.exists() and not force and existing is None:
         return None
-    from stemtui.core.library.demo import DEMO_ARTIST, DEMO_TITLE, synthesize
     from stemtui.core.audio.song import SongMeta
+    from stemtui.core.library.demo import DEMO_ARTIST, DEMO_TITLE, synthesize
 
     sr = 44100
     meta = SongMeta(DEMO_TITLE, DEMO_ARTIST, source="demo (synthesized by stemtui)")
@@ -67,10 +67,18 @@ def import_path(store: Store, path: str | Path, title: str | None = None) -> tup
     if not p.exists():
         raise BadInput(str(path), "no such file or directory")
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in AUDIO_EXTENSIONS)
+        files = sorted(
+            f
+            for f in p.iterdir()
+            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in AUDIO_EXTENSIONS
+        )
     else:
         files = [p]
-    sid = hash_files(files, {"kind": "import", "names": [f.stem.lower() for f in files] if p.is_dir() else []}) if files else ""
+    sid = (
+        hash_files(files, {"kind": "import", "names": [f.stem.lower() for f in files] if p.is_dir() else []})
+        if files
+        else ""
+    )
     if sid:
         hit = store.get(sid)
         if hit is not None and hit.ok:
@@ -88,7 +96,9 @@ def find_song(store: Store, query: str) -> Entry:
     Raises:
         BadInput: If nothing or several things match, or the import fails.
     """
-    if query and (Path(query).expanduser().exists() and ("/" in query or Path(query).is_dir() or query.lower().endswith(".mp4"))):
+    if query and (
+        Path(query).expanduser().exists() and ("/" in query or Path(query).is_dir() or query.lower().endswith(".mp4"))
+    ):
         return import_path(store, query)[0]
     ensure_demo(store)
     return store.resolve(query)

@@ -160,7 +160,7 @@ def _drums(sr: int, n: int, beat: float, rng: np.random.Generator) -> np.ndarray
 
     def hit(sound: np.ndarray, beats: float, vel: float) -> None:
         # A few percent of velocity variation keeps the loop from sounding stamped.
-        _add(out, int(round(beats * beat * sr)), sound * vel * rng.uniform(0.92, 1.0))
+        _add(out, round(beats * beat * sr), sound * vel * rng.uniform(0.92, 1.0))
 
     for bar in range(DEMO_BARS):
         b0 = bar * DEMO_BEATS_PER_BAR
@@ -205,8 +205,8 @@ def _bass(sr: int, n: int, beat: float) -> np.ndarray:
             key = (root + iv, 0.9 * length * beat)
             if key not in notes:
                 notes[key] = _bass_note(sr, *key)
-            _add(out, int(round((bar * DEMO_BEATS_PER_BAR + b) * beat * sr)), notes[key])
-    end = int(round(DEMO_BARS * DEMO_BEATS_PER_BAR * beat * sr))
+            _add(out, round((bar * DEMO_BEATS_PER_BAR + b) * beat * sr), notes[key])
+    end = round(DEMO_BARS * DEMO_BEATS_PER_BAR * beat * sr)
     _add(out, end, _bass_note(sr, _ROOTS["Am"], _TAIL_S - 0.1))
     return _pan(out, -0.12)
 
@@ -217,7 +217,7 @@ def _pad_chord(sr: int, notes, seconds: float, release: float, rng: np.random.Ge
     # Two saws per note, detuned by +/-7 cents and spread left/right: the slow
     # beating between them gives the pad its width and movement.
     for cents, pos in ((-7.0, -0.75), (7.0, 0.55)):
-        voice = sum(_saw(_hz(m) * 2.0 ** (cents / 1200.0) / sr, rng.random(), n) for m in notes)
+        voice = sum((_saw(_hz(m) * 2.0 ** (cents / 1200.0) / sr, rng.random(), n) for m in notes), np.zeros(n))
         out += _pan(voice, pos)
     # Low-pass so the pad is soft and leaves the 1-3 kHz presence range to the voice.
     out = _filter(out, sr, _band(hi=1400.0)) / len(notes)
@@ -232,9 +232,9 @@ def _chords(sr: int, n: int, beat: float, rng: np.random.Generator) -> np.ndarra
     # chord's attack for a legato crossfade.
     cache = {c: _pad_chord(sr, _VOICINGS[c], bar_s + release, release, rng) for c in _PROGRESSION}
     for bar in range(DEMO_BARS):
-        _add(out, int(round(bar * bar_s * sr)), cache[_PROGRESSION[bar % 4]])
+        _add(out, round(bar * bar_s * sr), cache[_PROGRESSION[bar % 4]])
     final = _pad_chord(sr, _VOICINGS["Am"], _TAIL_S - 0.05, 1.2, rng)
-    _add(out, int(round(DEMO_BARS * bar_s * sr)), final)
+    _add(out, round(DEMO_BARS * bar_s * sr), final)
     return out
 
 
@@ -276,7 +276,7 @@ def _vocal_phrase(sr: int, beat: float, notes, vowel: str, rng: np.random.Genera
 def _vocals(sr: int, n: int, beat: float, rng: np.random.Generator) -> np.ndarray:
     out = np.zeros(n)
     for bar, vowel, notes in _PHRASES:
-        start = int(round((bar * DEMO_BEATS_PER_BAR + notes[0][0]) * beat * sr))
+        start = round((bar * DEMO_BEATS_PER_BAR + notes[0][0]) * beat * sr)
         _add(out, start, _vocal_phrase(sr, beat, notes, vowel, rng))
     return _pan(out, 0.12)
 
@@ -297,7 +297,7 @@ def synthesize(sample_rate: int = 44100) -> dict[str, np.ndarray]:
         raise ValueError(f"sample_rate must be at least 8000, got {sample_rate}")
     rng = np.random.default_rng(_SEED)
     beat = 60.0 / DEMO_BPM
-    n = int(round((DEMO_BARS * DEMO_BEATS_PER_BAR * beat + _TAIL_S) * sr))
+    n = round((DEMO_BARS * DEMO_BEATS_PER_BAR * beat + _TAIL_S) * sr)
     # Fixed render order: each stem draws from the one generator in turn.
     stems = {
         "drums": _drums(sr, n, beat, rng),

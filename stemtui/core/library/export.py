@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.mixer import BLOCK_MAX, Mixer
+from stemtui.core.errors import BadInput
 
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".mp3": ("MP3", "MPEG_LAYER_III")}
 
@@ -124,9 +124,16 @@ def export_mix(
     return target
 
 
-def backing_name(title: str, names: list[str], audible: list[bool], tempo: float = 1.0,
-                 semitones: int = 0, loop: tuple[float, float] | None = None, ext: str = ".wav",
-                 click: bool = False) -> str:
+def backing_name(
+    title: str,
+    names: list[str],
+    audible: list[bool],
+    tempo: float = 1.0,
+    semitones: int = 0,
+    loop: tuple[float, float] | None = None,
+    ext: str = ".wav",
+    click: bool = False,
+) -> str:
     """A file name that says what the backing track leaves out, e.g. ``Song (no vocals, 80%).wav``.
 
     Args:
@@ -154,6 +161,8 @@ def backing_name(title: str, names: list[str], audible: list[bool], tempo: float
         parts.append("click")
     if loop is not None:
         parts.append(f"loop {loop[0]:.1f}s-{loop[1]:.1f}s")
-    safe = "".join(c if c.isalnum() or c in " -_.,+%()&'" else "-" if c in ":/\\|" else "_" for c in title.replace(":", " -"))
+    safe = "".join(
+        c if c.isalnum() or c in " -_.,+%()&'" else "-" if c in ":/\\|" else "_" for c in title.replace(":", " -")
+    )
     safe = " ".join(safe.split()) or "mix"
     return f"{safe} ({', '.join(parts)}){ext}" if parts else f"{safe} (full mix){ext}"

@@ -48,7 +48,7 @@ def cpu_has_fast_bf16() -> bool:
 
         if "AMX" in str(torch.backends.cpu.get_cpu_capability()).upper():
             return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - a probe: any failure (old torch, odd build) only means "not known"
         pass
     if not sys.platform.startswith("linux"):
         return False
@@ -102,7 +102,7 @@ def _attention(q, k, v, rows: int = 512):
         q = q * (q.shape[-1] ** -0.5)
         kt = k.transpose(-1, -2).contiguous().to(q.dtype)
         v = v.to(q.dtype)
-        out = q.new_empty(q.shape[:-1] + (v.shape[-1],))
+        out = q.new_empty((*q.shape[:-1], v.shape[-1]))
         for b in range(q.shape[0]):
             for h in range(q.shape[1]):
                 for i in range(0, q.shape[2], rows):
@@ -111,15 +111,33 @@ def _attention(q, k, v, rows: int = 512):
     return out
 
 
-def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-                 average_attn_weights=True, is_causal=False):
+def _mha_forward(
+    self,
+    query,
+    key,
+    value,
+    key_padding_mask=None,
+    need_weights=True,
+    attn_mask=None,
+    average_attn_weights=True,
+    is_causal=False,
+):
     """``nn.MultiheadAttention.forward`` for demucs's unmasked, batch-first use."""
     import torch.nn.functional as F
 
-    if (key_padding_mask is not None or attn_mask is not None or need_weights or is_causal or self.training
-            or not self.batch_first or not self._qkv_same_embed_dim or self.bias_k is not None):
-        return type(self).forward(self, query, key, value, key_padding_mask, need_weights, attn_mask,
-                                  average_attn_weights, is_causal)
+    if (
+        key_padding_mask is not None
+        or attn_mask is not None
+        or need_weights
+        or is_causal
+        or self.training
+        or not self.batch_first
+        or not self._qkv_same_embed_dim
+        or self.bias_k is not None
+    ):
+        return type(self).forward(
+            self, query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights, is_causal
+        )
     (b, lq, e), lk, h = query.shape, key.shape[1], self.num_heads
     w, bias = self.in_proj_weight, self.in_proj_bias
     if query is key and key is value:

@@ -173,7 +173,7 @@ def _no_weight_init():
     with _INIT_LOCK:
         saved = {n: torch.Tensor.__dict__.get(n) for n in ("uniform_", "normal_")}
         for n in saved:
-            setattr(torch.Tensor, n, lambda tensor, *a, **k: tensor)
+            setattr(torch.Tensor, n, lambda tensor, *_a, **_k: tensor)
         try:
             yield
         finally:
@@ -232,11 +232,11 @@ def save_model_safetensors(model, folder: str | os.PathLike, name: str) -> list[
 
         written: list[Path] = []
         sigs = [f"{name}_m{i}" for i in range(len(model.models))]
-        for sig, sub in zip(sigs, model.models):
+        for sig, sub in zip(sigs, model.models, strict=True):
             written += save_model_safetensors(sub, folder, sig)
         bag = {"models": sigs, "weights": [[float(w) for w in ws] for ws in model.weights]}
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(bag))
-        return written + [folder / f"{name}.yaml"]
+        return [*written, folder / f"{name}.yaml"]
     from safetensors.torch import save_file
 
     klass = type(model).__name__
@@ -324,7 +324,7 @@ def _from_hub(name: str):
     try:
         bag = yaml.safe_load(Path(fetch(f"{short}.yaml")).read_text()) or {}
         paths = [Path(fetch(f"{sig}.safetensors")) for sig in bag.get("models", [])]
-    except Exception as exc:  # missing offline, unreachable, unknown repo...
+    except Exception as exc:  # noqa: BLE001 - the hub's errors are many: missing offline, unreachable, unknown repo...
         if hub_offline():
             why = "HF_HUB_OFFLINE is set"
         elif online[0] is False:
@@ -385,7 +385,7 @@ def load_model(name: str = "htdemucs", repo: str | os.PathLike | None = None):
         raise
     except SystemExit as exc:  # demucs's fatal() exits, e.g. a diffq model
         raise ModelUnavailable(f"model {name!r} cannot be loaded (demucs exited with {exc.code})") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure of demucs's loader becomes ModelUnavailable
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelUnavailable(f"model {name!r} cannot be loaded: {type(exc).__name__}: {first}") from None
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 import numpy as np
 
-from stemtui.core.separation.compute import fast_inference
 from stemtui.core.errors import BadInput
-from stemtui.core.separation.splitter import Progress, SeparationCancelled, SeparationOptions  # noqa: F401
+from stemtui.core.separation.compute import fast_inference
+from stemtui.core.separation.splitter import Progress, SeparationCancelled, SeparationOptions
 
 
 class _Pass:
@@ -64,6 +65,9 @@ def _passes(model, mix, options: SeparationOptions, frames: int) -> list[_Pass]:
     from demucs.apply import BagOfModels, TensorChunk
     from demucs.htdemucs import HTDemucs
 
+    # Any: demucs models keep samplerate and segment as plain attributes, which
+    # nn.Module's __getattr__ would type as Tensor | Module.
+    models: list[Any]
     if isinstance(model, BagOfModels):
         models, weights = list(model.models), [list(map(float, w)) for w in model.weights]
     else:
@@ -72,7 +76,7 @@ def _passes(model, mix, options: SeparationOptions, frames: int) -> list[_Pass]:
     rng = random.Random(options.seed)
     shifts = int(options.shifts)
     out: list[_Pass] = []
-    for sub, w in zip(models, weights):
+    for sub, w in zip(models, weights, strict=True):
         seg = options.segment if options.segment is not None else sub.segment
         if isinstance(sub, HTDemucs) and options.segment is not None and options.segment > sub.segment:
             raise BadInput(f"--segment {options.segment}", f"longer than this model's {float(sub.segment):g} s")
@@ -186,7 +190,7 @@ def _run(model, wav, out, fold, options, device, precision, t0, on_progress, can
     report()
     model.to(device).eval()
     with fast_inference(model, device, precision):
-        for (p, o), est in zip(order, results()):
+        for (p, o), est in zip(order, results(), strict=True):
             n = est.shape[-1]
             scale = p.weight[:n] / p.sum_weight(o, n)
             contrib = th.einsum("rs,scn->rnc", fold_t * p.coef[None, :], est * scale).numpy()
@@ -207,5 +211,3 @@ def _run(model, wav, out, fold, options, device, precision, t0, on_progress, can
             report()
             if cancel_event is not None and cancel_event.is_set() and done < len(order):
                 raise SeparationCancelled("separation cancelled")
-
-

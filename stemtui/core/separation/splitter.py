@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stemtui.core.audio.song import as_stereo, stem_sort_key
 from stemtui.core.errors import BadInput, StemtuiError
 from stemtui.core.separation.models import (
     ModelUnavailable,
@@ -54,7 +55,6 @@ from stemtui.core.separation.models import (
     resolve_device,
     save_model_safetensors,
 )
-from stemtui.core.audio.song import as_stereo, stem_sort_key
 
 __all__ = [
     "ModelUnavailable",
@@ -249,7 +249,7 @@ def separate_array(
         raise SeparationCancelled("separation cancelled") from None
     except StemtuiError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure inside torch/demucs becomes SeparationFailed
         first = (str(exc).strip().splitlines() or [""])[0]
         raise SeparationFailed(f"separation failed: {type(exc).__name__}: {first}") from None
     return names, out
