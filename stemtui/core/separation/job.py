@@ -113,7 +113,7 @@ class SeparationJob:
             self.discard()
             raise
         if self.nice > 0:
-            _run_when_idle(getattr(self.task, "_proc", None))
+            _run_when_idle(self.task.pid)
 
     def _progress(self, p) -> None:
         self._write_progress(p.fraction, force=p.fraction >= 1.0)
@@ -213,7 +213,7 @@ def _write_stems(folder: Path, names: list[str], stems: dict, sample_rate: int) 
         list(pool.map(lambda n: write_stem(folder / f"{n}.flac", stems[n], sample_rate), names))
 
 
-def _run_when_idle(proc) -> None:
+def _run_when_idle(pid: int | None) -> None:
     """Put a background worker in SCHED_IDLE: it only gets otherwise idle CPU.
 
     Niceness alone was not enough on 2 cores: with the model busy on both,
@@ -222,10 +222,10 @@ def _run_when_idle(proc) -> None:
     takes every idle cycle, so a separation on a quiet machine is as fast.
     Threads the worker starts later (torch's) inherit the policy.
     """
-    if proc is None:
+    if pid is None:
         return
     try:
-        os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
         pass  # not Linux, or the worker already ended: niceness still applies
 
