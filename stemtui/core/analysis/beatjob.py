@@ -105,6 +105,9 @@ class EstimateJob:
         done: Set when the job has ended, however it ended.
         result: The grid, or ``None`` (no clear beat, failed or cancelled).
         error: A one-line message if the analysis failed, else ``None``.
+        failure: The same as a typed error (:class:`BeatJobDied`,
+            :class:`BeatJobFailed` with the child's traceback, or a
+            :class:`BeatEstimateError` for a timeout), else ``None``.
         cancelled: Whether :meth:`cancel` was called before it ended.
     """
 
@@ -119,6 +122,7 @@ class EstimateJob:
         self.done = threading.Event()
         self.result: BeatGrid | None = None
         self.error: str | None = None
+        self.failure: Exception | None = None
         self.cancelled = False
         self._callback = callback
         self._lock = threading.Lock()
@@ -138,10 +142,10 @@ class EstimateJob:
             if not self.cancelled:
                 self.result = _run_child(audio, sample_rate, source, timeout, self._started)
         except Exception as exc:  # noqa: BLE001 -- reported via .error: a UI polls, nobody catches
-            self.error = str(exc)
+            self.error, self.failure = str(exc), exc
         finally:
             if self.cancelled:
-                self.result, self.error = None, None
+                self.result, self.error, self.failure = None, None, None
             self.done.set()
         if self._callback is not None and not self.cancelled:
             self._callback(self)

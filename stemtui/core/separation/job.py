@@ -244,5 +244,9 @@ def in_progress(store: Store) -> list[Entry]:
         if not _pid_alive(int(info.get("pid", 0))):
             continue
         pct = int(float(info.get("fraction", 0.0)) * 100)
-        out.append(Entry(id=d.name.split(".")[0], path=d, state="separating", reason=f"{pct}%", title=str(info.get("title", ""))))
+        out.append(
+            Entry(
+                id=d.name.split(".")[0], path=d, state="separating", reason=f"{pct}%", title=str(info.get("title", ""))
+            )
+        )
     return out
