@@ -96,7 +96,7 @@ def test_beat_job_killed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     called = threading.Event()
-    job = EstimateJob(np.zeros((60 * SR, 2), np.float32), SR, "mix", callback=lambda j: called.set())
+    job = EstimateJob(np.zeros((60 * SR, 2), np.float32), SR, "mix", callback=lambda _job: called.set())
     t = time.monotonic()
     while job._proc is None:
         assert time.monotonic() - t < 30
@@ -111,7 +111,7 @@ def test_beat_job_killed(tmp_path, monkeypatch):
     assert called.wait(5)
 
 
-def test_beat_job_failure_carries_the_child_traceback(tmp_path):
+def test_beat_job_failure_carries_the_child_traceback():
     from stemtui.core.analysis.beatjob import BeatJobFailed, estimate_grid_in_subprocess
 
     with pytest.raises(BeatJobFailed) as info:

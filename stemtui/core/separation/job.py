@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.errors import BadInput
 from stemtui.core.library.store import Entry, Store, hash_files, write_stem
 
 PROGRESS_FILE = "progress.json"

@@ -85,26 +85,18 @@ def worker_command(
     watch_stdin: bool = False,
 ) -> list[str]:
     """The argv that runs the worker on ``input_path`` with ``options``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        WORKER_MODULE,
-        str(input_path),
-        "--output",
-        str(output_path),
-        "--model",
-        options.model,
-        "--device",
-        options.device,
-        "--shifts",
-        str(options.shifts),
-        "--overlap",
-        repr(float(options.overlap)),
-        "--precision",
-        options.precision,
-        "--seed",
-        str(options.seed),
-    ]
+    flags = {
+        "--output": output_path,
+        "--model": options.model,
+        "--device": options.device,
+        "--shifts": options.shifts,
+        "--overlap": repr(float(options.overlap)),
+        "--precision": options.precision,
+        "--seed": options.seed,
+    }
+    cmd = [sys.executable, "-m", WORKER_MODULE, str(input_path)]
+    for flag, value in flags.items():
+        cmd += [flag, str(value)]
     if sample_rate is not None:
         cmd += ["--sample-rate", str(int(sample_rate))]
     if options.repo is not None:
