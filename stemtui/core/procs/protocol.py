@@ -30,19 +30,21 @@ The child's side (:class:`~stemtui.core.procs.channel.Channel`,
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import traceback as tb
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from stemtui.core.errors import StemtuiError
+
+_log = logging.getLogger(__name__)
 
 # -- errors ------------------------------------------------------------------------
 
@@ -136,8 +138,8 @@ def package_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 class Child:
     """A worker process: ``python -m module *args``, spoken to in JSON lines.
 
-    Callbacks run on the reader thread; an exception in one is printed to our
-    stderr and reading goes on.
+    Callbacks run on the reader thread; an exception in one is logged and
+    reading goes on.
 
     Args:
         module: The module to run with ``-m``.
@@ -333,7 +335,7 @@ class Child:
         try:
             fn(arg)
         except Exception:  # noqa: BLE001 -- a broken callback must not stop the reader
-            tb.print_exc()
+            _log.exception("%s: a callback failed", self.name)
 
     # -- waiting and stopping --------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> bool:
