@@ -26,10 +26,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.errors import BadInput
 from stemtui.core.library.store import Entry, Store, hash_files, write_stem
+
+if TYPE_CHECKING:  # the worker module is imported when a job starts
+    from stemtui.core.separation.worker import SeparationTask
 
 PROGRESS_FILE = "progress.json"
 
@@ -75,7 +79,7 @@ class SeparationJob:
         self.nice = nice
         self.id = separation_id(self.path, options)
         self.meta: SongMeta | None = None
-        self.task = None
+        self.task: SeparationTask | None = None
         self.tmp: Path | None = None
         self._song: Song | None = None
         self._last_write = 0.0
@@ -136,6 +140,11 @@ class SeparationJob:
         except OSError:
             pass  # the folder is being discarded
 
+    def _started(self) -> SeparationTask:
+        if self.task is None:
+            raise RuntimeError("SeparationJob.start() was not called")
+        return self.task
+
     # -- 3. progressive song ----------------------------------------------------------
     def song(self) -> Song:
         """A song over the worker's output; ``available`` grows as segments finish.
@@ -146,15 +155,18 @@ class SeparationJob:
             ModelUnavailable, BadInput, SeparationFailed, SeparationCancelled.
         """
         if self._song is None:
-            names, sr = self.task.stems_info()
-            self._song = Song(names, self.task.output, sr, self.meta, self.id, available=0)
-            self._song.mark_available(self.task.ready_frames)
+            task = self._started()
+            assert self.meta is not None
+            names, sr = task.stems_info()
+            self._song = Song(names, task.output, sr, self.meta, self.id, available=0)
+            self._song.mark_available(task.ready_frames)
             threading.Thread(target=self._follow, name="stemtui-follow", daemon=True).start()
         return self._song
 
     def _follow(self) -> None:
         """Publish ready frames even between progress events."""
-        task, song = self.task, self._song
+        task, song = self._started(), self._song
+        assert song is not None
         while task.running:
             song.mark_available(task.ready_frames)
             time.sleep(0.05)
@@ -169,16 +181,18 @@ class SeparationJob:
             on any of them the temporary folder is removed.
         """
         try:
-            stems = self.task.wait()
-            names, sr = self.task.stems_info()
+            task, tmp = self._started(), self.tmp
+            assert tmp is not None and self.meta is not None
+            stems = task.wait()
+            names, sr = task.stems_info()
             frames = next(iter(stems.values())).shape[0]
-            _write_stems(self.tmp, names, stems, sr)
+            _write_stems(tmp, names, stems, sr)
             if self._song is not None:
                 self._song.mark_available(frames)
-            self.task.close()
-            shutil.rmtree(self.tmp / "work", ignore_errors=True)
-            (self.tmp / PROGRESS_FILE).unlink(missing_ok=True)
-            entry = self.store.commit(self.tmp, self.id, names, frames, sr, self.meta)
+            task.close()
+            shutil.rmtree(tmp / "work", ignore_errors=True)
+            (tmp / PROGRESS_FILE).unlink(missing_ok=True)
+            entry = self.store.commit(tmp, self.id, names, frames, sr, self.meta)
             self.tmp = None
             return entry
         except BaseException:
