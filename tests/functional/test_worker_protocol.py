@@ -190,3 +190,36 @@ def test_export_child_error_is_one_line(tmp_path):
     assert err is not None and not isinstance(err, WorkerDied) and "kazoo" in str(err)
     one_line(err)
     assert err.details["expected"] and child.returncode == 2
+
+
+def test_export_dialog_cancel_stops_the_child(demo_store, null_engine, tmp_path, monkeypatch):
+    from stemtui.ui.screens.export_screen import ExportScreen
+    from tests.functional.test_ui_practice import run
+    from tests.functional.test_ui_support import make_app, open_demo, wait_for
+
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    monkeypatch.chdir(out_dir)
+    app = make_app(demo_store, null_engine)
+
+    async def scenario(pilot):
+        player = await open_demo(pilot)
+        await pilot.press("comma", "comma", "comma")  # 85 %: the child stretches first (seconds)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="the export dialog")
+        screen = app.screen
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen._child is not None and screen._child.running, what="the export child")
+        child = screen._child
+        assert "--cache-dir" in child.argv and str(demo_store.root) in child.argv  # a flag, not the environment
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: child.finished.is_set(), timeout=15, what="the cancel")
+        await wait_for(pilot, lambda: screen._child is None, what="the dialog to hear of it")
+        assert app.screen is screen and str(screen.query_one("#export-status").render()) == "export cancelled"
+        assert isinstance(child.error, WorkerCancelled)
+        assert list(out_dir.iterdir()) == []  # no file, no .part
+        await pilot.press("escape")
+        assert app.screen is player
+        await pilot.press("q")
+
+    run(app, scenario)
