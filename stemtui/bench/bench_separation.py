@@ -86,7 +86,7 @@ def has_cli_separate() -> bool:
         from stemtui.cli import build_parser
 
         parser = build_parser()
-    except Exception:
+    except Exception:  # noqa: BLE001 -- any failure means: no usable CLI here
         return False
     for action in parser._actions:
         if getattr(action, "choices", None) and isinstance(action.choices, dict) and "separate" in action.choices:
@@ -109,23 +109,47 @@ def _env() -> dict[str, str]:
 
 def run_demucs(wav: Path, repo: Path, out: Path) -> float:
     """Wall seconds of ``python -m demucs.separate`` (seeded ``random``) on ``wav``."""
+    argv = [str(wav), "--repo", str(repo), "-n", SIG, "-o", str(out), "--float32", "--clip-mode", "none"]
     code = (
         "import random, runpy, sys; random.seed(0); "
-        f"sys.argv = ['demucs.separate'] + {json.dumps([str(wav), '--repo', str(repo), '-n', SIG, '-o', str(out), '--float32', '--clip-mode', 'none'])}; "
+        f"sys.argv = ['demucs.separate'] + {json.dumps(argv)}; "
         "runpy.run_module('demucs.separate', run_name='__main__', alter_sys=True)"
     )
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     return time.perf_counter() - t
 
 
 def stemtui_command(wav: Path, repo: Path, out: Path, use_cli: bool) -> list[str]:
     """The stemtui side: the CLI when it can separate, else the worker itself."""
     if use_cli:
-        return [sys.executable, "-m", "stemtui", "separate", str(wav), "--model-repo", str(repo), "--model", SIG,
-                "--cache-dir", str(out)]
-    return [sys.executable, "-m", "stemtui.core.separation.worker", str(wav), "--model-repo", str(repo), "--model", SIG,
-            "--output", str(out / "stems.f32")]
+        return [
+            sys.executable,
+            "-m",
+            "stemtui",
+            "separate",
+            str(wav),
+            "--model-repo",
+            str(repo),
+            "--model",
+            SIG,
+            "--cache-dir",
+            str(out),
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "stemtui.core.separation.worker",
+        str(wav),
+        "--model-repo",
+        str(repo),
+        "--model",
+        SIG,
+        "--output",
+        str(out / "stems.f32"),
+    ]
 
 
 def run_stemtui(wav: Path, repo: Path, out: Path, use_cli: bool) -> tuple[float, list[dict]]:
@@ -148,30 +172,40 @@ def run_stemtui(wav: Path, repo: Path, out: Path, use_cli: bool) -> tuple[float,
 
 def first_ready(wav: Path, repo: Path, out: Path) -> dict:
     """Seconds from spawning the worker on ``wav`` to its first ``ready`` event."""
-    from stemtui.core.separation.worker import worker_env
+    import threading
+
+    from stemtui.core.procs.protocol import Child, Event
+    from stemtui.core.separation.worker import WORKER_MODULE, worker_env
 
     out.mkdir(parents=True, exist_ok=True)
     env = {**worker_env(), "HF_HUB_OFFLINE": _env()["HF_HUB_OFFLINE"]}
-    t = time.perf_counter()
-    proc = subprocess.Popen(stemtui_command(wav, repo, out, use_cli=False), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
     result: dict = {}
+    ready = threading.Event()
+    frames = [0]
+
+    def on_event(ev: Event) -> None:
+        if ev.kind == "info":
+            result["model_loaded_s"] = round(time.perf_counter() - t, 2)
+            frames[0] = ev.data["frames"]
+        elif ev.kind == "ready" and not ready.is_set():
+            result.update(
+                first_ready_s=round(time.perf_counter() - t, 2),
+                first_ready_audio_s=round(ev.data["frames"] / SR, 2),
+                song_s=round(frames[0] / SR, 1),
+            )
+            ready.set()
+
+    t = time.perf_counter()
+    args = stemtui_command(wav, repo, out, use_cli=False)[3:]  # after: python -m MODULE
+    child = Child(WORKER_MODULE, args, name="separation worker", env=env, on_event=on_event)
     try:
-        for line in proc.stdout:
-            ev = json.loads(line)
-            if ev["event"] == "info":
-                result["model_loaded_s"] = round(time.perf_counter() - t, 2)
-                frames = ev["frames"]
-            elif ev["event"] == "ready":
-                result.update(first_ready_s=round(time.perf_counter() - t, 2),
-                              first_ready_audio_s=round(ev["frames"] / SR, 2), song_s=round(frames / SR, 1))
-                break
-            elif ev["event"] == "error":
-                result["error"] = ev["message"]
-                break
+        while not ready.wait(0.05) and not child.finished.is_set():
+            pass
+        if not ready.is_set() and child.error is not None:
+            result["error"] = str(child.error)
     finally:
-        proc.kill()
-        proc.wait()
+        child.kill()
+        child.wait(10)
     return result
 
 
@@ -223,8 +257,12 @@ def worker_plan(device: str) -> dict:
     jobs, threads = plan_threads(device)
     env = worker_env()
     prefault = HEAP_PER_JOB * jobs if likely_cpu(SIG, device) else 0
-    return {"jobs": jobs, "threads_per_job": threads, "heap_prefault_mib": prefault >> 20,
-            **{k: env.get(k) for k in MALLOC_ENV}}
+    return {
+        "jobs": jobs,
+        "threads_per_job": threads,
+        "heap_prefault_mib": prefault >> 20,
+        **{k: env.get(k) for k in MALLOC_ENV},
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -232,8 +270,9 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m stemtui.bench separation", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the timed song (default 30)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="alternate the two sides this many times; ratio = median / median")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="alternate the two sides this many times; ratio = median / median"
+    )
     ap.add_argument("--first-ready-seconds", type=float, default=240.0, help="song length for time-to-first-audio")
     ap.add_argument("--no-cache", action="store_true", help="skip the cached-song open/size figures")
     args = ap.parse_args(argv)
@@ -269,7 +308,9 @@ def main(argv: list[str]) -> int:
         "bench": "separation",
         "song_seconds": args.seconds,
         "model": "HTDemucs full size (41.5 M params, random weights)",
-        "stemtui_side": "stemtui separate (CLI)" if use_cli else "python -m stemtui.core.separation.worker (CLI has no separate yet)",
+        "stemtui_side": "stemtui separate (CLI)"
+        if use_cli
+        else "python -m stemtui.core.separation.worker (CLI has no separate yet)",
         "demucs_cli_s": round(d, 2),
         "stemtui_s": round(s, 2),
         "ratio": round(s / d, 3),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -124,6 +123,14 @@ def cmd_play(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if args.progress_json:  # the player's `e` runs this as a child of the worker protocol
+        from stemtui.core.procs.channel import serve
+
+        return serve(lambda chan: _export(args, chan), cancel_on_sigterm=True)
+    return _export(args, None)
+
+
+def _export(args, chan) -> int:
     from pathlib import Path
 
     from stemtui.core.errors import BadInput
@@ -164,15 +171,15 @@ def cmd_export(args) -> int:
         raise BadInput(f"--from/--to {args.start}-{args.end}", "empty range (the start must come before the end and the song's end)")
 
     def progress(f: float) -> None:
-        if args.progress_json:
-            print(json.dumps({"progress": round(f, 4)}), flush=True)
+        if chan is not None:
+            chan.progress(round(f, 4))
             return
         bar = "█" * int(f * 30)
         _progress_line(f"exporting {bar:30} {f * 100:5.1f}%")
 
     path = export_mix(mixer, start, end, target, progress, tempo=tempo, semitones=semitones)
-    if args.progress_json:
-        print(json.dumps({"path": str(path), "seconds": round((end - start) / sr / tempo, 3)}), flush=True)
+    if chan is not None:
+        chan.done(path=str(path), seconds=round((end - start) / sr / tempo, 3))
     else:
         _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
     return 0

@@ -3,24 +3,36 @@
 librosa's first call JIT-compiles for ~30 s (later processes load the cache in
 a few seconds), and numba code keeps the GIL: in the player's process that
 would stall the audio callback. So the estimate runs in
-``python -m stemtui.core.analysis.beatjob``, niced, with one BLAS thread.
+``python -m stemtui.core.analysis.beatjob``, niced, with one BLAS thread,
+speaking the worker protocol of :mod:`stemtui.core.procs.protocol`. A child
+that dies or fails raises :class:`BeatJobDied` / :class:`BeatJobFailed`:
+both are :class:`BeatEstimateError` (what the UI and the CLI already report
+as one line) and the protocol's typed errors.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from stemtui.core.analysis.beats import BeatEstimateError, BeatGrid, _mono, estimate_grid
+from stemtui.core.procs.channel import Channel, serve
+from stemtui.core.procs.protocol import Child, WorkerCancelled, WorkerDied, WorkerError
+
+
+class BeatJobFailed(BeatEstimateError, WorkerError):
+    """The beat analysis raised in its process; ``traceback`` holds the child's traceback."""
+
+
+class BeatJobDied(BeatEstimateError, WorkerDied):
+    """The beat analysis process died (killed, or crashed without a word)."""
 
 
 def _child_env() -> dict[str, str]:
@@ -28,41 +40,44 @@ def _child_env() -> dict[str, str]:
     # One thread for BLAS/OpenMP: the box is shared with the audio callback.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env.setdefault(var, "1")
-    root = str(Path(__file__).resolve().parents[2])  # so -m works from a source checkout too
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
 
 
-def _run_child(audio: np.ndarray, sample_rate: int, source: str, timeout: float,
-               started: Callable[[subprocess.Popen], bool] | None = None) -> BeatGrid | None:
-    """Estimate in ``python -m stemtui.core.analysis.beats``; ``started`` may veto it."""
+def _run_child(
+    audio: np.ndarray, sample_rate: int, source: str, timeout: float, started: Callable[[Child], bool] | None = None
+) -> BeatGrid | None:
+    """Estimate in ``python -m stemtui.core.analysis.beatjob``; ``started`` may veto it.
+
+    Raises:
+        BeatJobDied, BeatJobFailed: The child died or failed (both are
+            :class:`BeatEstimateError`, and the protocol's typed errors).
+        BeatEstimateError: It ran past ``timeout``.
+    """
     fd, path = tempfile.mkstemp(prefix="stemtui-beats-", suffix=".npy")
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, _mono(audio))  # mono halves the file; the child resamples
-        cmd = [sys.executable, "-m", "stemtui.core.analysis.beatjob", path, str(int(sample_rate)), source]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env())
-        if started is not None and not started(proc):
-            proc.kill()
-            proc.communicate()
+        child = Child(MODULE, [path, str(int(sample_rate)), source], name="beat analysis", env=_child_env())
+        child.close_stdin()
+        if started is not None and not started(child):
+            child.kill()
+            child.wait()
             return None
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise BeatEstimateError(f"beat analysis took longer than {timeout:g} s") from None
+        if not child.wait(timeout):
+            child.kill()
+            child.wait()
+            raise BeatEstimateError(f"beat analysis took longer than {timeout:g} s")
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     try:
-        reply = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = err.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        raise BeatEstimateError(f"beat analysis failed: {tail[0]}") from None
-    if "error" in reply:
-        raise BeatEstimateError(f"beat analysis failed: {reply['error']}")
+        reply = child.outcome()
+    except WorkerCancelled:
+        return None
+    except WorkerDied as exc:
+        raise exc.retyped(BeatJobDied) from None
+    except WorkerError as exc:
+        raise exc.retyped(BeatJobFailed, "beat analysis failed: ") from None
     return None if reply.get("bpm") is None else BeatGrid.from_dict(reply)
 
 
@@ -90,25 +105,36 @@ class EstimateJob:
         done: Set when the job has ended, however it ended.
         result: The grid, or ``None`` (no clear beat, failed or cancelled).
         error: A one-line message if the analysis failed, else ``None``.
+        failure: The same as a typed error (:class:`BeatJobDied`,
+            :class:`BeatJobFailed` with the child's traceback, or a
+            :class:`BeatEstimateError` for a timeout), else ``None``.
         cancelled: Whether :meth:`cancel` was called before it ended.
     """
 
-    def __init__(self, audio: np.ndarray, sample_rate: int, source: str = "drums", timeout: float = 300.0,
-                 callback: Callable[[EstimateJob], None] | None = None) -> None:
+    def __init__(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        source: str = "drums",
+        timeout: float = 300.0,
+        callback: Callable[[EstimateJob], None] | None = None,
+    ) -> None:
         self.done = threading.Event()
         self.result: BeatGrid | None = None
         self.error: str | None = None
+        self.failure: Exception | None = None
         self.cancelled = False
         self._callback = callback
         self._lock = threading.Lock()
+        self._child: Child | None = None
         self._proc: subprocess.Popen | None = None
         args = (audio, sample_rate, source, timeout)
         self._thread = threading.Thread(target=self._run, args=args, name="beat-estimate", daemon=True)
         self._thread.start()
 
-    def _started(self, proc: subprocess.Popen) -> bool:
+    def _started(self, child: Child) -> bool:
         with self._lock:
-            self._proc = proc
+            self._child, self._proc = child, child.proc
             return not self.cancelled
 
     def _run(self, audio: np.ndarray, sample_rate: int, source: str, timeout: float) -> None:
@@ -116,10 +142,10 @@ class EstimateJob:
             if not self.cancelled:
                 self.result = _run_child(audio, sample_rate, source, timeout, self._started)
         except Exception as exc:  # noqa: BLE001 -- reported via .error: a UI polls, nobody catches
-            self.error = str(exc)
+            self.error, self.failure = str(exc), exc
         finally:
             if self.cancelled:
-                self.result, self.error = None, None
+                self.result, self.error, self.failure = None, None, None
             self.done.set()
         if self._callback is not None and not self.cancelled:
             self._callback(self)
@@ -128,38 +154,41 @@ class EstimateJob:
         """Stop the analysis: kill the child; ``done`` is set soon after."""
         with self._lock:
             self.cancelled = True
-            proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+            child = self._child
+        if child is not None:
+            child.kill()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job ends; False if ``timeout`` passed first."""
         return self.done.wait(timeout)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m stemtui.core.analysis.beatjob IN.npy|IN.f32 SR [SOURCE]``: print one JSON line.
+MODULE = "stemtui.core.analysis.beatjob"
 
-    ``IN`` is a ``.npy`` array or raw interleaved-stereo float32. Prints ``{"bpm", "offset", "beats_per_bar", "source"}`` (``bpm`` null when
-    there is no clear beat) or ``{"error": ...}`` with exit status 1.
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stemtui.core.analysis.beatjob IN.npy|IN.f32 SR [SOURCE]``: the worker protocol's events.
+
+    ``IN`` is a ``.npy`` array or raw interleaved-stereo float32. Ends with
+    ``{"event": "done", "bpm", "offset", "beats_per_bar", "source"}`` (``bpm``
+    null when there is no clear beat), or an ``error`` event with exit status 1.
     """
     args = sys.argv[1:] if argv is None else argv
     try:
         os.nice(10)  # here, not preexec_fn: that is unsafe while the parent runs threads
     except (AttributeError, OSError):
         pass
-    try:
+
+    def body(chan: Channel) -> int:
         if len(args) not in (2, 3):
             raise ValueError("usage: python -m stemtui.core.analysis.beatjob IN.npy|IN.f32 SAMPLE_RATE [SOURCE]")
         path, sr, source = args[0], int(args[1]), args[2] if len(args) == 3 else "drums"
         audio = np.load(path) if path.endswith(".npy") else np.fromfile(path, dtype=np.float32).reshape(-1, 2)
         grid = estimate_grid(audio, sr, source)
-    except Exception as exc:  # noqa: BLE001 -- the parent reads any error from stdout
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
-        return 1
-    reply = grid.to_dict() if grid else {"bpm": None, "offset": None, "source": source}
-    print(json.dumps(reply), flush=True)
-    return 0
+        chan.done(**(grid.to_dict() if grid else {"bpm": None, "offset": None, "source": source}))
+        return 0
+
+    return serve(body)
 
 
 if __name__ == "__main__":

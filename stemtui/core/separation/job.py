@@ -26,10 +26,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.errors import BadInput
 from stemtui.core.library.store import Entry, Store, hash_files, write_stem
+
+if TYPE_CHECKING:  # the worker module is imported when a job starts
+    from stemtui.core.separation.worker import SeparationTask
 
 PROGRESS_FILE = "progress.json"
 
@@ -75,7 +79,7 @@ class SeparationJob:
         self.nice = nice
         self.id = separation_id(self.path, options)
         self.meta: SongMeta | None = None
-        self.task = None
+        self.task: SeparationTask | None = None
         self.tmp: Path | None = None
         self._song: Song | None = None
         self._last_write = 0.0
@@ -113,7 +117,7 @@ class SeparationJob:
             self.discard()
             raise
         if self.nice > 0:
-            _run_when_idle(getattr(self.task, "_proc", None))
+            _run_when_idle(self.task.pid)
 
     def _progress(self, p) -> None:
         self._write_progress(p.fraction, force=p.fraction >= 1.0)
@@ -136,6 +140,11 @@ class SeparationJob:
         except OSError:
             pass  # the folder is being discarded
 
+    def _started(self) -> SeparationTask:
+        if self.task is None:
+            raise RuntimeError("SeparationJob.start() was not called")
+        return self.task
+
     # -- 3. progressive song ----------------------------------------------------------
     def song(self) -> Song:
         """A song over the worker's output; ``available`` grows as segments finish.
@@ -146,15 +155,18 @@ class SeparationJob:
             ModelUnavailable, BadInput, SeparationFailed, SeparationCancelled.
         """
         if self._song is None:
-            names, sr = self.task.stems_info()
-            self._song = Song(names, self.task.output, sr, self.meta, self.id, available=0)
-            self._song.mark_available(self.task.ready_frames)
+            task = self._started()
+            assert self.meta is not None
+            names, sr = task.stems_info()
+            self._song = Song(names, task.output, sr, self.meta, self.id, available=0)
+            self._song.mark_available(task.ready_frames)
             threading.Thread(target=self._follow, name="stemtui-follow", daemon=True).start()
         return self._song
 
     def _follow(self) -> None:
         """Publish ready frames even between progress events."""
-        task, song = self.task, self._song
+        task, song = self._started(), self._song
+        assert song is not None
         while task.running:
             song.mark_available(task.ready_frames)
             time.sleep(0.05)
@@ -169,16 +181,18 @@ class SeparationJob:
             on any of them the temporary folder is removed.
         """
         try:
-            stems = self.task.wait()
-            names, sr = self.task.stems_info()
+            task, tmp = self._started(), self.tmp
+            assert tmp is not None and self.meta is not None
+            stems = task.wait()
+            names, sr = task.stems_info()
             frames = next(iter(stems.values())).shape[0]
-            _write_stems(self.tmp, names, stems, sr)
+            _write_stems(tmp, names, stems, sr)
             if self._song is not None:
                 self._song.mark_available(frames)
-            self.task.close()
-            shutil.rmtree(self.tmp / "work", ignore_errors=True)
-            (self.tmp / PROGRESS_FILE).unlink(missing_ok=True)
-            entry = self.store.commit(self.tmp, self.id, names, frames, sr, self.meta)
+            task.close()
+            shutil.rmtree(tmp / "work", ignore_errors=True)
+            (tmp / PROGRESS_FILE).unlink(missing_ok=True)
+            entry = self.store.commit(tmp, self.id, names, frames, sr, self.meta)
             self.tmp = None
             return entry
         except BaseException:
@@ -213,7 +227,7 @@ def _write_stems(folder: Path, names: list[str], stems: dict, sample_rate: int) 
         list(pool.map(lambda n: write_stem(folder / f"{n}.flac", stems[n], sample_rate), names))
 
 
-def _run_when_idle(proc) -> None:
+def _run_when_idle(pid: int | None) -> None:
     """Put a background worker in SCHED_IDLE: it only gets otherwise idle CPU.
 
     Niceness alone was not enough on 2 cores: with the model busy on both,
@@ -222,10 +236,10 @@ def _run_when_idle(proc) -> None:
     takes every idle cycle, so a separation on a quiet machine is as fast.
     Threads the worker starts later (torch's) inherit the policy.
     """
-    if proc is None:
+    if pid is None:
         return
     try:
-        os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
         pass  # not Linux, or the worker already ended: niceness still applies
 
@@ -244,5 +258,9 @@ def in_progress(store: Store) -> list[Entry]:
         if not _pid_alive(int(info.get("pid", 0))):
             continue
         pct = int(float(info.get("fraction", 0.0)) * 100)
-        out.append(Entry(id=d.name.split(".")[0], path=d, state="separating", reason=f"{pct}%", title=str(info.get("title", ""))))
+        out.append(
+            Entry(
+                id=d.name.split(".")[0], path=d, state="separating", reason=f"{pct}%", title=str(info.get("title", ""))
+            )
+        )
     return out

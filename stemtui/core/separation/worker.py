@@ -12,7 +12,8 @@ Protocol:
 * ``OUT`` becomes a raw float32 file, a C-order ``(stems, frames, 2)`` array at
   the model's rate, zero-filled, that the parent maps read-only while the
   worker fills it. Frames ``[0, k)`` are final once a ``ready`` event says so.
-* stdout carries one JSON object per line, and nothing else (stray prints
+* The rest is the worker protocol of :mod:`stemtui.core.procs.protocol`:
+  stdout carries one JSON object per line, and nothing else (stray prints
   are sent to stderr)::
 
     {"event": "info", "names": [...], "samplerate": 44100, "frames": N,
@@ -20,11 +21,17 @@ Protocol:
     {"event": "progress", "fraction": 0.25, ..., "ready_frames": k}
     {"event": "ready", "frames": k}
     {"event": "done"}
-    {"event": "error", "kind": "ModelUnavailable", "message": "one line", "exit_code": 2}
+    {"event": "error", "kind": "ModelUnavailable", "error": "one line", "exit_code": 2,
+     "traceback": "...", "expected": true}
 
+  A worker that dies without a word raises :class:`SeparationWorkerDied`
+  (a :class:`SeparationFailed` and a :class:`~stemtui.core.procs.protocol.WorkerDied`);
+  an unexpected exception in it, :class:`SeparationWorkerFailed` with the
+  worker's traceback.
 * With ``--watch-stdin``, a ``cancel`` line on stdin, or stdin closing (the
   parent died), stops the worker before its next segment.
-  :meth:`SeparationTask.cancel` does not wait for that: it kills the worker.
+  :meth:`SeparationTask.cancel` does not wait for that: it sends SIGTERM,
+  which ends the worker at once (SIGKILL follows if it does not).
 * The worker keeps its heap (glibc settings, :func:`worker_env`), grows it
   while torch imports, runs two single-threaded segments at once on a CPU
   (:func:`plan_threads`) and skips interpreter teardown when it ends (see
@@ -34,7 +41,6 @@ Protocol:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -45,7 +51,10 @@ from pathlib import Path
 
 import numpy as np
 
-from stemtui.core.errors import BadInput, StemtuiError
+from stemtui.core.audio.song import as_stereo
+from stemtui.core.errors import BadInput
+from stemtui.core.procs.channel import Channel, serve
+from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError
 from stemtui.core.separation.splitter import (
     ModelUnavailable,
     Progress,
@@ -53,7 +62,6 @@ from stemtui.core.separation.splitter import (
     SeparationFailed,
     SeparationOptions,
 )
-from stemtui.core.audio.song import as_stereo
 from stemtui.core.separation.tuning import (  # noqa: F401  (MALLOC_ENV: re-exported for the benchmark)
     HEAP_PER_JOB,
     MALLOC_ENV,
@@ -64,15 +72,31 @@ from stemtui.core.separation.tuning import (  # noqa: F401  (MALLOC_ENV: re-expo
     worker_env,
 )
 
+WORKER_MODULE = "stemtui.core.separation.worker"
 _ERRORS = {c.__name__: c for c in (ModelUnavailable, SeparationCancelled, SeparationFailed)}
 
 
-def worker_command(input_path: Path, output_path: Path, options: SeparationOptions, sample_rate: int | None = None,
-                   nice: int = 0, watch_stdin: bool = False) -> list[str]:
+def worker_command(
+    input_path: Path,
+    output_path: Path,
+    options: SeparationOptions,
+    sample_rate: int | None = None,
+    nice: int = 0,
+    watch_stdin: bool = False,
+) -> list[str]:
     """The argv that runs the worker on ``input_path`` with ``options``."""
-    cmd = [sys.executable, "-m", "stemtui.core.separation.worker", str(input_path), "--output", str(output_path),
-           "--model", options.model, "--device", options.device, "--shifts", str(options.shifts),
-           "--overlap", repr(float(options.overlap)), "--precision", options.precision, "--seed", str(options.seed)]
+    flags = {
+        "--output": output_path,
+        "--model": options.model,
+        "--device": options.device,
+        "--shifts": options.shifts,
+        "--overlap": repr(float(options.overlap)),
+        "--precision": options.precision,
+        "--seed": options.seed,
+    }
+    cmd = [sys.executable, "-m", WORKER_MODULE, str(input_path)]
+    for flag, value in flags.items():
+        cmd += [flag, str(value)]
     if sample_rate is not None:
         cmd += ["--sample-rate", str(int(sample_rate))]
     if options.repo is not None:
@@ -92,7 +116,9 @@ def worker_command(input_path: Path, output_path: Path, options: SeparationOptio
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m stemtui.core.separation.worker", description="stemtui separation worker")
+    p = argparse.ArgumentParser(
+        prog="python -m stemtui.core.separation.worker", description="stemtui separation worker"
+    )
     p.add_argument("input", type=Path, help=".npy float32 (frames, channels) or an audio file")
     p.add_argument("--output", type=Path, help="raw float32 (stems, frames, 2) file (default: INPUT.stems.f32)")
     p.add_argument("--sample-rate", type=int, help="rate of a .npy input")
@@ -115,59 +141,21 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one separation; report on stdout as JSON lines; return the exit code."""
     args = _parser().parse_args(argv)
-    # The protocol owns the real stdout; anything else printed goes to stderr.
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    lock = threading.Lock()
-    cancel = threading.Event()
-
-    def emit(**event) -> None:
-        with lock:
-            if proto.closed:
-                return
-            try:
-                proto.write(json.dumps(event) + "\n")
-            except OSError:  # the reader is gone (the parent died): stop quietly
-                cancel.set()
-                os.dup2(os.open(os.devnull, os.O_WRONLY), proto.fileno())
-
+    chan = Channel()  # the protocol owns the real stdout; anything else printed goes to stderr
     if args.watch_stdin:
-        threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True).start()
-    try:
+        chan.watch_stdin()
+
+    def body(chan: Channel) -> int:
         if args.nice:
             os.nice(args.nice)
         elif likely_cpu(args.model, args.device):  # not beside playback: the thread would not be niced
             prefault_heap(HEAP_PER_JOB * plan_threads("cpu", args.jobs, args.threads)[0])
-        return _separate(args, emit, cancel)
-    except StemtuiError as exc:
-        kind = type(exc).__name__ if isinstance(exc, (BadInput, *_ERRORS.values())) else "SeparationFailed"
-        extra = {"what": exc.what, "reason": exc.reason} if isinstance(exc, BadInput) else {}
-        emit(event="error", kind=kind, message=str(exc).splitlines()[0], exit_code=exc.exit_code, **extra)
-        return exc.exit_code
-    except BaseException as exc:  # the full traceback goes to the log, one line to the parent
-        import traceback
+        return _separate(args, chan)
 
-        traceback.print_exc()
-        emit(event="error", kind="SeparationFailed", exit_code=1,
-             message=f"separation worker failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
-        return 1
-    finally:
-        with lock:
-            if not proto.closed:
-                try:
-                    proto.flush()
-                except OSError:
-                    pass
+    return serve(body, channel=chan)
 
 
-def _watch_stdin(cancel: threading.Event) -> None:
-    for line in sys.stdin:
-        if line.strip() == "cancel":
-            break
-    cancel.set()  # "cancel", or EOF: the parent is gone
-
-
-def _separate(args, emit, cancel: threading.Event) -> int:
+def _separate(args, chan: Channel) -> int:
     from stemtui.core.separation.splitter import (
         load_model,
         pick_precision,
@@ -183,9 +171,17 @@ def _separate(args, emit, cancel: threading.Event) -> int:
         from stemtui.core.library.audiofiles import read_audio
 
         audio, rate = read_audio(args.input)
-    opts = SeparationOptions(model=args.model, repo=args.repo, device=args.device, shifts=args.shifts,
-                             overlap=args.overlap, precision=args.precision, two_stems=args.two_stems,
-                             segment=args.segment, seed=args.seed)
+    opts = SeparationOptions(
+        model=args.model,
+        repo=args.repo,
+        device=args.device,
+        shifts=args.shifts,
+        overlap=args.overlap,
+        precision=args.precision,
+        two_stems=args.two_stems,
+        segment=args.segment,
+        seed=args.seed,
+    )
     opts.validate()
     device = resolve_device(opts.device)
     precision = pick_precision(device, opts.precision)
@@ -198,25 +194,50 @@ def _separate(args, emit, cancel: threading.Event) -> int:
 
     def on_start(names, samplerate, frames):
         out = np.memmap(output, dtype=np.float32, mode="w+", shape=(len(names), frames, 2))
-        emit(event="info", names=names, samplerate=samplerate, frames=frames, model=opts.model,
-             device=device, precision=precision, output=str(output))
+        chan.send(
+            "info",
+            names=names,
+            samplerate=samplerate,
+            frames=frames,
+            model=opts.model,
+            device=device,
+            precision=precision,
+            output=str(output),
+        )
         return out
 
     def on_progress(p: Progress) -> None:
-        emit(event="progress", **asdict(p))
+        chan.send("progress", **asdict(p))
 
     def on_ready(k: int) -> None:
-        emit(event="ready", frames=k)
+        chan.send("ready", frames=k)
 
-    separate_array(audio, rate, opts, on_progress=on_progress, cancel_event=cancel,
-                   on_ready=on_ready, on_start=on_start, model=model, jobs=jobs)
+    separate_array(
+        audio,
+        rate,
+        opts,
+        on_progress=on_progress,
+        cancel_event=chan.cancelled,
+        on_ready=on_ready,
+        on_start=on_start,
+        model=model,
+        jobs=jobs,
+    )
     # No msync: the parent maps the same page cache, and the file is scratch
     # (the stems are stored, and fsynced, as FLAC by the parent).
-    emit(event="done")
+    chan.done()
     return 0
 
 
 # -- the parent -----------------------------------------------------------------
+
+
+class SeparationWorkerDied(SeparationFailed, WorkerDied):
+    """The worker process died (killed, or crashed without a word); one line, see ``worker.log``."""
+
+
+class SeparationWorkerFailed(SeparationFailed, WorkerError):
+    """An unexpected exception in the worker; ``traceback`` holds the worker's traceback."""
 
 
 class SeparationTask:
@@ -235,10 +256,16 @@ class SeparationTask:
             player's threads win the cores.
     """
 
-    def __init__(self, audio: np.ndarray, sample_rate: int, options: SeparationOptions | None = None,
-                 workdir: str | os.PathLike = ".", on_progress: Callable[[Progress], None] | None = None,
-                 nice: int = 0) -> None:
-        self._audio = audio
+    def __init__(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        options: SeparationOptions | None = None,
+        workdir: str | os.PathLike = ".",
+        on_progress: Callable[[Progress], None] | None = None,
+        nice: int = 0,
+    ) -> None:
+        self._audio: np.ndarray | None = audio
         self.sample_rate = int(sample_rate)
         self.options = options or SeparationOptions()
         self.workdir = Path(workdir)
@@ -248,9 +275,9 @@ class SeparationTask:
         self.log_path = self.workdir / "worker.log"
         self._cond = threading.Condition()
         self._info: dict | None = None
-        self._error: dict | None = None
         self._ready = 0
-        self._done = self._finished = self._cancelled = False
+        self._finished = self._cancelled = False
+        self._child: Child | None = None
         self._proc: subprocess.Popen | None = None
         self._out: np.ndarray | None = None
         self.last_progress: Progress | None = None
@@ -260,56 +287,64 @@ class SeparationTask:
         self.options.validate()
         self.workdir.mkdir(parents=True, exist_ok=True)
         inp = self.workdir / "input.npy"
+        assert self._audio is not None
         np.save(inp, as_stereo(self._audio))
         self._audio = None  # the worker reads the file; don't keep a second copy
-        cmd = worker_command(inp, self.output_path, self.options, self.sample_rate, self.nice, watch_stdin=True)
-        with open(self.log_path, "wb") as log:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                          env=worker_env(), text=True, bufsize=1)
-        threading.Thread(target=self._read, name="sepworker-reader", daemon=True).start()
+        args = worker_command(inp, self.output_path, self.options, self.sample_rate, self.nice, watch_stdin=True)[3:]
+        self._child = Child(
+            WORKER_MODULE,
+            args,
+            name="separation worker",
+            env=worker_env(),
+            log=self.log_path,
+            on_event=self._on_event,
+            on_exit=self._on_exit,
+        )
+        self._proc = self._child.proc
 
-    def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            kind, progress = ev.pop("event", None), None
-            with self._cond:
-                if kind == "info":
-                    self._info = ev
-                elif kind == "ready":
-                    self._ready = max(self._ready, int(ev["frames"]))
-                elif kind == "progress":
-                    progress = Progress(**{f.name: ev[f.name] for f in fields(Progress)})
-                    self.last_progress = progress
-                elif kind == "done":
-                    self._done = True
-                elif kind == "error":
-                    self._error = ev
-                self._cond.notify_all()
-            if progress is not None and self.on_progress is not None:
-                try:
-                    self.on_progress(progress)
-                except Exception:  # a broken callback must not stop us reading the worker
-                    pass
-        self._proc.wait()
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id (None before :meth:`start`)."""
+        return self._child.pid if self._child is not None else None
+
+    def _on_event(self, ev: Event) -> None:
+        progress = None
+        with self._cond:
+            if ev.kind == "info":
+                self._info = ev.data
+            elif ev.kind == "ready":
+                self._ready = max(self._ready, int(ev.data["frames"]))
+            elif ev.kind == "progress":
+                progress = Progress(**{f.name: ev.data[f.name] for f in fields(Progress)})
+                self.last_progress = progress
+            self._cond.notify_all()
+        if progress is not None and self.on_progress is not None:
+            self.on_progress(progress)  # an exception here is printed by the reader, which goes on
+
+    def _on_exit(self, _child: Child) -> None:
         with self._cond:
             self._finished = True
             self._cond.notify_all()
 
+    @property
+    def _error(self) -> WorkerError | None:
+        return self._child.error if self._child is not None else None
+
     def _raise_error(self) -> None:
-        if self._cancelled or (self._error and self._error.get("kind") == "SeparationCancelled"):
+        err = self._error
+        if self._cancelled or (err is not None and err.kind == "SeparationCancelled"):
             raise SeparationCancelled("separation cancelled")
-        if self._error is not None:
-            kind, msg = self._error.get("kind"), self._error.get("message", "separation failed")
-            if kind == "BadInput":
-                raise BadInput(self._error.get("what", "input"), self._error.get("reason", msg))
-            raise _ERRORS.get(kind, SeparationFailed)(msg)
-        if self._finished and not self._done:
-            rc = self._proc.returncode if self._proc else None
-            raise SeparationFailed(f"separation worker exited with code {rc}; see {self.log_path}")
+        if err is None:
+            return
+        if isinstance(err, WorkerDied):
+            raise err.retyped(SeparationWorkerDied)
+        if err.kind == "BadInput":
+            raise BadInput(err.details.get("what", "input"), err.details.get("reason", str(err)))
+        if err.kind in _ERRORS:
+            raise _ERRORS[err.kind](str(err))
+        if err.details.get("expected"):
+            raise SeparationFailed(str(err))
+        raise err.retyped(SeparationWorkerFailed, "separation worker failed: ")
 
     def stems_info(self) -> tuple[list[str], int]:
         """Stem names and the model's sample rate; blocks until the model is loaded.
@@ -318,15 +353,19 @@ class SeparationTask:
             ModelUnavailable, BadInput, SeparationFailed, SeparationCancelled.
         """
         with self._cond:
-            self._cond.wait_for(lambda: self._info is not None or self._error or self._finished or self._cancelled)
+            self._cond.wait_for(
+                lambda: self._info is not None or self._error is not None or self._finished or self._cancelled
+            )
             if self._info is None:
                 self._raise_error()
+                raise SeparationFailed("separation worker ended before loading the model")
             return list(self._info["names"]), int(self._info["samplerate"])
 
     @property
     def frames(self) -> int:
         """Length of the output at the model's rate (blocks like :meth:`stems_info`)."""
         self.stems_info()
+        assert self._info is not None
         return int(self._info["frames"])
 
     @property
@@ -345,7 +384,7 @@ class SeparationTask:
     @property
     def running(self) -> bool:
         """True while the worker process is alive."""
-        return self._proc is not None and self._proc.poll() is None
+        return self._child is not None and self._child.running
 
     def wait(self, timeout: float | None = None) -> dict[str, np.ndarray]:
         """Block until the worker ends; the stems as views of :attr:`output`.
@@ -357,7 +396,7 @@ class SeparationTask:
         with self._cond:
             if not self._cond.wait_for(lambda: self._finished, timeout):
                 raise TimeoutError("separation still running")
-            if not self._done or self._cancelled:
+            if self._cancelled or self._error is not None:
                 self._raise_error()
         names, _ = self.stems_info()
         return {name: self.output[i] for i, name in enumerate(names)}
@@ -369,14 +408,8 @@ class SeparationTask:
                 return
             self._cancelled = True
             self._cond.notify_all()
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if self._child is not None:
+            self._child.cancel(grace=5.0)  # SIGTERM ends it at once: no segment is finished first
 
     close = cancel
 

@@ -9,18 +9,20 @@ Each run is rendered by its own processes (the stems split over up to two)
 that exit when it is done; dropping a run kills them, so a tempo change or a
 seek never waits behind obsolete work. The song goes
 in, and the run comes out, through files mapped by both processes (tmpfs
-where there is one), so nothing large crosses the pipe: the worker prints
-``valid length`` lines as the run grows, and the parent publishes ``valid``
-to the mixer.
+where there is one), so nothing large crosses the pipe: the worker sends
+``progress`` events (``valid``, ``length``) as the run grows, and the parent
+publishes ``valid`` to the mixer.
 
-Run as ``python -m stemtui.core.tempo.stretchworker`` with one JSON line on stdin.
+Run as ``python -m stemtui.core.tempo.stretchworker`` with one JSON line (the
+job) on stdin; it speaks the protocol of :mod:`stemtui.core.procs.protocol`.
+A worker that dies or fails sets :attr:`StretchRun.error` (one line) and
+:attr:`StretchRun.failure` (the typed error).
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from stemtui.core.audio.source import MappedSource
+from stemtui.core.procs.channel import Channel, serve
+from stemtui.core.procs.protocol import Child, Event, WorkerError
 from stemtui.core.tempo.stretch import RunRenderer, out_frames
 
 
@@ -68,6 +72,9 @@ class SharedSong:
             self.path.unlink(missing_ok=True)
 
 
+WORKER_MODULE = "stemtui.core.tempo.stretchworker"
+
+
 class WorkerPool:
     """Worker processes started ahead of need, waiting for a job on stdin.
 
@@ -79,23 +86,20 @@ class WorkerPool:
 
     def __init__(self, spares: int = 2) -> None:
         self.spares = spares
-        self._idle: list[subprocess.Popen] = []
+        self._idle: list[Child] = []
         self._lock = threading.Lock()
 
     @staticmethod
-    def _spawn() -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "stemtui.core.tempo.stretchworker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-        )
+    def _spawn() -> Child:
+        return Child(WORKER_MODULE, name="stretch worker")
 
-    def take(self) -> subprocess.Popen:
+    def take(self) -> Child:
         """A started worker (a fresh one if none is idle)."""
         with self._lock:
             while self._idle:
-                p = self._idle.pop()
-                if p.poll() is None:
-                    return p
+                c = self._idle.pop()
+                if c.running:
+                    return c
         return self._spawn()
 
     def refill(self) -> None:
@@ -104,12 +108,12 @@ class WorkerPool:
         def fill() -> None:
             while True:
                 with self._lock:
-                    self._idle = [p for p in self._idle if p.poll() is None]
+                    self._idle = [c for c in self._idle if c.running]
                     if len(self._idle) >= self.spares:
                         return
-                p = self._spawn()
+                c = self._spawn()
                 with self._lock:
-                    self._idle.append(p)
+                    self._idle.append(c)
 
         threading.Thread(target=fill, name="stemtui-stretch-pool", daemon=True).start()
 
@@ -117,9 +121,9 @@ class WorkerPool:
         """Stop the idle workers."""
         with self._lock:
             idle, self._idle = self._idle, []
-        for p in idle:
-            p.kill()
-            p.wait()
+        for c in idle:
+            c.kill()
+            c.wait(2)
 
 
 #: The process-wide pool of render workers.
@@ -143,8 +147,17 @@ class StretchRun(MappedSource):
         workers: Processes to split the stems over (0: one per core, two at most).
     """
 
-    def __init__(self, song: SharedSong, start: int, end: int, sample_rate: int, tempo: float,
-                 semitones: int, folder: Path, workers: int = 0) -> None:
+    def __init__(
+        self,
+        song: SharedSong,
+        start: int,
+        end: int,
+        sample_rate: int,
+        tempo: float,
+        semitones: int,
+        folder: Path,
+        workers: int = 0,
+    ) -> None:
         self.start, self.end = int(start), int(end)
         self.rate = float(tempo)
         self.tempo, self.semitones = float(tempo), int(semitones)
@@ -159,7 +172,10 @@ class StretchRun(MappedSource):
         self.data = self._mm.view(np.ndarray)
         #: Output frames ready; the mixer reads it without a lock.
         self.avail = np.zeros(1, dtype=np.int64)
+        #: Why rendering stopped early: one line (a worker died or failed), else None.
         self.error: str | None = None
+        #: The same as the protocol's typed error (``WorkerDied``, or ``WorkerError`` with the worker's traceback).
+        self.failure: WorkerError | None = None
         self.finished = threading.Event()
         self._song = song
         self._cancelled = False
@@ -168,8 +184,8 @@ class StretchRun(MappedSource):
         # the split changes nothing in the output.
         n = max(1, min(s, workers if workers else min(2, os.cpu_count() or 1)))
         self._valid = [0] * n
-        self._procs: list[subprocess.Popen] = []
-        self._readers: list[threading.Thread] = []
+        self._children: list[Child] = []
+        self._lock = threading.Lock()
         for w in range(n):
             self._start_worker(w, list(range(w, s, n)))
         POOL.spares = n
@@ -177,31 +193,60 @@ class StretchRun(MappedSource):
 
     def _start_worker(self, w: int, stems: list[int]) -> None:
         job = {
-            "song": str(self._song.path), "shape": list(self._song.shape), "sr": self.sample_rate,
-            "start": self.start, "end": self.end, "tempo": self.tempo, "semitones": self.semitones,
-            "out": str(self.path), "stems": stems,
+            "song": str(self._song.path),
+            "shape": list(self._song.shape),
+            "sr": self.sample_rate,
+            "start": self.start,
+            "end": self.end,
+            "tempo": self.tempo,
+            "semitones": self.semitones,
+            "out": str(self.path),
+            "stems": stems,
         }
-        proc = POOL.take()
-        proc.stdin.write(json.dumps(job) + "\n")
-        proc.stdin.close()
-        self._procs.append(proc)
-        t = threading.Thread(target=self._read, args=(w, proc), name="stemtui-stretch-run", daemon=True)
-        self._readers.append(t)
-        t.start()
+        try:
+            self._attach(w, POOL.take(), job, retry=True)
+        except WorkerError:  # a spare that died since it was started: a fresh one
+            self._attach(w, WorkerPool._spawn(), job, retry=False)
 
-    def _read(self, w: int, proc: subprocess.Popen) -> None:
-        for line in proc.stdout:
-            parts = line.split()
-            if len(parts) == 2:
-                self._valid[w] = int(parts[0])
-                # Frames are playable once every worker has written them.
-                self.avail[0] = min(self._valid)
-        err = proc.stderr.read().strip()
-        proc.wait()
-        if proc.returncode != 0 and not self._cancelled:
-            self.error = err.splitlines()[-1] if err else f"stretch worker exited with {proc.returncode}"
-        if all(p.poll() is not None for p in self._procs):
+    def _attach(self, w: int, child: Child, job: dict, retry: bool) -> None:
+        with self._lock:
+            self._children.append(child)
+        # Watch before sending the job: no event is missed.
+        child.watch(on_event=functools.partial(self._progress, w), on_exit=self._exited)
+        try:
+            child.send(job)
+        except WorkerError as exc:
+            if not retry:
+                self.failure, self.error = exc, str(exc)
+                return
+            child.watch(None, None)
+            with self._lock:
+                self._children.remove(child)
+            if self.failure is child.error:
+                self.failure = self.error = None
+            raise
+        child.close_stdin()
+
+    def _progress(self, w: int, ev: Event) -> None:
+        if ev.kind == "progress":
+            self._valid[w] = int(ev.data["valid"])
+            # Frames are playable once every worker has written them.
+            self.avail[0] = min(self._valid)
+
+    def _exited(self, child: Child) -> None:
+        err = child.error
+        if err is not None and not self._cancelled and self.failure is None:
+            # One dead worker stalls the whole run: the run reports it.
+            self.failure, self.error = err, str(err)
+        with self._lock:
+            ended = all(c.finished.is_set() for c in self._children)
+        if ended:
             self.finished.set()
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for tests and diagnostics)."""
+        return [c.pid for c in self._children if c.pid is not None]
 
     @property
     def ready(self) -> int:
@@ -216,41 +261,42 @@ class StretchRun(MappedSource):
     def cancel(self) -> None:
         """Stop rendering (kills the workers); the frames ready stay playable."""
         self._cancelled = True
-        for p in self._procs:
-            if p.poll() is None:
-                p.kill()
+        for c in self._children:
+            c.cancel(wait=False)  # SIGTERM ends a worker at once; SIGKILL follows if not
 
     def close(self) -> None:
         """Cancel and delete the output file (once no mixer reads it)."""
         self.cancel()
-        for p in self._procs:
-            try:
-                p.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
+        for c in self._children:
+            c.wait(2)
         self.path.unlink(missing_ok=True)
 
 
 def _main() -> int:
+    chan = Channel()
     # Import everything before waiting: a pooled worker starts its job at once.
     import python_stretch.Signalsmith  # noqa: F401
 
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0  # the pool's owner went away
-    job = json.loads(line)
-    shape = tuple(job["shape"])
-    song = np.memmap(job["song"], dtype=np.float32, mode="r", shape=shape)
-    n_out = out_frames(max(1, job["end"] - job["start"]), job["tempo"])
-    out = np.memmap(job["out"], dtype=np.float32, mode="r+", shape=(shape[0], n_out, 2))
-    r = RunRenderer(song, job["start"], job["end"], job["sr"], job["tempo"], job["semitones"], out,
-                    stems=job.get("stems"))
-    while not r.done:
-        r.step()
-        # The pages are shared with the parent: once written they are
-        # visible there; the line tells it how far it may read.
-        print(r.valid, r.length, flush=True)
-    return 0
+    def body(chan: Channel) -> int:
+        job = chan.read()
+        if job is None:
+            return 0  # the pool's owner went away
+        shape = tuple(job["shape"])
+        song = np.memmap(job["song"], dtype=np.float32, mode="r", shape=shape)
+        n_out = out_frames(max(1, job["end"] - job["start"]), job["tempo"])
+        out = np.memmap(job["out"], dtype=np.float32, mode="r+", shape=(shape[0], n_out, 2))
+        r = RunRenderer(
+            song, job["start"], job["end"], job["sr"], job["tempo"], job["semitones"], out, stems=job.get("stems")
+        )
+        while not r.done:
+            r.step()
+            # The pages are shared with the parent: once written they are
+            # visible there; the message tells it how far it may read.
+            chan.progress(r.valid / max(1, r.length), valid=r.valid, length=r.length)
+        chan.done(valid=r.valid)
+        return 0
+
+    return serve(body, channel=chan)
 
 
 if __name__ == "__main__":

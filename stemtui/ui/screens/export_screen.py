@@ -1,20 +1,17 @@
 """`e` in the player: export the backing track as it sounds now, with a progress bar.
 
-The export runs ``stemtui export`` in a child process with the player's
-current state as flags (mutes, solos, volumes, master, tempo, transpose, the
-loop region, the click). The same code as the CLI writes the file, and a
-stretched export, which keeps the GIL for seconds per stem, never stalls the
-audio callback of the song still playing. Cancelling sends the child SIGINT,
-so it deletes its half-written file.
+The export runs ``stemtui --cache-dir STORE export ... --progress-json`` in a
+child process (the worker protocol of :mod:`stemtui.core.procs.protocol`)
+with the player's current state as flags (mutes, solos, volumes, master,
+tempo, transpose, the loop region, the click). The same code as the CLI
+writes the file, and a stretched export, which keeps the GIL for seconds per
+stem, never stalls the audio callback of the song still playing. Cancelling
+sends the child SIGTERM, so it deletes its half-written file (SIGKILL follows
+if it has not ended within :data:`CANCEL_GRACE_S`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +25,10 @@ from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from stemtui.core.library.export import FORMATS, backing_name
+from stemtui.core.procs.protocol import Child, Event, WorkerCancelled
+
+#: Seconds the export child has to remove its half-written file after SIGTERM.
+CANCEL_GRACE_S = 5.0
 
 
 def export_args(entry_id: str, mixer, path: Path, loop_only: bool, click: bool) -> list[str]:
@@ -82,15 +83,23 @@ class ExportScreen(ModalScreen[Path | None]):
         super().__init__(classes="dialog-screen")
         self.entry = entry
         self.mixer = mixer
-        self._proc: subprocess.Popen | None = None
+        self._child: Child | None = None
 
     def _default_path(self, loop_only: bool, click: bool) -> Path:
         m = self.mixer
         audible = [m.audible(i) for i in range(m.stem_count)]
         a, b, _ = m.loop
         sr = m.sample_rate
-        name = backing_name(self.entry.title, m.song.names, audible, m.tempo, m.semitones,
-                            (a / sr, b / sr) if loop_only and b > a else None, ".wav", click=click)
+        name = backing_name(
+            self.entry.title,
+            m.song.names,
+            audible,
+            m.tempo,
+            m.semitones,
+            (a / sr, b / sr) if loop_only and b > a else None,
+            ".wav",
+            click=click,
+        )
         return Path.cwd() / name
 
     def compose(self) -> ComposeResult:
@@ -99,12 +108,14 @@ class ExportScreen(ModalScreen[Path | None]):
         with Vertical(classes="dialog", id="export"):
             yield Label("Export the backing track as you hear it", classes="dialog-title")
             yield Input(str(self._default_path(has_loop and self.mixer.loop[2], False)), id="export-path")
-            yield Checkbox("only the loop (A–B)", value=has_loop and self.mixer.loop[2], id="loop-only",
-                           disabled=not has_loop)
+            yield Checkbox(
+                "only the loop (A–B)", value=has_loop and self.mixer.loop[2], id="loop-only", disabled=not has_loop
+            )
             yield Checkbox("with the click", value=False, id="with-click", disabled=not has_grid)
             yield ProgressBar(total=1.0, show_eta=False, id="export-progress")
-            yield Static(".wav, .flac or .mp3 · enter exports · esc cancels", id="export-status",
-                         classes="dialog-detail")
+            yield Static(
+                ".wav, .flac or .mp3 · enter exports · esc cancels", id="export-status", classes="dialog-detail"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export (enter)", variant="primary", id="go")
                 yield Button("Cancel (esc)", id="cancel")
@@ -124,7 +135,7 @@ class ExportScreen(ModalScreen[Path | None]):
     @on(Input.Submitted, "#export-path")
     @on(Button.Pressed, "#go")
     def _go(self) -> None:
-        if self._proc is not None:
+        if self._child is not None:
             return
         path = Path(self.query_one("#export-path", Input).value).expanduser()
         status = self.query_one("#export-status", Static)
@@ -134,9 +145,13 @@ class ExportScreen(ModalScreen[Path | None]):
         if not path.parent.is_dir():
             status.update(f"{path.parent}: no such folder")
             return
-        args = export_args(self.entry.id, self.mixer, path,
-                           self.query_one("#loop-only", Checkbox).value,
-                           self.query_one("#with-click", Checkbox).value)
+        args = export_args(
+            self.entry.id,
+            self.mixer,
+            path,
+            self.query_one("#loop-only", Checkbox).value,
+            self.query_one("#with-click", Checkbox).value,
+        )
         status.update(f"exporting to {path.name} …")
         self.query_one("#go", Button).disabled = True
         self._run(args)
@@ -144,26 +159,20 @@ class ExportScreen(ModalScreen[Path | None]):
     @work(thread=True, exclusive=True, group="export")
     def _run(self, args: list[str]) -> None:
         worker = get_current_worker()
-        env = dict(os.environ)
-        proc = self._proc = subprocess.Popen(
-            [sys.executable, "-m", "stemtui", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env,
-        )
-        path = None
-        for line in proc.stdout:
-            if worker.is_cancelled:
-                break
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if "progress" in msg:
-                self.post_message(self.Progress(float(msg["progress"])))
-            elif "path" in msg:
-                path = Path(msg["path"])
-        err = proc.stderr.read().strip()
-        proc.wait()
-        error = "" if proc.returncode == 0 else (err.splitlines()[-1] if err else f"export failed ({proc.returncode})")
+        store = getattr(self.app, "store", None)
+        flags = ["--cache-dir", str(store.root)] if store is not None else []
+
+        def on_event(ev: Event) -> None:
+            if ev.kind == "progress":
+                self.post_message(self.Progress(ev.fraction))
+
+        child = self._child = Child("stemtui", [*flags, *args], name="export", on_event=on_event)
+        while not child.wait(0.2):
+            if worker.is_cancelled:  # the screen went away: stop the child too
+                child.cancel(grace=CANCEL_GRACE_S)
+        err = child.error
+        path = Path(child.result["path"]) if child.result and "path" in child.result else None
+        error = "" if err is None or isinstance(err, WorkerCancelled) else str(err)
         self.post_message(self.Finished(path, error))
 
     @on(Progress)
@@ -172,7 +181,7 @@ class ExportScreen(ModalScreen[Path | None]):
 
     @on(Finished)
     def _finished(self, event: Finished) -> None:
-        self._proc = None
+        self._child = None
         if event.path is not None and not event.error:
             self.app.notify(f"exported {event.path.name}", timeout=6)
             self.dismiss(event.path)
@@ -182,9 +191,9 @@ class ExportScreen(ModalScreen[Path | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            # SIGINT: the child's export removes its temporary file on the way out.
-            self._proc.send_signal(signal.SIGINT)
+        if self._child is not None and self._child.running:
+            # SIGTERM: the child's export removes its temporary file on the way out.
+            self._child.cancel(grace=CANCEL_GRACE_S, wait=False)
             self.query_one("#export-status", Static).update("cancelling …")
             return
         self.dismiss(None)
