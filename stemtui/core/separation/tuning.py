@@ -41,7 +41,7 @@ def worker_env() -> dict[str, str]:
     Variables already set by the caller win.
     """
     env = {**MALLOC_ENV, **os.environ}
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
 
