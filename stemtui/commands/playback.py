@@ -165,17 +165,36 @@ def cmd_export(args) -> int:
 
     def progress(f: float) -> None:
         if args.progress_json:
-            print(json.dumps({"progress": round(f, 4)}), flush=True)
+            _print_json({"progress": round(f, 4)})
             return
         bar = "█" * int(f * 30)
         _progress_line(f"exporting {bar:30} {f * 100:5.1f}%")
 
     path = export_mix(mixer, start, end, target, progress, tempo=tempo, semitones=semitones)
     if args.progress_json:
-        print(json.dumps({"path": str(path), "seconds": round((end - start) / sr / tempo, 3)}), flush=True)
+        _print_json({"path": str(path), "seconds": round((end - start) / sr / tempo, 3)})
     else:
         _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
     return 0
+
+
+def _print_json(obj: dict) -> None:
+    """One JSON line on stdout; a reader that went away is one error line, not a traceback.
+
+    Raises:
+        WriteFailed: stdout is a broken pipe (the export's part file is
+            then removed on the way out).
+    """
+    import os
+
+    from stemtui.core.library.safeio import WriteFailed
+
+    try:
+        print(json.dumps(obj), flush=True)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise WriteFailed("stdout", "cannot write: broken pipe (the reader of --progress-json went away)") from None
 
 
 def cmd_devices(args) -> int:
