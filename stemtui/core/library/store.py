@@ -57,9 +57,7 @@ def default_root() -> Path:
 def hash_files(paths: list[Path], extra: dict | None = None) -> str:
     """Content hash of files' bytes (not names) plus options; a 16-hex id.
 
-    Raises:
-        BadInput: A path that is missing, unreadable or not a regular file
-            (a FIFO would block the read forever).
+    Raises BadInput for a path that is not a readable regular file (a FIFO would block the read).
     """
     h = hashlib.sha256()
     for p in paths:
@@ -353,11 +351,8 @@ def _decode_into(song: Song, entry: Entry) -> None:
 
 
 def write_stem(path: Path, data: np.ndarray, sample_rate: int) -> None:
-    """Write one stereo stem as 16-bit FLAC and fsync it.
-
-    NaN samples are written as silence (libsndfile's FLAC encoder fails on
-    them). Raises BadInput/WriteFailed naming ``path`` if the disk refuses.
-    """
+    """Write one stereo stem as 16-bit FLAC and fsync it; NaN (which libsndfile's FLAC encoder
+    fails on) as silence. Raises BadInput/WriteFailed naming ``path`` if the disk refuses."""
     with SafeSoundFile(path, sample_rate, 2, STEM_FORMAT, STEM_SUBTYPE, atomic=False) as f:
         for s in range(0, data.shape[0], CHUNK):
             f.write(np.nan_to_num(np.clip(data[s : s + CHUNK], -1.0, 1.0), copy=False))
