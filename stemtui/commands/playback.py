@@ -173,6 +173,10 @@ def _export(args, chan) -> int:
     def progress(f: float) -> None:
         if chan is not None:
             chan.progress(round(f, 4))
+            if chan.lost:
+                from stemtui.core.library.safeio import WriteFailed
+
+                raise WriteFailed("stdout", "cannot write: broken pipe (the reader of --progress-json went away)")
             return
         bar = "█" * int(f * 30)
         _progress_line(f"exporting {bar:30} {f * 100:5.1f}%")

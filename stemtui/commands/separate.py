@@ -18,6 +18,7 @@ def cmd_separate(args) -> int:
     from dataclasses import asdict
 
     from stemtui.core.errors import StemtuiError
+    from stemtui.core.library.safeio import check_input_file
     from stemtui.core.separation.job import SeparationJob
     from stemtui.core.separation.splitter import SeparationCancelled
 
@@ -35,6 +36,9 @@ def cmd_separate(args) -> int:
 
         job = None
         try:
+            # Before anything reads it (a FIFO would hang the hash); the job
+            # itself explains a folder.
+            check_input_file(path, allow_dir=True)
             job = SeparationJob(store, path, opts, on_progress=emit)
             hit = job.lookup()
             if hit is None:

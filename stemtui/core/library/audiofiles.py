@@ -10,8 +10,8 @@ short reason; raw soundfile/PyAV exceptions never escape.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import secrets
 from pathlib import Path
 
 import av
@@ -22,6 +22,9 @@ import soxr
 
 from stemtui.core.audio.song import SongMeta
 from stemtui.core.errors import BadInput
+from stemtui.core.library.safeio import check_input_file, part_path, sweep_parts
+
+log = logging.getLogger("stemtui.audiofiles")
 
 #: Lower-case suffixes accepted as audio. soundfile reads WAV, FLAC, Ogg and
 #: AIFF; PyAV reads MP3, the MP4 family and WMA.
@@ -60,17 +63,12 @@ def _check_file(path: Path) -> bytes:
     """Return the first bytes of ``path``, or raise BadInput with a precise reason.
 
     Both decoders report a missing or unreadable file as a vague "format not
-    recognised" / "system error", so check before handing it to them.
+    recognised" / "system error", and would block forever on a FIFO, so
+    :func:`check_input_file` looks first.
     """
     what = str(path)
-    if not path.exists():
-        raise BadInput(what, "no such file")
-    if path.is_dir():
-        raise BadInput(what, "is a directory")
-    if not path.is_file():  # a FIFO or device would block a decoder forever
-        raise BadInput(what, "not an audio file")
+    check_input_file(path)
     try:
-        # Actually open it: os.access lies under root and on some mounts.
         with open(path, "rb") as fh:
             head = fh.read(16)
     except PermissionError:
@@ -80,6 +78,34 @@ def _check_file(path: Path) -> bytes:
     if not head:
         raise BadInput(what, "not an audio file")
     return head
+
+
+def repair_nonfinite(data: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """Zero NaN and infinite samples in place, with a one-line warning naming the file.
+
+    Decoded float WAV/FLAC/AIFF can hold them; they would poison the mix, the
+    model, and libsndfile's encoders. The warning goes to the
+    ``stemtui.audiofiles`` logger: stderr in the CLI (Python's last-resort
+    handler), the log file in the UI.
+
+    Returns:
+        ``data`` itself.
+    """
+    # A float64 sum is finite exactly when every float32 sample is (it cannot
+    # overflow), and needs no mask the size of the song.
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf: no RuntimeWarning on stderr
+        if np.isfinite(np.sum(data, dtype=np.float64)):
+            return data
+    bad = ~np.isfinite(data)
+    count = int(np.count_nonzero(bad))
+    data[bad] = 0.0
+    log.warning(
+        "stemtui: warning: %s: %d non-finite sample%s (NaN or infinity) replaced with silence",
+        path,
+        count,
+        "" if count == 1 else "s",
+    )
+    return data
 
 
 def _frame_to_float(frame: av.AudioFrame) -> np.ndarray:
@@ -141,7 +167,7 @@ def _decode_streams(path: Path, container, streams: list) -> list[tuple[np.ndarr
         raise BadInput(what, f"unreadable: {_short(exc)}") from None
     if not all(chunks.values()):
         raise BadInput(what, "zero-length audio")
-    return [(np.concatenate(chunks[s.index], axis=0), rates[s.index]) for s in streams]
+    return [(repair_nonfinite(np.concatenate(chunks[s.index], axis=0), path), rates[s.index]) for s in streams]
 
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
@@ -171,7 +197,7 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         else:
             if data.shape[0] == 0:
                 raise BadInput(str(p), "zero-length audio")
-            return np.ascontiguousarray(data), int(rate)
+            return repair_nonfinite(np.ascontiguousarray(data), p), int(rate)
     with _open_container(p) as container:
         if not container.streams.audio:
             raise BadInput(str(p), "not an audio file")
@@ -290,9 +316,7 @@ def load_source(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int, So
         BadInput: For a missing path, anything else than a folder or a
             ``.stem.mp4``, or any decode problem.
     """
-    p = Path(path)
-    if not p.exists():
-        raise BadInput(str(p), "no such file")
+    p = check_input_file(path, allow_dir=True)
     if p.is_dir():
         stems, rate = load_stem_folder(p)
         title, artist = _display_name(p.absolute()), ""
@@ -307,7 +331,7 @@ def load_source(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int, So
 def write_audio(path: str | os.PathLike, data: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
     """Write audio atomically to ``.wav``, ``.flac`` or ``.mp3``.
 
-    The audio goes to a hidden ``.<name>.<random>.part`` file in the same
+    The audio goes to a hidden ``.<name>.<pid>.<random>.part`` file in the same
     folder, renamed over ``path`` only once complete, so a crash or a full
     disk never leaves a truncated export that looks finished.
 
@@ -328,8 +352,10 @@ def write_audio(path: str | os.PathLike, data: np.ndarray, sample_rate: int, sub
     if sf_format is None:
         raise BadInput(str(p), "unsupported output format (use .wav, .flac or .mp3)")
     # Not mkstemp: its 0600 mode would stick to the export after the rename;
-    # a random name created by libsndfile gets the user's normal umask.
-    tmp = str(p.parent / f".{p.name}.{secrets.token_hex(6)}.part")
+    # a random name created by libsndfile gets the user's normal umask. The
+    # name carries our pid, so a later write here sweeps it if we get killed.
+    sweep_parts(p.parent)
+    tmp = str(part_path(p))
     try:
         # format= is required: the .part suffix hides the real one.
         sf.write(tmp, data, int(sample_rate), subtype=subtype or default_subtype, format=sf_format)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stemtui.core.audio.song import Song
-from stemtui.core.errors import BadInput
+from stemtui.core.library.safeio import check_input_file
 from stemtui.core.library.store import Entry, Store, hash_files
 
 #: Marker written once the demo was installed, so a deleted demo stays deleted
@@ -63,9 +63,8 @@ def import_path(store: Store, path: str | Path, title: str | None = None) -> tup
     """
     from stemtui.core.library.audiofiles import AUDIO_EXTENSIONS, load_source
 
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise BadInput(str(path), "no such file or directory")
+    # Before anything reads it: a FIFO or device would block the hash forever.
+    p = check_input_file(path, allow_dir=True)
     if p.is_dir():
         files = sorted(
             f
@@ -96,10 +95,12 @@ def find_song(store: Store, query: str) -> Entry:
     Raises:
         BadInput: If nothing or several things match, or the import fails.
     """
-    if query and (
-        Path(query).expanduser().exists() and ("/" in query or Path(query).is_dir() or query.lower().endswith(".mp4"))
-    ):
-        return import_path(store, query)[0]
+    p = Path(query).expanduser()
+    if query and p.exists():
+        if not p.is_dir() and not p.is_file():
+            check_input_file(p)  # a FIFO, device or socket: refused by name, never read
+        if "/" in query or p.is_dir() or query.lower().endswith(".mp4"):
+            return import_path(store, query)[0]
     ensure_demo(store)
     return store.resolve(query)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from stemtui.core.audio.mixer import BLOCK_MAX, Mixer
 from stemtui.core.errors import BadInput
+from stemtui.core.library.safeio import SafeSoundFile, file_kind, probe_writable, unwind_on_signals
 
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".mp3": ("MP3", "MPEG_LAYER_III")}
 
@@ -48,15 +49,28 @@ def check_output_path(path: str | Path) -> Path:
     """Validate an export target before any work is done.
 
     Raises:
-        BadInput: Unknown extension, or a folder that does not exist.
+        BadInput: Unknown extension, a folder that does not exist, a target
+            that is a folder or not a regular file (a FIFO, ``/dev/...``),
+            or a folder that cannot be written (read-only file system,
+            permission denied).
+        WriteFailed: The folder cannot take a new file for another reason
+            (e.g. no space or no inodes left).
     """
     p = Path(path).expanduser()
     if p.suffix.lower() not in FORMATS:
         raise BadInput(str(path), "unsupported output format (use .wav, .flac or .mp3)")
     if p.is_dir():
         raise BadInput(str(path), "is a directory")
-    if not p.parent.exists():
+    if not p.parent.is_dir():
         raise BadInput(str(path), f"folder {p.parent} does not exist")
+    try:
+        mode = os.stat(p).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # The rename would replace a device node or FIFO with our file.
+        raise BadInput(str(path), f"not a regular file ({file_kind(mode)}); give a new file name")
+    probe_writable(p)
     return p
 
 
@@ -71,8 +85,11 @@ def export_mix(
 ) -> Path:
     """Render frames ``[start, end)`` of the mix to an audio file.
 
-    The file is written to a hidden temporary name beside the target and
-    renamed at the end, so an interrupted export leaves nothing behind.
+    The file is written to a hidden ``.NAME.<pid>.<hex>.part`` beside the
+    target and renamed at the end, so an interrupted or failed export leaves
+    nothing behind: Ctrl-C, SIGTERM and SIGHUP remove the part on the way
+    out, and the parts of writers that were killed outright (SIGKILL) are
+    swept by the next export into the same folder.
 
     Args:
         mixer: A mixer set up with the mutes, solos and volumes to render.
@@ -85,14 +102,23 @@ def export_mix(
 
     Returns:
         The written path.
-    """
-    import soundfile as sf
 
+    Raises:
+        BadInput: A target that cannot be used or written (see
+            :func:`check_output_path`).
+        WriteFailed: The write failed on the way (e.g. the disk filled up).
+        SystemExit: ``128 + N`` after signal N (SIGTERM, SIGHUP), once the
+            part file is removed.
+    """
+    with unwind_on_signals():
+        return _export(mixer, start, end, path, on_progress, tempo, semitones)
+
+
+def _export(mixer, start, end, path, on_progress, tempo, semitones) -> Path:
     from stemtui.core.tempo.stretch import is_identity
 
     target = check_output_path(path)
     fmt, subtype = FORMATS[target.suffix.lower()]
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:6]}.part")
     source = None
     # Stretching takes most of the time: it is the first 80 % of the bar.
     share = 0.0
@@ -110,17 +136,12 @@ def export_mix(
         source = ArraySource(data, start, end, tempo, semitones)
     total = max(1, end - start) if source is None else source.frames
     done = 0
-    try:
-        with sf.SoundFile(str(tmp), "w", samplerate=mixer.sample_rate, channels=2, format=fmt, subtype=subtype) as f:
-            for block in render_blocks(mixer, start, end, source=source):
-                f.write(block.clip(-1.0, 1.0))
-                done += block.shape[0]
-                if on_progress is not None:
-                    on_progress(share + (1.0 - share) * min(1.0, done / total))
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with SafeSoundFile(target, mixer.sample_rate, 2, fmt, subtype) as f:
+        for block in render_blocks(mixer, start, end, source=source):
+            f.write(block.clip(-1.0, 1.0))
+            done += block.shape[0]
+            if on_progress is not None:
+                on_progress(share + (1.0 - share) * min(1.0, done / total))
     return target
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from stemtui.core.errors import BadInput
 from stemtui.core.audio.song import Song, SongMeta, stem_sort_key
+from stemtui.core.library.safeio import SafeSoundFile, check_input_file
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
@@ -54,9 +55,13 @@ def default_root() -> Path:
 
 
 def hash_files(paths: list[Path], extra: dict | None = None) -> str:
-    """Content hash of files' bytes (not names) plus options; a 16-hex id."""
+    """Content hash of files' bytes (not names) plus options; a 16-hex id.
+
+    Raises BadInput for a path that is not a readable regular file (a FIFO would block the read).
+    """
     h = hashlib.sha256()
     for p in paths:
+        check_input_file(p)
         with open(p, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
@@ -346,13 +351,11 @@ def _decode_into(song: Song, entry: Entry) -> None:
 
 
 def write_stem(path: Path, data: np.ndarray, sample_rate: int) -> None:
-    """Write one stereo stem as 16-bit FLAC and fsync it."""
-    import soundfile as sf
-
-    with sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=2, format=STEM_FORMAT, subtype=STEM_SUBTYPE) as f:
+    """Write one stereo stem as 16-bit FLAC and fsync it; NaN (which libsndfile's FLAC encoder
+    fails on) as silence. Raises BadInput/WriteFailed naming ``path`` if the disk refuses."""
+    with SafeSoundFile(path, sample_rate, 2, STEM_FORMAT, STEM_SUBTYPE, atomic=False) as f:
         for s in range(0, data.shape[0], CHUNK):
-            f.write(np.clip(data[s : s + CHUNK], -1.0, 1.0))
-    _fsync(path)
+            f.write(np.nan_to_num(np.clip(data[s : s + CHUNK], -1.0, 1.0), copy=False))
 
 
 def _write_json_synced(path: Path, obj: dict) -> None:

@@ -36,6 +36,7 @@ class Channel:
         cancelled: Set by ``cancel`` on stdin, stdin closing (with
             :meth:`watch_stdin`), SIGTERM (with :meth:`cancel_on_sigterm`), or
             when the parent stops reading.
+        lost: The parent stopped reading (a write to it failed).
     """
 
     def __init__(self) -> None:
@@ -44,6 +45,7 @@ class Channel:
         os.dup2(2, 1)
         self._lock = threading.Lock()
         self.cancelled = threading.Event()
+        self.lost = False
 
     def send(self, event: str, **data: Any) -> None:
         """Emit one message. If the parent is gone, set :attr:`cancelled` and drop the rest."""
@@ -54,6 +56,7 @@ class Channel:
             try:
                 self._out.write(line)
             except (OSError, ValueError):  # the reader is gone (the parent died): stop quietly
+                self.lost = True
                 self.cancelled.set()
                 os.dup2(os.open(os.devnull, os.O_WRONLY), self._out.fileno())
 
@@ -80,7 +83,9 @@ class Channel:
         extra = {"what": exc.what, "reason": exc.reason} if isinstance(exc, BadInput) else {}
         if not expected:
             sys.stderr.write(text)
-            sys.stderr.flush()
+        elif self.lost:  # nobody reads the events any more: say it where a person can see it
+            sys.stderr.write(f"stemtui: {message}\n")
+        sys.stderr.flush()
         self.send(
             "error", kind=type(exc).__name__, error=message, traceback=text, exit_code=code, expected=expected, **extra
         )
@@ -126,14 +131,14 @@ def serve(
     """Run a child's ``body(channel)``; any exception becomes the ``error`` event.
 
     Returns the exit status (``body``'s, or the error's) for the caller to
-    exit with; SIGTERM (with ``cancel_on_sigterm``) reports a cancel and 130.
+    exit with; SIGTERM (with ``cancel_on_sigterm``) and SIGINT report a cancel and 130.
     """
     chan = channel or Channel()
     if cancel_on_sigterm:
         chan.cancel_on_sigterm()
     try:
         return int(body(chan) or 0)
-    except Cancelled:
+    except (Cancelled, KeyboardInterrupt):  # SIGTERM with cancel_on_sigterm, or SIGINT
         chan.send("error", kind="Cancelled", error="cancelled", traceback="", exit_code=130, expected=True)
         return 130
     except SystemExit:
