@@ -7,7 +7,6 @@ command that needs them, so ``stemtui --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -129,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         130 on Ctrl-C.
     """
     from stemtui.core.errors import StemtuiError
+    from stemtui.settings import Settings
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -143,14 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = argv.pop(i)
     args = parser.parse_args(argv)
     args.target = target
-    if args.cache_dir:
-        os.environ["STEMTUI_CACHE_DIR"] = args.cache_dir
-    for attr, env in (("app_device", "STEMTUI_DEVICE"), ("app_model", "STEMTUI_MODEL"), ("app_model_repo", "STEMTUI_MODEL_REPO")):
-        if getattr(args, attr, None):
-            os.environ[env] = getattr(args, attr)
+    settings = Settings.from_args(args)
     handler = _handler(args.command or "")
     try:
-        return handler(args) or 0
+        return handler(args, settings) or 0
     except StemtuiError as exc:
         print(f"stemtui: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -174,6 +170,7 @@ COMMANDS = {
 
 
 def _handler(command: str):
+    """The command's function: ``cmd_x(args, settings) -> exit code``."""
     import importlib
 
     module, _, name = COMMANDS[command].partition(":")

@@ -7,13 +7,12 @@ import sys
 
 from stemtui.commands.common import (
     _progress_line,
-    _store,
     describe_progress,
     separation_options,
 )
 
 
-def cmd_separate(args) -> int:
+def cmd_separate(args, settings) -> int:
     """Separate each file in turn; a bad file is reported and the queue goes on."""
     from dataclasses import asdict
 
@@ -22,7 +21,7 @@ def cmd_separate(args) -> int:
     from stemtui.core.separation.splitter import SeparationCancelled
 
     opts = separation_options(args)
-    store = _store()
+    store = settings.store()
     worst = 0
     for i, path in enumerate(args.files):
         label = f"[{i + 1}/{len(args.files)}] " if len(args.files) > 1 else ""

@@ -35,11 +35,9 @@ UNITTEST_STEMS = ["vocals", "drums", "bass", "other"]
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path):
-    """No network, an empty HuggingFace cache, no model from the environment."""
+    """No network, an empty HuggingFace cache (the separation worker reads these)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("STEMTUI_MODEL", raising=False)
-    monkeypatch.delenv("STEMTUI_MODEL_REPO", raising=False)
 
 
 def write_song(path, seconds: float, seed: int = 0):
@@ -74,11 +72,10 @@ def no_traceback(app) -> None:
     assert not any("Traceback" in m for _, m in app.messages), app.messages
 
 
-def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_engine, tmp_path, monkeypatch):
+def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_engine, tmp_path, settings):
     """`stemtui FILE`: the separation screen, 100 %, then the player on the stored stems; `r` separates again."""
-    monkeypatch.setenv("STEMTUI_MODEL", "demucs_unittest")
     wav = write_song(tmp_path / "music" / "Tune.wav", 10.0)
-    app = make_app(tmp_store, null_engine, path=wav, autoplay=False)
+    app = make_app(tmp_store, null_engine, settings.replace(model="demucs_unittest"), path=wav, autoplay=False)
 
     async def scenario(pilot):
         await wait_for(pilot, lambda: isinstance(app.screen, SeparationScreen), what="the separation screen")
@@ -159,10 +156,9 @@ def test_esc_cancels_and_leaves_nothing(tmp_store, null_engine, tmp_path):
     run(app, scenario)
 
 
-def test_missing_weights_offline_become_a_one_line_notification(tmp_store, null_engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("STEMTUI_MODEL", "htdemucs")
+def test_missing_weights_offline_become_a_one_line_notification(tmp_store, null_engine, tmp_path, settings):
     wav = write_song(tmp_path / "song.wav", 3.0)
-    app = make_app(tmp_store, null_engine, path=wav)
+    app = make_app(tmp_store, null_engine, settings.replace(model="htdemucs"), path=wav)
 
     async def scenario(pilot):
         await wait_for(pilot, lambda: any(s == "error" for s, _ in app.messages), timeout=60, what="the error")
