@@ -21,8 +21,10 @@ EPILOG = """examples:
 """
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cache-dir", metavar="DIR", help="song store (default: platformdirs cache; env STEMTUI_CACHE_DIR)")
+def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # A command's own --cache-dir has no default, so it cannot undo one given before the command.
+    p.add_argument("--cache-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
+                   help="song store (default: platformdirs cache; env STEMTUI_CACHE_DIR)")
 
 
 def _mix_flags(p: argparse.ArgumentParser) -> None:
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", dest="app_device", metavar="D", help="output device for the player (name, index, or null)")
     parser.add_argument("-n", "--model", dest="app_model", metavar="NAME", help="model for separations started in the app (default htdemucs)")
     parser.add_argument("--model-repo", dest="app_model_repo", metavar="DIR", help="folder with model files, for offline use")
-    _common(parser)
+    _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="stemtui")
 
     p = sub.add_parser("separate", help="split audio files into stems with Demucs (a queue)")

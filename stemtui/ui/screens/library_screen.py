@@ -34,14 +34,10 @@ from stemtui.ui.keymap import LIBRARY_KEYS, bindings
 from stemtui.ui.paths import is_single_audio_file
 from stemtui.ui.rows import (
     COLUMNS,
-    COMPACT_COLUMNS,
     SEPARATING,
     SORT_CYCLE,
-    STATE_NARROW,
-    STATE_SEPARATING,
-    STATE_WIDE,
-    WIDE,
     cell,
+    column_widths,
     details_text,
     matches,
 )
@@ -187,20 +183,7 @@ class LibraryScreen(Screen):
         return running + sorted(rows, key=key, reverse=self.sort_reverse)
 
     def _columns(self) -> tuple[tuple[str, int], ...]:
-        """``(column, width)`` pairs: numbers get fixed widths, text shares the rest."""
-        wide = self.size.width >= WIDE
-        keys = tuple(COLUMNS) if wide else COMPACT_COLUMNS
-        fixed = {k: COLUMNS[k][2] for k in keys if COLUMNS[k][2]}
-        if wide:
-            fixed.update(model=10, date=10)
-        # The table's border and scrollbar, and one cell of padding each side per column.
-        budget = max(30, self.size.width - 4 - 2 * len(keys) - sum(fixed.values()))
-        # The reason of a damaged entry fits only on very wide screens; it is
-        # always in the details line under the table.
-        state = STATE_WIDE if budget >= 90 else STATE_SEPARATING if self.separating else STATE_NARROW
-        artist = min(18, max(6, (budget - state) // 3))
-        widths = {**fixed, "state": state, "artist": artist, "title": budget - state - artist}
-        return tuple((k, widths[k]) for k in keys)
+        return column_widths(self.size.width, bool(self.separating))
 
     def _populate(self, select: str | None = None) -> None:
         table = self.query_one("#songs", DataTable)
