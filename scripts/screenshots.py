@@ -27,15 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stemtui.core.audio.engine import Engine
-from stemtui.core.library.catalog import ensure_demo
-from stemtui.core.separation.splitter import Progress, SeparationOptions
-from stemtui.core.audio.song import Song, SongMeta
-from stemtui.core.library.store import MANIFEST, Store
-from stemtui.settings import Settings
-from stemtui.ui.app import StemtuiApp
-from stemtui.ui.screens.separation_screen import SeparationScreen
-from stemtui.ui.seprun import SeparationRun
+from stemtui.core.audio.engine import Engine  # noqa: E402 -- after the sys.path line
+from stemtui.core.audio.song import Song, SongMeta  # noqa: E402 -- after the sys.path line
+from stemtui.core.library.catalog import ensure_demo  # noqa: E402 -- after the sys.path line
+from stemtui.core.library.store import MANIFEST, Store  # noqa: E402 -- after the sys.path line
+from stemtui.core.separation.splitter import Progress, SeparationOptions  # noqa: E402 -- after the sys.path line
+from stemtui.settings import Settings  # noqa: E402 -- after the sys.path line
+from stemtui.ui.app import StemtuiApp  # noqa: E402 -- after the sys.path line
+from stemtui.ui.screens.separation_screen import SeparationScreen  # noqa: E402 -- after the sys.path line
+from stemtui.ui.seprun import SeparationRun  # noqa: E402 -- after the sys.path line
 
 OUT = ROOT / "screenshots"
 FIXED_DATE = "2025-06-01T18:30:00+00:00"
@@ -114,8 +114,9 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
 async def shoot(settings: Settings, store: Store, size: tuple[int, int], shots: dict[str, str]) -> list[Path]:
     """Run the app at ``size`` and save the shots named in ``shots`` (key -> file stem)."""
     saved: list[Path] = []
-    app = StemtuiApp(settings, store=store, engine_factory=lambda: Engine(null=True), start_dir=ROOT,
-                     install_demo=False)
+    app = StemtuiApp(
+        settings, store=store, engine_factory=lambda: Engine(null=True), start_dir=ROOT, install_demo=False
+    )
 
     def save(key: str) -> None:
         if key in shots:

@@ -129,7 +129,10 @@ class Settings:
 
     @classmethod
     def from_args(cls, args: Any, env: Mapping[str, str] | None = None) -> Settings:
-        """Settings from the CLI's parsed arguments (``cache_dir``, ``app_device``, ``app_model``, ``app_model_repo``)."""
+        """Settings from the CLI's parsed arguments.
+
+        Reads ``cache_dir``, ``app_device``, ``app_model`` and ``app_model_repo``.
+        """
         return cls.build(
             cache_dir=getattr(args, "cache_dir", None),
             device=getattr(args, "app_device", None),
@@ -154,8 +157,12 @@ class Settings:
 
     def to_env(self) -> dict[str, str]:
         """The ``STEMTUI_*`` variables that make a child process build these same settings."""
-        env = {CACHE_ENV: str(self.cache_dir), DATA_ENV: str(self.data_dir), LOG_ENV: str(self.log_dir),
-               MODEL_ENV: self.model}
+        env = {
+            CACHE_ENV: str(self.cache_dir),
+            DATA_ENV: str(self.data_dir),
+            LOG_ENV: str(self.log_dir),
+            MODEL_ENV: self.model,
+        }
         if self.device is not None:
             env[DEVICE_ENV] = self.device
         if self.model_repo is not None:

@@ -128,8 +128,13 @@ def separation_options(args):
         if not repo.is_dir():
             raise BadInput(f"--model-repo {args.model_repo}", "no such folder")
     opts = SeparationOptions(
-        model=args.model, repo=repo, device=args.compute, shifts=args.shifts, overlap=args.overlap,
-        precision=args.precision, two_stems=args.two_stems,
+        model=args.model,
+        repo=repo,
+        device=args.compute,
+        shifts=args.shifts,
+        overlap=args.overlap,
+        precision=args.precision,
+        two_stems=args.two_stems,
     )
     opts.validate()
     return opts
@@ -146,8 +151,7 @@ def describe_progress(p) -> str:
 
     eta = f"ETA {format_time(p.eta_s, 0)}" if p.eta_s is not None else "ETA …"
     return (
-        f"{_bar(p.fraction)} {p.fraction * 100:3.0f}%  {format_time(p.audio_done_s, 0)}/{format_time(p.audio_total_s, 0)} audio"
+        f"{_bar(p.fraction)} {p.fraction * 100:3.0f}%  "
+        f"{format_time(p.audio_done_s, 0)}/{format_time(p.audio_total_s, 0)} audio"
         f"  {eta}  {p.model} on {p.device} ({p.precision})"
     )
-
-

@@ -15,13 +15,16 @@ def cmd_import(args, settings) -> int:
 
     entry, new = import_path(settings.store(), args.path, args.title)
     what = "imported" if new else "already in the library:"
-    print(f"{what} {entry.id[:8]}  {entry.title}  ({len(entry.stems)} stems: {', '.join(entry.stems)}; {entry.duration:.1f} s)")
+    print(
+        f"{what} {entry.id[:8]}  {entry.title}  "
+        f"({len(entry.stems)} stems: {', '.join(entry.stems)}; {entry.duration:.1f} s)"
+    )
     return 0
 
 
 def cmd_list(args, settings) -> int:
-    from stemtui.core.separation.job import in_progress
     from stemtui.core.library.catalog import ensure_demo
+    from stemtui.core.separation.job import in_progress
     from stemtui.core.timefmt import format_time
 
     store = settings.store()
@@ -36,7 +39,10 @@ def cmd_list(args, settings) -> int:
     print(f"{'ID':8}  {'TITLE':28} {'ARTIST':16} {'LENGTH':>7}  {'STEMS':5} {'SIZE':>9}  STATE")
     for e in entries:
         state = e.state if e.ok else f"{e.state}: {e.reason}"
-        print(f"{e.id[:8]:8}  {e.title[:28]:28} {e.artist[:16]:16} {format_time(e.duration, 0):>7}  {len(e.stems):5} {_fmt_size(e.size_bytes):>9}  {state}")
+        print(
+            f"{e.id[:8]:8}  {e.title[:28]:28} {e.artist[:16]:16} {format_time(e.duration, 0):>7}  "
+            f"{len(e.stems):5} {_fmt_size(e.size_bytes):>9}  {state}"
+        )
     return 0
 
 
@@ -67,7 +73,7 @@ def cmd_rm(args, settings) -> int:
     return 0
 
 
-def cmd_demo(args, settings) -> int:
+def cmd_demo(args, settings) -> int:  # noqa: ARG001 -- every command takes (args, settings)
     """Put the demo song back in the library and open it in the player."""
     from stemtui.core.library.catalog import ensure_demo
 
@@ -88,5 +94,3 @@ def cmd_app(args, settings) -> int:
     except ImportError:
         return cmd_list(argparse.Namespace(json=False), settings)
     return run_app(settings, args.target)
-
-

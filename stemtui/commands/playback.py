@@ -177,7 +177,7 @@ def cmd_export(args, settings) -> int:
     return 0
 
 
-def cmd_devices(args, settings) -> int:  # noqa: ARG001 -- every command takes the settings
+def cmd_devices(args, settings) -> int:  # noqa: ARG001 -- every command takes (args, settings)
     from stemtui.core.audio.engine import list_output_devices
 
     devices = list_output_devices()

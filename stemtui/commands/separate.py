@@ -45,9 +45,23 @@ def cmd_separate(args, settings) -> int:
             else:
                 status = "cached"
             if args.json:
-                print(json.dumps({"event": "done", "file": path, "status": status, "id": hit.id, "stems": hit.stems, "path": str(hit.path)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "event": "done",
+                            "file": path,
+                            "status": status,
+                            "id": hit.id,
+                            "stems": hit.stems,
+                            "path": str(hit.path),
+                        }
+                    ),
+                    flush=True,
+                )
             else:
-                _progress_line(f"{label}{status}: {hit.id[:8]}  {hit.title}  ({', '.join(hit.stems)})  → {hit.path}", final=True)
+                _progress_line(
+                    f"{label}{status}: {hit.id[:8]}  {hit.title}  ({', '.join(hit.stems)})  → {hit.path}", final=True
+                )
         except SeparationCancelled:
             _progress_line(f"{label}{path}: cancelled, nothing stored", final=True)
             return 130
@@ -66,5 +80,3 @@ def cmd_separate(args, settings) -> int:
             print(f"stemtui: {exc}", file=sys.stderr)
             worst = max(worst, exc.exit_code)
     return worst
-
-

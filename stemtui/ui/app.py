@@ -117,8 +117,9 @@ class StemtuiApp(App[int]):
         self.store = self._store if self._store is not None else self.settings.store()
         self.practice_store = self.settings.practice_store()
         self.engine = self._engine_factory()
-        self.separations = Separations(self, self.store, self._separation_options, self.player_for,
-                                       lambda: self.library)
+        self.separations = Separations(
+            self, self.store, self._separation_options, self.player_for, lambda: self.library
+        )
         self.push_screen(LibraryScreen(self.store, self.separations, self.start_dir))
         if self.install_demo:
             self._ensure_demo()
@@ -149,14 +150,33 @@ class StemtuiApp(App[int]):
     def player_for(self, entry: Entry, song: Song | None = None, run: SeparationRun | None = None) -> PlayerScreen:
         """A player screen for ``entry`` (or for ``song`` while ``run`` separates it)."""
         assert self.store is not None and self.engine is not None and self.practice_store is not None
-        return PlayerScreen(entry, store=self.store, engine=self.engine, states=self.practice_store,
-                            autoplay=self.autoplay, song=song, run=run)
+        return PlayerScreen(
+            entry,
+            store=self.store,
+            engine=self.engine,
+            states=self.practice_store,
+            autoplay=self.autoplay,
+            song=song,
+            run=run,
+        )
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity="information",
+        timeout=None,
+        markup: bool = False,  # noqa: ARG002 -- accepted like App.notify's, never used
+    ) -> None:
         """Show a toast and log it. Markup is always off: paths, reasons and
         key names such as ``[`` are shown as they are, never parsed."""
         self.messages.append((severity, message))
-        log.log(logging.ERROR if severity == "error" else logging.WARNING if severity == "warning" else logging.INFO, "%s", message)
+        log.log(
+            logging.ERROR if severity == "error" else logging.WARNING if severity == "warning" else logging.INFO,
+            "%s",
+            message,
+        )
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def show_notice(self, notice: str) -> None:
@@ -228,8 +248,10 @@ class StemtuiApp(App[int]):
             if run is not None:
                 self.separations.show(run)
             else:
-                self.notify(f"{entry.title}: another stemtui is separating it ({entry.reason}); "
-                            "it opens here once stored", timeout=6)
+                self.notify(
+                    f"{entry.title}: another stemtui is separating it ({entry.reason}); it opens here once stored",
+                    timeout=6,
+                )
             return
         if not entry.ok:
             self.notify(f"{entry.title}: {entry.state} entry ({entry.reason})", severity="error", timeout=8)
@@ -313,13 +335,18 @@ class StemtuiApp(App[int]):
         if isinstance(screen, PlayerScreen):
             yield SystemCommand("Play / pause", "Start or stop playback (space)", screen.action_toggle_play)
             yield SystemCommand("Reset the mix", "Unmute, unsolo, every volume to 0 dB (0)", screen.action_reset_mix)
-            yield SystemCommand("Type a loop", "Set the loop as START-END, e.g. 0:30.250-0:45 (:)", screen.action_type_loop)
+            yield SystemCommand(
+                "Type a loop", "Set the loop as START-END, e.g. 0:30.250-0:45 (:)", screen.action_type_loop
+            )
             yield SystemCommand("Clear the loop", "Forget the loop points (backspace)", screen.action_clear_loop)
             yield SystemCommand("Back to the library", "Leave the player (q)", screen.action_back)
         if isinstance(screen, LibraryScreen):
-            yield SystemCommand("Add a song", "A folder of stems, a .stem.mp4 or an audio file to separate (a)",
-                                screen.action_add)
-            yield SystemCommand("Separate again", "The highlighted song, with another model (r)", screen.action_reseparate)
+            yield SystemCommand(
+                "Add a song", "A folder of stems, a .stem.mp4 or an audio file to separate (a)", screen.action_add
+            )
+            yield SystemCommand(
+                "Separate again", "The highlighted song, with another model (r)", screen.action_reseparate
+            )
             yield SystemCommand("Sort by the next column", "Cycle the sort column (s)", screen.action_cycle_sort)
 
 

@@ -168,8 +168,9 @@ class PracticeControl:
             return True
         if self._grid_job is None:
             self.notify("finding the beat … (or tap it with t)", timeout=3)
-            self._grid_job = self.screen.run_worker(partial(self._find_grid, m, then), thread=True,
-                                                    exclusive=True, group="beat-grid")
+            self._grid_job = self.screen.run_worker(
+                partial(self._find_grid, m, then), thread=True, exclusive=True, group="beat-grid"
+            )
         return False
 
     def _find_grid(self, m: Mixer, then: Callable[[], None]) -> None:

@@ -97,7 +97,9 @@ def matches(entry: Entry, needle: str) -> bool:
     """Whether a filter text matches a song (title, artist, model, stems, state; any case)."""
     if not needle:
         return True
-    hay = " ".join([entry.title, entry.artist, entry.model or "imported", " ".join(entry.stems), entry.state, entry.id]).lower()
+    hay = " ".join(
+        [entry.title, entry.artist, entry.model or "imported", " ".join(entry.stems), entry.state, entry.id]
+    ).lower()
     return all(word in hay for word in needle.lower().split())
 
 
@@ -144,7 +146,9 @@ def details_text(e: Entry, own: bool = False) -> Text:
         text.append(f"\n{tilde(e.source) if e.source else ''}  ({hint})", style="dim")
     elif e.ok:
         text.append(f"\n{' · '.join(e.stems)}", style="cyan")
-        text.append(f"   {fmt_length(e.duration)} · {e.sample_rate / 1000:g} kHz · {fmt_size(e.size_bytes)} · {model_name(e)}")
+        text.append(
+            f"   {fmt_length(e.duration)} · {e.sample_rate / 1000:g} kHz · {fmt_size(e.size_bytes)} · {model_name(e)}"
+        )
         text.append(f"\n{tilde(e.path)}", style="dim")
     else:
         text.append(f"\n{e.state}: {e.reason}", style="bold red" if e.state == "damaged" else "yellow")

@@ -171,8 +171,9 @@ class Separations:
         run = SeparationRun(Path(path), options)
         self.run = run
         app.push_screen(SeparationScreen(run))
-        app.run_worker(partial(self._separate, run), thread=True, exclusive=True, group=SEPARATION_GROUP,
-                       exit_on_error=False)
+        app.run_worker(
+            partial(self._separate, run), thread=True, exclusive=True, group=SEPARATION_GROUP, exit_on_error=False
+        )
         return run
 
     def show(self, run: SeparationRun) -> None:
@@ -247,8 +248,13 @@ class Separations:
 
         job = None
         try:
-            job = SeparationJob(self.store, run.path, run.options, nice=SEPARATION_NICE,
-                                on_progress=lambda p: self._post(self.Progressed(run, p)))
+            job = SeparationJob(
+                self.store,
+                run.path,
+                run.options,
+                nice=SEPARATION_NICE,
+                on_progress=lambda p: self._post(self.Progressed(run, p)),
+            )
             run.job, run.song_id = job, job.id
             hit = job.lookup()
             if hit is not None:

@@ -18,9 +18,9 @@ from stemtui.core.library.store import Entry
 from stemtui.ui.rows import SEPARATING
 
 if TYPE_CHECKING:
+    from stemtui.core.audio.song import Song
     from stemtui.core.separation.job import SeparationJob
     from stemtui.core.separation.splitter import Progress, SeparationOptions
-    from stemtui.core.audio.song import Song
 
 #: Phases of a run that is still going.
 ACTIVE = ("starting", "loading", "separating", "storing", "cancelling")

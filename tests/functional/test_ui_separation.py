@@ -114,8 +114,9 @@ def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_
         app.screen.query_one("#two-stems").value = True
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(tmp_store.entries()) == 2, timeout=60, what="the second separation")
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
-                       what="the player")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+        )
         assert app.screen.mixer.song.names == ["vocals", "instrumental"]
         again = next(e for e in tmp_store.entries() if e.id != entry.id)
         assert again.options["two_stems"] == "vocals" and again.model == "demucs_unittest"
@@ -123,8 +124,11 @@ def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_
         # The same file and options again: the cache answers, the player opens.
         await pilot.press("q")
         app.request_separation(wav)
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.entry.id == entry.id,
-                       what="the cached song")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, PlayerScreen) and app.screen.entry.id == entry.id,
+            what="the cached song",
+        )
         assert app.messages[-1][1].startswith("already separated: Tune") and len(tmp_store.entries()) == 2
         no_traceback(app)
 
@@ -138,8 +142,12 @@ def test_esc_cancels_and_leaves_nothing(tmp_store, null_engine, tmp_path):
     async def scenario(pilot):
         run_ = app.request_separation(wav)
         await wait_for(pilot, lambda: isinstance(app.screen, SeparationScreen), what="the separation screen")
-        await wait_for(pilot, lambda: run_.progress is not None and run_.progress.fraction > 0, timeout=30,
-                       what="the first segment")
+        await wait_for(
+            pilot,
+            lambda: run_.progress is not None and run_.progress.fraction > 0,
+            timeout=30,
+            what="the first segment",
+        )
         assert run_.progress.fraction < 1.0
         assert separating_rows(app.library) == [f"separating {run_.percent}%"]
         task = run_.job.task
@@ -199,10 +207,16 @@ def test_play_now_opens_the_player_while_the_song_grows(tmp_store, null_engine, 
         run_ = app.request_separation(wav)
         await wait_for(pilot, lambda: run_.playable, timeout=30, what="the first chunk")
         await pilot.press("p")
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
-                       what="the player")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+        )
         player, song = app.screen, run_.song
-        assert player.mixer.song is song and song.names == ["vocals", "drums", "bass", "other"]  # the store's order, as after
+        assert player.mixer.song is song and song.names == [
+            "vocals",
+            "drums",
+            "bass",
+            "other",
+        ]  # the store's order, as after
         first = song.available
         assert 0 < first < song.frames and run_.active
         assert player.mixer.playing
@@ -220,8 +234,11 @@ def test_play_now_opens_the_player_while_the_song_grows(tmp_store, null_engine, 
         await pilot.press("up", "enter")  # the separating row (on top): back to its screen
         await wait_for(pilot, lambda: isinstance(app.screen, SeparationScreen), what="the separation screen")
         await pilot.press("p")
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
-                       what="the player again")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
+            what="the player again",
+        )
         player = app.screen
         await wait_for(pilot, lambda: run_.phase == "done", timeout=60, what="the end of the separation")
         assert app.screen is player and player.mixer.playing and player.mixer.song is song
@@ -292,8 +309,9 @@ def test_quitting_while_separating_stops_the_worker_and_cleans_up(tmp_store, nul
 
     async def scenario(pilot):
         run_ = app.request_separation(wav)
-        await wait_for(pilot, lambda: run_.job is not None and run_.job.task is not None, timeout=20,
-                       what="the worker process")
+        await wait_for(
+            pilot, lambda: run_.job is not None and run_.job.task is not None, timeout=20, what="the worker process"
+        )
         seen["task"] = run_.job.task
         await pilot.press("ctrl+q")  # the model may still be loading: song() is waiting
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stemtui.core.audio.engine import Engine  # noqa: F401 - type of make_app's engine
+from stemtui.core.audio.engine import Engine
 from stemtui.core.library.catalog import DEMO_MARKER, demo_id, ensure_demo
 from stemtui.core.library.store import MANIFEST, Store
 from stemtui.settings import Settings
@@ -80,9 +80,13 @@ async def open_demo(pilot):
     from stemtui.ui.screens.player import PlayerScreen
 
     app = pilot.app
-    await wait_for(pilot, lambda: app.library is not None and app.library.highlighted() is not None, what="library rows")
+    await wait_for(
+        pilot, lambda: app.library is not None and app.library.highlighted() is not None, what="library rows"
+    )
     await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player")
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+    )
     # Let the background decode finish: Pilot's key presses wait for the
     # process to go idle, which a decoding thread delays.
     player = app.screen

@@ -116,7 +116,7 @@ def test_writes_are_atomic_and_leave_no_temp_files(practice_store):
     assert practice_store.load(SID, STEMS)[0].position == 9.0
 
 
-def test_clearing_the_cache_keeps_the_practice_state(tmp_path, practice_store, settings):
+def test_clearing_the_cache_keeps_the_practice_state(practice_store, settings):
     store = Store(settings.cache_dir)
     data = np.zeros((2, SR, 2), dtype=np.float32)
     entry = store.add_song(Song(["vocals", "drums"], data, SR, SongMeta("tiny")), SID)

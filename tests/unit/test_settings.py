@@ -44,8 +44,12 @@ def test_without_flags_or_environment_the_platformdirs_defaults_apply():
 
 def test_the_environment_beats_the_defaults(tmp_path):
     env = {
-        CACHE_ENV: str(tmp_path / "c"), DATA_ENV: str(tmp_path / "d"), LOG_ENV: str(tmp_path / "l"),
-        DEVICE_ENV: "null", MODEL_ENV: "htdemucs_ft", MODEL_REPO_ENV: str(tmp_path / "models"),
+        CACHE_ENV: str(tmp_path / "c"),
+        DATA_ENV: str(tmp_path / "d"),
+        LOG_ENV: str(tmp_path / "l"),
+        DEVICE_ENV: "null",
+        MODEL_ENV: "htdemucs_ft",
+        MODEL_REPO_ENV: str(tmp_path / "models"),
     }
     s = Settings.build(env=env)
     assert (s.cache_dir, s.data_dir, s.log_dir) == (tmp_path / "c", tmp_path / "d", tmp_path / "l")
@@ -53,10 +57,19 @@ def test_the_environment_beats_the_defaults(tmp_path):
 
 
 def test_a_flag_beats_the_environment(tmp_path):
-    env = {CACHE_ENV: str(tmp_path / "env-cache"), DEVICE_ENV: "null", MODEL_ENV: "mdx_extra",
-           MODEL_REPO_ENV: str(tmp_path / "env-models")}
-    s = Settings.build(cache_dir=tmp_path / "flag-cache", device="pulse", model="htdemucs_6s",
-                       model_repo=str(tmp_path / "flag-models"), env=env)
+    env = {
+        CACHE_ENV: str(tmp_path / "env-cache"),
+        DEVICE_ENV: "null",
+        MODEL_ENV: "mdx_extra",
+        MODEL_REPO_ENV: str(tmp_path / "env-models"),
+    }
+    s = Settings.build(
+        cache_dir=tmp_path / "flag-cache",
+        device="pulse",
+        model="htdemucs_6s",
+        model_repo=str(tmp_path / "flag-models"),
+        env=env,
+    )
     assert s.cache_dir == tmp_path / "flag-cache"
     assert (s.device, s.model, s.model_repo) == ("pulse", "htdemucs_6s", tmp_path / "flag-models")
 
@@ -80,8 +93,9 @@ def test_the_cli_flags_reach_the_settings_and_the_process_environment_is_read(tm
 
 
 def test_to_env_gives_a_child_the_same_settings(tmp_path):
-    s = Settings.under(tmp_path, device="null", model="htdemucs_ft", model_repo=tmp_path / "m",
-                       bench_first_paint=tmp_path / "stamp")
+    s = Settings.under(
+        tmp_path, device="null", model="htdemucs_ft", model_repo=tmp_path / "m", bench_first_paint=tmp_path / "stamp"
+    )
     assert Settings.from_env(s.to_env()) == s
 
 
@@ -99,13 +113,15 @@ WRITERS = {"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__
 def _is_environ(node: ast.AST) -> bool:
     """``os.environ`` or a bare ``environ`` (``from os import environ``)."""
     return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
-        isinstance(node, ast.Name) and node.id == "environ")
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
 
 
 def _is_os_call(node: ast.AST, *names: str) -> bool:
     f = node.func if isinstance(node, ast.Call) else None
-    return (isinstance(f, ast.Attribute) and f.attr in names and isinstance(f.value, ast.Name) and f.value.id == "os") \
-        or (isinstance(f, ast.Name) and f.id in names)
+    return (
+        isinstance(f, ast.Attribute) and f.attr in names and isinstance(f.value, ast.Name) and f.value.id == "os"
+    ) or (isinstance(f, ast.Name) and f.id in names)
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -139,21 +155,29 @@ def violations(source: str, may_read: bool) -> list[str]:
                 found.append(f"{line}: os.environ.{f.attr}()")
             if _is_os_call(node, "putenv", "unsetenv"):
                 found.append(f"{line}: os.putenv/unsetenv")
-        if not may_read and isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                and node.value.startswith("STEMTUI_") and id(node) not in docs:
+        if (
+            not may_read
+            and isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith("STEMTUI_")
+            and id(node) not in docs
+        ):
             found.append(f"{line}: {node.value!r} outside stemtui/settings.py")
     return found
 
 
-@pytest.mark.parametrize("source", [
-    'import os\nx = os.environ.get("STEMTUI_CACHE_DIR")',
-    'import os\nNAME = "STEMTUI_DEVICE"\nx = os.getenv(NAME)',
-    'import os\nos.environ["HOME"] = "/tmp"',
-    'import os\nos.environ.update(A="1")',
-    'import os\nos.environ.setdefault("A", "1")',
-    'import os\nos.putenv("A", "1")',
-    'from os import environ\ndel environ["A"]',
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        'import os\nx = os.environ.get("STEMTUI_CACHE_DIR")',
+        'import os\nNAME = "STEMTUI_DEVICE"\nx = os.getenv(NAME)',
+        'import os\nos.environ["HOME"] = "/tmp"',
+        'import os\nos.environ.update(A="1")',
+        'import os\nos.environ.setdefault("A", "1")',
+        'import os\nos.putenv("A", "1")',
+        'from os import environ\ndel environ["A"]',
+    ],
+)
 def test_the_checker_catches_what_it_is_meant_to(source):
     assert violations(source, may_read=False)
 

@@ -239,8 +239,10 @@ class LibraryScreen(Screen):
         bar = self.query_one("#library-title", TitleBar)
         bar.title = "library"
         bar.detail = count
-        order = "newest first" if self.sort_column == "date" and self.sort_reverse else (
-            f"by {COLUMNS[self.sort_column][0].lower()} {'▼' if self.sort_reverse else '▲'}"
+        order = (
+            "newest first"
+            if self.sort_column == "date" and self.sort_reverse
+            else (f"by {COLUMNS[self.sort_column][0].lower()} {'▼' if self.sort_reverse else '▲'}")
         )
         bar.note = self.busy or order
 

@@ -3,8 +3,9 @@
 :class:`LoopControl`, a helper the player screen owns, does every loop
 action (``[`` ``]`` ``l`` ``<`` ``>`` ``tab`` ``:`` ``backspace``, and ``n``
 ``L`` ``'`` for saved loops); the screen's ``action_*`` methods delegate to
-it, so the screen module stays about layout, loading and the mix. :class:`LoopNameScreen` asks for a name, :class:`LoopListScreen` lists
-the saved loops (enter recalls one, ``d`` deletes it).
+it, so the screen module stays about layout, loading and the mix.
+:class:`LoopNameScreen` asks for a name, :class:`LoopListScreen` lists the
+saved loops (enter recalls one, ``d`` deletes it).
 """
 
 from __future__ import annotations
@@ -52,8 +53,14 @@ class LoopControl:
         moved: Shows the playhead again (after a jump into the loop).
     """
 
-    def __init__(self, screen: Screen, keeper: PracticeKeeper, playhead: Callable[[], int],
-                 shown: Callable[[], None], moved: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        screen: Screen,
+        keeper: PracticeKeeper,
+        playhead: Callable[[], int],
+        shown: Callable[[], None],
+        moved: Callable[[], None],
+    ) -> None:
         self.screen = screen
         self.keeper = keeper
         self.playhead = playhead
@@ -148,8 +155,9 @@ class LoopControl:
             raise BadInput("save loop", "there is no loop to save")
         lp.name, replaced = self.keeper.save_loop(name, a, b)
         self.shown()
-        self.notify(f"{'replaced' if replaced else 'saved'} {lp.label()} (' recalls saved loops, L lists them)",
-                    timeout=3)
+        self.notify(
+            f"{'replaced' if replaced else 'saved'} {lp.label()} (' recalls saved loops, L lists them)", timeout=3
+        )
 
     def list_saved(self) -> None:
         """``L``: the saved loops; enter recalls one, ``d`` deletes one."""
@@ -158,8 +166,9 @@ class LoopControl:
         if not self.keeper.loops:
             raise BadInput("saved loops", "none yet: set a loop and press n to save it under a name")
         current = self.editor.name
-        self.screen.app.push_screen(LoopListScreen(self.keeper.loops, current, self.keeper.delete_loop),
-                                    self._recall_named)
+        self.screen.app.push_screen(
+            LoopListScreen(self.keeper.loops, current, self.keeper.delete_loop), self._recall_named
+        )
 
     def next_saved(self) -> None:
         """``'``: recall the next saved loop (after the current one, wrapping)."""

@@ -96,8 +96,17 @@ class PlayerScreen(Screen):
     error_shown: var[bool] = var(False)
     """Whether a fault (a decode error, a display error) was shown already: once is enough."""
 
-    def __init__(self, entry: Entry, *, store: Store, engine: Engine, states: PracticeStore,
-                 autoplay: bool = True, song: Song | None = None, run: SeparationRun | None = None) -> None:
+    def __init__(
+        self,
+        entry: Entry,
+        *,
+        store: Store,
+        engine: Engine,
+        states: PracticeStore,
+        autoplay: bool = True,
+        song: Song | None = None,
+        run: SeparationRun | None = None,
+    ) -> None:
         """Play ``entry``, or ``song`` while ``run`` separates it.
 
         Args:
@@ -294,7 +303,7 @@ class PlayerScreen(Screen):
     def action_seek(self, seconds: float) -> None:
         m = self.mixer
         if m is not None:
-            m.seek(self.playhead() + int(round(seconds * m.sample_rate)))
+            m.seek(self.playhead() + round(seconds * m.sample_rate))
             self.practice.touch()
             self._tick()
 
