@@ -1,32 +1,22 @@
 """The player: stem table, transport, status line; every practice key.
 
-The screen owns three helpers, built in ``__init__`` with what they use:
-:class:`~stemtui.ui.practice_keeper.PracticeKeeper` (saved state; its writer
-starts in ``on_mount`` and closes in ``on_unmount``),
-:class:`~stemtui.ui.screens.loops.LoopControl` (the loop keys) and
-:class:`~stemtui.ui.practice_actions.PracticeControl` (tempo, transpose,
-click, count-in, export). Bindings need ``action_*`` methods on the screen:
-those for the loop and practice keys only delegate to the helpers.
-
-Keys and clicks call :class:`~stemtui.core.audio.mixer.Mixer` methods directly
-(they are lock-free, so a key is heard within one audio block); a 20 Hz
-timer polls the playhead, peaks and underruns and hands them to the
-widgets, which repaint only what changed.
+Helpers built with what they use do the work: ``PracticeKeeper`` (saved
+state; its writer starts in ``on_mount``, closes in ``on_unmount``),
+``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose, click,
+count-in, export), ``PlayerView`` (the widgets); loop and practice
+``action_*`` methods only delegate. Keys and clicks call
+:class:`~stemtui.core.audio.mixer.Mixer` methods directly (lock-free: a key
+is heard within one audio block); a 20 Hz timer polls playhead, peaks and
+underruns into the widgets, and faults to notify (:meth:`PlayerScreen._report_faults`).
 
 The song is opened and the engine loaded in a worker thread, so the screen
-paints at once; playback starts as soon as the mixer exists (audio follows
-as soon as the first chunk is decoded). The song's saved practice state
-(mix, loops, playhead) is read in the same worker and applied before
-playback starts; the keeper saves it again after changes and on leaving.
-
+paints at once; playback starts as soon as the mixer exists. The saved
+practice state (mix, loops, playhead) is read in the same worker and applied
+before playback starts; the keeper saves it after changes and on leaving.
 "Play now" during a separation hands the player the progressive song and
 its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer waits at the edge
 of what is separated, the status line says ``separating NN%`` and the
 timeline draws the part still to come differently.
-
-Faults the song or the engine report (a stem that failed to decode…) are
-looked at on every poll, in :meth:`PlayerScreen._report_faults`, and shown
-once as a notification.
 """
 
 from __future__ import annotations
@@ -82,10 +72,8 @@ def pending_seek(mixer: Mixer) -> int | None:
 class PlayerScreen(Screen):
     """Plays one song from the store; ``q``/``esc`` goes back to the library.
 
-    The loop keys are :attr:`loops`' (a :class:`LoopControl`), the practice
-    keys :attr:`practice_keys`' (a :class:`PracticeControl`); the saved
-    practice state (mix, loops, playhead) is :attr:`practice`'s (a
-    :class:`PracticeKeeper`).
+    Helpers: :attr:`loops` (loop keys), :attr:`practice_keys` (practice
+    keys), :attr:`practice` (the saved state), :attr:`view` (the widgets).
     """
 
     BINDINGS = bindings(PLAYER_KEYS)
@@ -129,7 +117,7 @@ class PlayerScreen(Screen):
         # A song still separating has no final id yet: keep no state for it.
         self.practice = PracticeKeeper(self, states, entry.id if entry.ok and run is None else None)
         self.loops = LoopControl(self, self.practice, self.playhead, self._show_loop, self._tick)
-        self.practice_keys = PracticeControl(self, entry, self.practice, self._show_practice)
+        self.practice_keys = PracticeControl(self, entry, self.practice, lambda text: self.view.show_practice(text))
         self._last_tick = time.monotonic()
 
     @property
@@ -240,9 +228,6 @@ class PlayerScreen(Screen):
         if m is not None:
             self.view.show_mix(m)
             self.practice.touch()
-
-    def _show_practice(self, text: str) -> None:
-        self.view.show_practice(text)
 
     def _show_loop(self) -> None:
         """Show the loop (after every change to it, so the change is also saved)."""
