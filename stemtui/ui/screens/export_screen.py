@@ -89,16 +89,8 @@ class ExportScreen(ModalScreen[Path | None]):
         audible = [m.audible(i) for i in range(m.stem_count)]
         a, b, _ = m.loop
         sr = m.sample_rate
-        name = backing_name(
-            self.entry.title,
-            m.song.names,
-            audible,
-            m.tempo,
-            m.semitones,
-            (a / sr, b / sr) if loop_only and b > a else None,
-            ".wav",
-            click=click,
-        )
+        name = backing_name(self.entry.title, m.song.names, audible, m.tempo, m.semitones,
+                            (a / sr, b / sr) if loop_only and b > a else None, ".wav", click=click)
         return Path.cwd() / name
 
     def compose(self) -> ComposeResult:
@@ -107,14 +99,12 @@ class ExportScreen(ModalScreen[Path | None]):
         with Vertical(classes="dialog", id="export"):
             yield Label("Export the backing track as you hear it", classes="dialog-title")
             yield Input(str(self._default_path(has_loop and self.mixer.loop[2], False)), id="export-path")
-            yield Checkbox(
-                "only the loop (A–B)", value=has_loop and self.mixer.loop[2], id="loop-only", disabled=not has_loop
-            )
+            yield Checkbox("only the loop (A–B)", value=has_loop and self.mixer.loop[2], id="loop-only",
+                           disabled=not has_loop)
             yield Checkbox("with the click", value=False, id="with-click", disabled=not has_grid)
             yield ProgressBar(total=1.0, show_eta=False, id="export-progress")
-            yield Static(
-                ".wav, .flac or .mp3 · enter exports · esc cancels", id="export-status", classes="dialog-detail"
-            )
+            yield Static(".wav, .flac or .mp3 · enter exports · esc cancels", id="export-status",
+                         classes="dialog-detail")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export (enter)", variant="primary", id="go")
                 yield Button("Cancel (esc)", id="cancel")
@@ -144,13 +134,9 @@ class ExportScreen(ModalScreen[Path | None]):
         if not path.parent.is_dir():
             status.update(f"{path.parent}: no such folder")
             return
-        args = export_args(
-            self.entry.id,
-            self.mixer,
-            path,
-            self.query_one("#loop-only", Checkbox).value,
-            self.query_one("#with-click", Checkbox).value,
-        )
+        args = export_args(self.entry.id, self.mixer, path,
+                           self.query_one("#loop-only", Checkbox).value,
+                           self.query_one("#with-click", Checkbox).value)
         status.update(f"exporting to {path.name} …")
         self.query_one("#go", Button).disabled = True
         self._run(args)
@@ -160,11 +146,8 @@ class ExportScreen(ModalScreen[Path | None]):
         worker = get_current_worker()
         env = dict(os.environ)
         proc = self._proc = subprocess.Popen(
-            [sys.executable, "-m", "stemtui", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
+            [sys.executable, "-m", "stemtui", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
         )
         path = None
         for line in proc.stdout:
