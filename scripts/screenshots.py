@@ -27,14 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stemtui.core.audio.engine import Engine
-from stemtui.core.library.catalog import ensure_demo
-from stemtui.core.separation.splitter import Progress, SeparationOptions
-from stemtui.core.audio.song import Song, SongMeta
-from stemtui.core.library.store import MANIFEST, Store
-from stemtui.ui.app import StemtuiApp
-from stemtui.ui.screens.separation_screen import SeparationScreen
-from stemtui.ui.seprun import SeparationRun
+from stemtui.core.audio.engine import Engine  # noqa: E402 -- after the sys.path line
+from stemtui.core.audio.song import Song, SongMeta  # noqa: E402 -- after the sys.path line
+from stemtui.core.library.catalog import ensure_demo  # noqa: E402 -- after the sys.path line
+from stemtui.core.library.store import MANIFEST, Store  # noqa: E402 -- after the sys.path line
+from stemtui.core.separation.splitter import Progress, SeparationOptions  # noqa: E402 -- after the sys.path line
+from stemtui.settings import Settings  # noqa: E402 -- after the sys.path line
+from stemtui.ui.app import StemtuiApp  # noqa: E402 -- after the sys.path line
+from stemtui.ui.screens.separation_screen import SeparationScreen  # noqa: E402 -- after the sys.path line
+from stemtui.ui.seprun import SeparationRun  # noqa: E402 -- after the sys.path line
 
 OUT = ROOT / "screenshots"
 FIXED_DATE = "2025-06-01T18:30:00+00:00"
@@ -110,10 +111,12 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
         await pilot.pause(0.02)
 
 
-async def shoot(store: Store, size: tuple[int, int], shots: dict[str, str]) -> list[Path]:
+async def shoot(settings: Settings, store: Store, size: tuple[int, int], shots: dict[str, str]) -> list[Path]:
     """Run the app at ``size`` and save the shots named in ``shots`` (key -> file stem)."""
     saved: list[Path] = []
-    app = StemtuiApp(store=store, engine_factory=lambda: Engine(null=True), start_dir=ROOT, install_demo=False)
+    app = StemtuiApp(
+        settings, store=store, engine_factory=lambda: Engine(null=True), start_dir=ROOT, install_demo=False
+    )
 
     def save(key: str) -> None:
         if key in shots:
@@ -206,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         store = demo_store(Path(tmp) / ".cache" / "stemtui", extra=True)
         shots = {"library": "library", "separation": "separation", "player": "player", "help": "help"}
         # A fresh practice-state folder per size: each shot starts from defaults.
-        os.environ["STEMTUI_DATA_DIR"] = str(Path(tmp) / "data-wide")
-        saved = asyncio.run(shoot(store, (120, 34), shots))
+        settings = Settings.under(tmp, cache_dir=store.root, data_dir=Path(tmp) / "data-wide")
+        saved = asyncio.run(shoot(settings, store, (120, 34), shots))
         shots = {"library": "library-80x24", "separation": "separation-80x24", "player": "player-80x24"}
-        os.environ["STEMTUI_DATA_DIR"] = str(Path(tmp) / "data-80x24")
-        saved += asyncio.run(shoot(store, (80, 24), shots))
+        settings = settings.replace(data_dir=Path(tmp) / "data-80x24")
+        saved += asyncio.run(shoot(settings, store, (80, 24), shots))
     for svg in saved:
         print(svg.relative_to(ROOT))
         if not args.no_png:

@@ -7,7 +7,6 @@ command that needs them, so ``stemtui --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -22,8 +21,14 @@ EPILOG = """examples:
 """
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cache-dir", metavar="DIR", help="song store (default: platformdirs cache; env STEMTUI_CACHE_DIR)")
+def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # A command's own --cache-dir has no default, so it cannot undo one given before the command.
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=None if top else argparse.SUPPRESS,
+        help="song store (default: platformdirs cache; env STEMTUI_CACHE_DIR)",
+    )
 
 
 def _mix_flags(p: argparse.ArgumentParser) -> None:
@@ -37,20 +42,35 @@ def _mix_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tempo", default="1.0", metavar="F", help="speed without changing pitch, 0.5-1.5 (e.g. 0.8)")
     g.add_argument("--transpose", default="0", metavar="N", help="shift pitch by N semitones, -12..12")
     g.add_argument("--click", action="store_true", help="add a metronome click on the song's beats")
-    g.add_argument("--bpm", metavar="BPM[@S]", help="beats per minute (and first beat, seconds) instead of the saved or detected ones")
+    g.add_argument(
+        "--bpm",
+        metavar="BPM[@S]",
+        help="beats per minute (and first beat, seconds) instead of the saved or detected ones",
+    )
 
 
 def _sep_flags(p: argparse.ArgumentParser, device_flags: tuple[str, ...] = ("--compute",)) -> None:
     g = p.add_argument_group("separation")
-    g.add_argument("-n", "--model", default="htdemucs", help="htdemucs (default), htdemucs_ft, htdemucs_6s, mdx_extra, ...")
+    g.add_argument(
+        "-n", "--model", default="htdemucs", help="htdemucs (default), htdemucs_ft, htdemucs_6s, mdx_extra, ..."
+    )
     g.add_argument("--two-stems", metavar="STEM", help="only STEM and the rest, e.g. vocals -> vocals + instrumental")
     g.add_argument("--model-repo", metavar="DIR", help="folder with model files (offline use; see README)")
-    g.add_argument(*device_flags, dest="compute", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="where the model runs (default: auto = CUDA, then MPS, then CPU)")
+    g.add_argument(
+        *device_flags,
+        dest="compute",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="where the model runs (default: auto = CUDA, then MPS, then CPU)",
+    )
     g.add_argument("--shifts", type=int, default=1, help="random-shift passes averaged (slower, slightly better)")
     g.add_argument("--overlap", type=float, default=0.25, help="overlap between segments (default 0.25)")
-    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="bf16 where the CPU/GPU runs it fast (auto), else fp32")
+    g.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="bf16 where the CPU/GPU runs it fast (auto), else fp32",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,15 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stemtui",
         description="A terminal practice player: split songs into stems, then mute, solo and loop them.",
-        usage="stemtui [--cache-dir DIR] [--device D] [-n MODEL] [--model-repo DIR] [SONG|FILE]\n       stemtui COMMAND ...",
+        usage=(
+            "stemtui [--cache-dir DIR] [--device D] [-n MODEL] [--model-repo DIR] [SONG|FILE]\n"
+            "       stemtui COMMAND ..."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"stemtui {__version__}")
-    parser.add_argument("--device", dest="app_device", metavar="D", help="output device for the player (name, index, or null)")
-    parser.add_argument("-n", "--model", dest="app_model", metavar="NAME", help="model for separations started in the app (default htdemucs)")
-    parser.add_argument("--model-repo", dest="app_model_repo", metavar="DIR", help="folder with model files, for offline use")
-    _common(parser)
+    parser.add_argument(
+        "--device", dest="app_device", metavar="D", help="output device for the player (name, index, or null)"
+    )
+    parser.add_argument(
+        "-n",
+        "--model",
+        dest="app_model",
+        metavar="NAME",
+        help="model for separations started in the app (default htdemucs)",
+    )
+    parser.add_argument(
+        "--model-repo", dest="app_model_repo", metavar="DIR", help="folder with model files, for offline use"
+    )
+    _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="stemtui")
 
     p = sub.add_parser("separate", help="split audio files into stems with Demucs (a queue)")
@@ -98,14 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--from", dest="start", metavar="T", help="start at time T (M:SS.mmm)")
     p.add_argument("--device", metavar="D", help="output device name or index (see `stemtui devices`)")
-    p.add_argument("--count-in", type=int, default=0, metavar="N", help="N clicks before playback and each loop restart")
+    p.add_argument(
+        "--count-in", type=int, default=0, metavar="N", help="N clicks before playback and each loop restart"
+    )
     _sep_flags(p)  # SONG may be an audio file: it is separated while it plays
     _common(p)
 
     p = sub.add_parser("export", help="render the mix to .wav, .flac or .mp3")
     p.add_argument("song")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="a .wav/.flac/.mp3 file or a folder (default: a name saying what was muted, here)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="a .wav/.flac/.mp3 file or a folder (default: a name saying what was muted, here)",
+    )
     p.add_argument("--format", default="wav", choices=["wav", "flac", "mp3"], help="format when -o is not a file name")
     p.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)  # for the player's `e`
     _mix_flags(p)
@@ -129,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         130 on Ctrl-C.
     """
     from stemtui.core.errors import StemtuiError
+    from stemtui.settings import Settings
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -143,14 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = argv.pop(i)
     args = parser.parse_args(argv)
     args.target = target
-    if args.cache_dir:
-        os.environ["STEMTUI_CACHE_DIR"] = args.cache_dir
-    for attr, env in (("app_device", "STEMTUI_DEVICE"), ("app_model", "STEMTUI_MODEL"), ("app_model_repo", "STEMTUI_MODEL_REPO")):
-        if getattr(args, attr, None):
-            os.environ[env] = getattr(args, attr)
+    settings = Settings.from_args(args)
     handler = _handler(args.command or "")
     try:
-        return handler(args) or 0
+        return handler(args, settings) or 0
     except StemtuiError as exc:
         print(f"stemtui: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -174,6 +210,7 @@ COMMANDS = {
 
 
 def _handler(command: str):
+    """The command's function: ``cmd_x(args, settings) -> exit code``."""
     import importlib
 
     module, _, name = COMMANDS[command].partition(":")

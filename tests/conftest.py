@@ -71,20 +71,37 @@ def pulse():
 # --------------------------------------------------------------------------
 
 
+@pytest.fixture
+def settings(tmp_path):
+    """The test's settings: cache, data and log dirs under ``tmp_path``, never the user's."""
+    from stemtui.settings import Settings
+
+    return Settings.under(tmp_path)
+
+
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    """Every test gets its own cache, data and log dirs: never the user's."""
-    monkeypatch.setenv("STEMTUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("STEMTUI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("STEMTUI_LOG_DIR", str(tmp_path / "log"))
+def _isolated_dirs(settings, monkeypatch):
+    """Every test's subprocesses get the same dirs as ``settings``, through the environment."""
+    from stemtui.settings import CACHE_ENV, DATA_ENV, LOG_ENV
+
+    for name, folder in ((CACHE_ENV, settings.cache_dir), (DATA_ENV, settings.data_dir), (LOG_ENV, settings.log_dir)):
+        monkeypatch.setenv(name, str(folder))
 
 
 @pytest.fixture
-def tmp_store(tmp_path):
-    """An empty song store in a temp dir (also what STEMTUI_CACHE_DIR points at)."""
+def tmp_store(settings):
+    """An empty song store at ``settings.cache_dir`` (also what STEMTUI_CACHE_DIR points at)."""
     from stemtui.core.library.store import Store
 
-    return Store(tmp_path / "cache")
+    return Store(settings.cache_dir)
+
+
+@pytest.fixture
+def practice_store(settings):
+    """The saved practice states at ``settings.data_dir`` (also what STEMTUI_DATA_DIR points at)."""
+    from stemtui.core.library.practice import PracticeStore
+
+    return PracticeStore(settings.data_dir)
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from stemtui.settings import BENCH_ENV, CACHE_ENV, DEVICE_ENV, LOG_ENV
+
 TARGETS = {"help": 0.2, "first_paint": 0.8}
 
 
@@ -48,7 +50,7 @@ def time_first_paint(cmd: list[str], env: dict[str, str], timeout: float = 30.0)
     """Seconds from exec to the library's first paint, in a pseudo-terminal."""
     with tempfile.TemporaryDirectory(prefix="stemtui-paint-") as tmp:
         stamp = Path(tmp) / "painted"
-        run_env = dict(env, STEMTUI_BENCH_FIRST_PAINT=str(stamp))
+        run_env = {**env, BENCH_ENV: str(stamp)}
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
 
@@ -88,9 +90,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="stemtui-bench-") as tmp:
         env = {
             **os.environ,
-            "STEMTUI_CACHE_DIR": str(Path(tmp) / "cache"),
-            "STEMTUI_LOG_DIR": str(Path(tmp) / "log"),
-            "STEMTUI_DEVICE": "null",
+            CACHE_ENV: str(Path(tmp) / "cache"),
+            LOG_ENV: str(Path(tmp) / "log"),
+            DEVICE_ENV: "null",
             "TERM": os.environ.get("TERM", "xterm-256color") or "xterm-256color",
         }
         time_help(cmd)  # warm the page cache
@@ -98,7 +100,7 @@ def main(argv: list[str]) -> int:
         from stemtui.core.library.catalog import ensure_demo
         from stemtui.core.library.store import Store
 
-        ensure_demo(Store(env["STEMTUI_CACHE_DIR"]))
+        ensure_demo(Store(env[CACHE_ENV]))
         time_first_paint(cmd, env)  # warm-up: bytecode and page cache
         paint_s = [time_first_paint(cmd, env) for _ in range(args.runs)]
     result = {

@@ -5,12 +5,6 @@ from __future__ import annotations
 import sys
 
 
-def _store():
-    from stemtui.core.library.store import Store
-
-    return Store()
-
-
 def _split(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
@@ -54,8 +48,10 @@ def practice_flags(args) -> tuple[float, int]:
     return check_tempo(getattr(args, "tempo", 1.0)), check_semitones(getattr(args, "transpose", 0))
 
 
-def apply_metronome_flags(mixer, args) -> None:
+def apply_metronome_flags(mixer, args, states) -> None:
     """Apply --click / --count-in / --bpm: the grid from --bpm, the saved state, or the drums.
+
+    ``states`` is the :class:`~stemtui.core.library.practice.PracticeStore` the saved grid is read from.
 
     Raises:
         BadInput: A malformed --bpm, or no beat found when clicks were asked for.
@@ -79,9 +75,7 @@ def apply_metronome_flags(mixer, args) -> None:
         except ValueError:
             raise BadInput(f"--bpm {spec}", "expected BPM or BPM@SECONDS, e.g. 96 or 96@0.42") from None
     if grid is None and song.id:
-        from stemtui.core.library.practice import load_state
-
-        state, _ = load_state(song.id, song.names)
+        state, _ = states.load(song.id, song.names)
         if state.grid:
             try:
                 grid = BeatGrid.from_dict(state.grid)
@@ -134,8 +128,13 @@ def separation_options(args):
         if not repo.is_dir():
             raise BadInput(f"--model-repo {args.model_repo}", "no such folder")
     opts = SeparationOptions(
-        model=args.model, repo=repo, device=args.compute, shifts=args.shifts, overlap=args.overlap,
-        precision=args.precision, two_stems=args.two_stems,
+        model=args.model,
+        repo=repo,
+        device=args.compute,
+        shifts=args.shifts,
+        overlap=args.overlap,
+        precision=args.precision,
+        two_stems=args.two_stems,
     )
     opts.validate()
     return opts
@@ -152,8 +151,7 @@ def describe_progress(p) -> str:
 
     eta = f"ETA {format_time(p.eta_s, 0)}" if p.eta_s is not None else "ETA …"
     return (
-        f"{_bar(p.fraction)} {p.fraction * 100:3.0f}%  {format_time(p.audio_done_s, 0)}/{format_time(p.audio_total_s, 0)} audio"
+        f"{_bar(p.fraction)} {p.fraction * 100:3.0f}%  "
+        f"{format_time(p.audio_done_s, 0)}/{format_time(p.audio_total_s, 0)} audio"
         f"  {eta}  {p.model} on {p.device} ({p.precision})"
     )
-
-

@@ -7,24 +7,27 @@ import json
 import os
 import sys
 
-from stemtui.commands.common import _fmt_size, _store
+from stemtui.commands.common import _fmt_size
 
 
-def cmd_import(args) -> int:
+def cmd_import(args, settings) -> int:
     from stemtui.core.library.catalog import import_path
 
-    entry, new = import_path(_store(), args.path, args.title)
+    entry, new = import_path(settings.store(), args.path, args.title)
     what = "imported" if new else "already in the library:"
-    print(f"{what} {entry.id[:8]}  {entry.title}  ({len(entry.stems)} stems: {', '.join(entry.stems)}; {entry.duration:.1f} s)")
+    print(
+        f"{what} {entry.id[:8]}  {entry.title}  "
+        f"({len(entry.stems)} stems: {', '.join(entry.stems)}; {entry.duration:.1f} s)"
+    )
     return 0
 
 
-def cmd_list(args) -> int:
-    from stemtui.core.separation.job import in_progress
+def cmd_list(args, settings) -> int:
     from stemtui.core.library.catalog import ensure_demo
+    from stemtui.core.separation.job import in_progress
     from stemtui.core.timefmt import format_time
 
-    store = _store()
+    store = settings.store()
     ensure_demo(store)
     entries = store.entries() + in_progress(store)
     if args.json:
@@ -36,15 +39,18 @@ def cmd_list(args) -> int:
     print(f"{'ID':8}  {'TITLE':28} {'ARTIST':16} {'LENGTH':>7}  {'STEMS':5} {'SIZE':>9}  STATE")
     for e in entries:
         state = e.state if e.ok else f"{e.state}: {e.reason}"
-        print(f"{e.id[:8]:8}  {e.title[:28]:28} {e.artist[:16]:16} {format_time(e.duration, 0):>7}  {len(e.stems):5} {_fmt_size(e.size_bytes):>9}  {state}")
+        print(
+            f"{e.id[:8]:8}  {e.title[:28]:28} {e.artist[:16]:16} {format_time(e.duration, 0):>7}  "
+            f"{len(e.stems):5} {_fmt_size(e.size_bytes):>9}  {state}"
+        )
     return 0
 
 
-def cmd_info(args) -> int:
+def cmd_info(args, settings) -> int:
     from stemtui.core.library.catalog import find_song
     from stemtui.core.timefmt import format_time
 
-    store = _store()
+    store = settings.store()
     e = store.resolve(args.song, allow_damaged=True) if not os.path.exists(args.song) else find_song(store, args.song)
     print(f"{e.title}" + (f" — {e.artist}" if e.artist else ""))
     print(f"  id        {e.id}")
@@ -59,34 +65,32 @@ def cmd_info(args) -> int:
     return 0
 
 
-def cmd_rm(args) -> int:
-    store = _store()
+def cmd_rm(args, settings) -> int:
+    store = settings.store()
     e = store.resolve(args.song, allow_damaged=True)
     store.remove(e)
     print(f"removed {e.id[:8]}  {e.title}")
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args, settings) -> int:  # noqa: ARG001 -- every command takes (args, settings)
     """Put the demo song back in the library and open it in the player."""
     from stemtui.core.library.catalog import ensure_demo
 
-    entry = ensure_demo(_store(), force=True)
+    entry = ensure_demo(settings.store(), force=True)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(f"demo ready: {entry.id[:8]}  {entry.title}  ({', '.join(entry.stems)}; {entry.duration:.1f} s)")
         print("try: stemtui play demo --mute vocals   (or run `stemtui demo` in a terminal to open the player)")
         return 0
     from stemtui.ui.app import run_app
 
-    return run_app(entry.id)
+    return run_app(settings, entry.id)
 
 
-def cmd_app(args) -> int:
+def cmd_app(args, settings) -> int:
     """Open the terminal UI (the library, or a song/file given as TARGET)."""
     try:
         from stemtui.ui.app import run_app
     except ImportError:
-        return cmd_list(argparse.Namespace(json=False))
-    return run_app(args.target)
-
-
+        return cmd_list(argparse.Namespace(json=False), settings)
+    return run_app(settings, args.target)

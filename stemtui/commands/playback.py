@@ -7,22 +7,21 @@ import time
 
 from stemtui.commands.common import (
     _progress_line,
-    _store,
     apply_metronome_flags,
     apply_mix_flags,
     practice_flags,
 )
 
 
-def _open_for_mix(args, block: bool):
+def _open_for_mix(args, settings, block: bool):
     from stemtui.core.library.catalog import find_song, open_song
 
-    store = _store()
+    store = settings.store()
     entry = find_song(store, args.song)
     return open_song(store, entry, block=block)
 
 
-def _song_for_play(args):
+def _song_for_play(args, settings):
     """The song to play, and the separation job feeding it (or ``None``).
 
     An audio file that is not in the cache yet is separated while it plays:
@@ -33,7 +32,7 @@ def _song_for_play(args):
     from stemtui.commands.common import separation_options
     from stemtui.core.library.catalog import find_song, open_song
 
-    store = _store()
+    store = settings.store()
     p = Path(args.song).expanduser()
     if p.is_file() and not p.name.lower().endswith((".stem.mp4", ".stem.m4a")):
         from stemtui.core.separation.job import SeparationJob
@@ -52,7 +51,7 @@ def _song_for_play(args):
     return open_song(store, find_song(store, args.song)), None
 
 
-def cmd_play(args) -> int:
+def cmd_play(args, settings) -> int:
     from stemtui.core.audio.engine import Engine
     from stemtui.core.errors import BadInput, NoOutputDevice
     from stemtui.core.library.store import wait_first_audio
@@ -62,7 +61,7 @@ def cmd_play(args) -> int:
     if args.duration is not None and args.duration <= 0:
         raise BadInput(f"--duration {args.duration}", "must be positive")
     tempo, semitones = practice_flags(args)
-    song, job = _song_for_play(args)
+    song, job = _song_for_play(args, settings)
     engine = Engine(device=args.device)
     interrupted = False
     try:
@@ -71,7 +70,7 @@ def cmd_play(args) -> int:
         if engine.notice:
             raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
         wait_first_audio(mixer.song, timeout=600)
-        apply_metronome_flags(mixer, args)
+        apply_metronome_flags(mixer, args, settings.practice_store())
         a, _, on = mixer.loop
         first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
         if tempo != 1.0 or semitones:
@@ -122,15 +121,15 @@ def cmd_play(args) -> int:
     return 130 if interrupted else 0
 
 
-def cmd_export(args) -> int:
+def cmd_export(args, settings) -> int:
     if args.progress_json:  # the player's `e` runs this as a child of the worker protocol
         from stemtui.core.procs.channel import serve
 
-        return serve(lambda chan: _export(args, chan), cancel_on_sigterm=True)
-    return _export(args, None)
+        return serve(lambda chan: _export(args, settings, chan), cancel_on_sigterm=True)
+    return _export(args, settings, None)
 
 
-def _export(args, chan) -> int:
+def _export(args, settings, chan) -> int:
     from pathlib import Path
 
     from stemtui.core.errors import BadInput
@@ -144,10 +143,10 @@ def _export(args, chan) -> int:
     tempo, semitones = practice_flags(args)
     start_s = parse_time(args.start, "--from") if args.start else None
     end_s = parse_time(args.end, "--to") if args.end else None
-    song = _open_for_mix(args, block=True)
+    song = _open_for_mix(args, settings, block=True)
     mixer = Mixer(song)
     apply_mix_flags(mixer, args)
-    apply_metronome_flags(mixer, args)
+    apply_metronome_flags(mixer, args, settings.practice_store())
     sr = song.sample_rate
     a, b, on = mixer.loop
     if target is None or target.is_dir():
@@ -189,7 +188,7 @@ def _export(args, chan) -> int:
     return 0
 
 
-def cmd_devices(args) -> int:
+def cmd_devices(args, settings) -> int:  # noqa: ARG001 -- every command takes (args, settings)
     from stemtui.core.audio.engine import list_output_devices
 
     devices = list_output_devices()

@@ -7,13 +7,12 @@ import sys
 
 from stemtui.commands.common import (
     _progress_line,
-    _store,
     describe_progress,
     separation_options,
 )
 
 
-def cmd_separate(args) -> int:
+def cmd_separate(args, settings) -> int:
     """Separate each file in turn; a bad file is reported and the queue goes on."""
     from dataclasses import asdict
 
@@ -23,7 +22,7 @@ def cmd_separate(args) -> int:
     from stemtui.core.separation.splitter import SeparationCancelled
 
     opts = separation_options(args)
-    store = _store()
+    store = settings.store()
     worst = 0
     for i, path in enumerate(args.files):
         label = f"[{i + 1}/{len(args.files)}] " if len(args.files) > 1 else ""
@@ -50,9 +49,23 @@ def cmd_separate(args) -> int:
             else:
                 status = "cached"
             if args.json:
-                print(json.dumps({"event": "done", "file": path, "status": status, "id": hit.id, "stems": hit.stems, "path": str(hit.path)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "event": "done",
+                            "file": path,
+                            "status": status,
+                            "id": hit.id,
+                            "stems": hit.stems,
+                            "path": str(hit.path),
+                        }
+                    ),
+                    flush=True,
+                )
             else:
-                _progress_line(f"{label}{status}: {hit.id[:8]}  {hit.title}  ({', '.join(hit.stems)})  → {hit.path}", final=True)
+                _progress_line(
+                    f"{label}{status}: {hit.id[:8]}  {hit.title}  ({', '.join(hit.stems)})  → {hit.path}", final=True
+                )
         except SeparationCancelled:
             _progress_line(f"{label}{path}: cancelled, nothing stored", final=True)
             return 130
@@ -71,5 +84,3 @@ def cmd_separate(args) -> int:
             print(f"stemtui: {exc}", file=sys.stderr)
             worst = max(worst, exc.exit_code)
     return worst
-
-

@@ -1,18 +1,21 @@
 """The stemtui Textual app: wiring of store, engine, library and player.
 
-``run_app(target)`` is what ``stemtui`` (no command) runs. The app owns the
-long-lived objects: the :class:`~stemtui.core.library.store.Store` and the
-:class:`~stemtui.core.audio.engine.Engine` start in ``on_mount`` and the engine
-closes in ``on_unmount``. Both are injectable (``store=``,
-``engine_factory=``) so tests run the real app on a temporary store with
-``Engine(null=True)``, the engine's paced device-free stream. Separating
-single audio files is the job of its base, :class:`~stemtui.ui.separating.SeparatingApp`.
+``run_app(settings, target)`` is what ``stemtui`` (no command) runs. The app
+is built from a :class:`~stemtui.settings.Settings` and owns the long-lived
+objects: the :class:`~stemtui.core.library.store.Store`, the
+:class:`~stemtui.core.library.practice.PracticeStore`, the
+:class:`~stemtui.core.audio.engine.Engine` and the
+:class:`~stemtui.ui.separating.Separations` helper start in ``on_mount``;
+the separation stops and the engine closes in ``on_unmount``. The store and
+the engine are injectable (``store=``, ``engine_factory=``) so tests run the
+real app on a temporary store with ``Engine(null=True)``, the engine's paced
+device-free stream. Screens get what they use explicitly (the player: store,
+engine, practice store; see :meth:`StemtuiApp.player_for`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from logging.handlers import RotatingFileHandler
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from stemtui.ui.guard import guarded
@@ -30,44 +33,43 @@ from stemtui.ui.screens.help import HelpScreen
 from stemtui.ui.screens.library_screen import LibraryScreen
 from stemtui.ui.screens.player import PlayerScreen
 from stemtui.ui.screens.separation_screen import SeparationScreen
-from stemtui.ui.separating import SeparatingApp
+from stemtui.ui.separating import Separations
+from stemtui.ui.seprun import SeparationRun, base_options
 
 if TYPE_CHECKING:
     from stemtui.core.audio.engine import Engine
-    from stemtui.core.separation.splitter import SeparationOptions
+    from stemtui.core.audio.song import Song
+    from stemtui.core.library.practice import PracticeStore
     from stemtui.core.library.store import Entry, Store
+    from stemtui.core.separation.splitter import SeparationOptions
+    from stemtui.settings import Settings
 
 log = logging.getLogger("stemtui.ui")
 
-#: Env: a file the app writes its first-paint time (``time.time()``) to, then exits (benchmark).
-BENCH_ENV = "STEMTUI_BENCH_FIRST_PAINT"
-#: Env: output device for the app (``null`` for none), like ``play --device``.
-DEVICE_ENV = "STEMTUI_DEVICE"
-#: Env: where the log file goes (default: platformdirs' user log dir).
-LOG_DIR_ENV = "STEMTUI_LOG_DIR"
 
-
-def default_engine() -> Engine:
-    """The engine the app uses: the default device, or ``STEMTUI_DEVICE``."""
+def engine_for(settings: Settings) -> Engine:
+    """The engine the app uses: the settings' device (``None``: the default one)."""
     from stemtui.core.audio.engine import Engine
 
-    return Engine(device=os.environ.get(DEVICE_ENV) or None)
+    return Engine(device=settings.device)
 
 
-class StemtuiApp(SeparatingApp):
+class StemtuiApp(App[int]):
     """The terminal practice player.
 
     Args:
+        settings: Where the store, the practice state and the log live; the
+            device and the model separations use.
         entry: A song to open in the player at once (``stemtui SONG``).
         path: A path to add (or an audio file to separate) at once, then open
             (``stemtui FOLDER``, ``stemtui FILE``).
-        store: The song store (default: the user's cache).
-        engine_factory: Makes the audio engine (default: :func:`default_engine`).
+        store: The song store (default: one at ``settings.cache_dir``).
+        engine_factory: Makes the audio engine (default: :func:`engine_for` the settings).
         autoplay: Start playing when a song opens.
         start_dir: Where the add dialog's tree starts (default: the cwd).
         install_demo: Put the demo song in the library on first run.
-        separation_options: Options separations start from (default:
-            ``STEMTUI_MODEL`` / ``STEMTUI_MODEL_REPO``, else htdemucs).
+        separation_options: Options separations start from (default: the
+            settings' model and model folder).
     """
 
     CSS_PATH = "stemtui.tcss"
@@ -76,6 +78,7 @@ class StemtuiApp(SeparatingApp):
 
     def __init__(
         self,
+        settings: Settings,
         entry: Entry | None = None,
         path: Path | None = None,
         *,
@@ -86,27 +89,38 @@ class StemtuiApp(SeparatingApp):
         install_demo: bool = True,
         separation_options: SeparationOptions | None = None,
     ) -> None:
-        super().__init__(separation_options)
+        super().__init__()
+        #: What this app was started with (read-only).
+        self.settings = settings
         self._open_entry = entry
         self._open_path = path
         self._store = store
-        self._engine_factory = engine_factory or default_engine
+        self._engine_factory = engine_factory or (lambda: engine_for(settings))
+        self._separation_base = separation_options
         self.autoplay = autoplay
         self.start_dir = Path(start_dir or Path.cwd())
         self.install_demo = install_demo
+        #: The song store (from ``on_mount``).
         self.store: Store | None = None
+        #: The saved practice states (from ``on_mount``).
+        self.practice_store: PracticeStore | None = None
+        #: The audio engine (from ``on_mount`` until ``on_unmount``).
         self.engine: Engine | None = None
+        #: Separating single audio files, one at a time (from ``on_mount``).
+        self.separations: Separations | None = None
         #: Every notification shown, as ``(severity, message)``: the log and tests read it.
         self.messages: list[tuple[str, str]] = []
         self._notice_shown = False
 
     # -- lifecycle ---------------------------------------------------------------------
     def on_mount(self) -> None:
-        from stemtui.core.library.store import Store
-
-        self.store = self._store if self._store is not None else Store()
+        self.store = self._store if self._store is not None else self.settings.store()
+        self.practice_store = self.settings.practice_store()
         self.engine = self._engine_factory()
-        self.push_screen(LibraryScreen())
+        self.separations = Separations(
+            self, self.store, self._separation_options, self.player_for, lambda: self.library
+        )
+        self.push_screen(LibraryScreen(self.store, self.separations, self.start_dir))
         if self.install_demo:
             self._ensure_demo()
         if self._open_entry is not None:
@@ -115,22 +129,54 @@ class StemtuiApp(SeparatingApp):
             self.add_path(self._open_path, open_after=True)
 
     def on_unmount(self) -> None:
-        self.stop_separation()
+        if self.separations is not None:
+            self.separations.stop()
         if self.engine is not None:
             self.engine.close()
 
     def first_paint(self) -> None:
         """Called once the library has painted; the startup benchmark hooks in here."""
-        out = os.environ.get(BENCH_ENV)
-        if out:
-            Path(out).write_text(f"{time.time():.6f}\n")
+        out = self.settings.bench_first_paint
+        if out is not None:
+            out.write_text(f"{time.time():.6f}\n")
             self.exit(0)
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = False) -> None:
+    def _separation_options(self) -> SeparationOptions:
+        """The options separations start from (raises BadInput for a missing model folder)."""
+        if self._separation_base is not None:
+            return self._separation_base
+        return base_options(self.settings.model, self.settings.model_repo)
+
+    def player_for(self, entry: Entry, song: Song | None = None, run: SeparationRun | None = None) -> PlayerScreen:
+        """A player screen for ``entry`` (or for ``song`` while ``run`` separates it)."""
+        assert self.store is not None and self.engine is not None and self.practice_store is not None
+        return PlayerScreen(
+            entry,
+            store=self.store,
+            engine=self.engine,
+            states=self.practice_store,
+            autoplay=self.autoplay,
+            song=song,
+            run=run,
+        )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity="information",
+        timeout=None,
+        markup: bool = False,  # noqa: ARG002 -- accepted like App.notify's, never used
+    ) -> None:
         """Show a toast and log it. Markup is always off: paths, reasons and
         key names such as ``[`` are shown as they are, never parsed."""
         self.messages.append((severity, message))
-        log.log(logging.ERROR if severity == "error" else logging.WARNING if severity == "warning" else logging.INFO, "%s", message)
+        log.log(
+            logging.ERROR if severity == "error" else logging.WARNING if severity == "warning" else logging.INFO,
+            "%s",
+            message,
+        )
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def show_notice(self, notice: str) -> None:
@@ -198,17 +244,19 @@ class StemtuiApp(SeparatingApp):
         A damaged entry, or one another process is separating, only gets a notification.
         """
         if entry.state == "separating":
-            run = self.separation_for(entry)
+            run = self.separations.run_for(entry)
             if run is not None:
-                self.show_separation(run)
+                self.separations.show(run)
             else:
-                self.notify(f"{entry.title}: another stemtui is separating it ({entry.reason}); "
-                            "it opens here once stored", timeout=6)
+                self.notify(
+                    f"{entry.title}: another stemtui is separating it ({entry.reason}); it opens here once stored",
+                    timeout=6,
+                )
             return
         if not entry.ok:
             self.notify(f"{entry.title}: {entry.state} entry ({entry.reason})", severity="error", timeout=8)
             return
-        self.push_screen(PlayerScreen(entry, autoplay=self.autoplay))
+        self.push_screen(self.player_for(entry))
 
     def add_path(self, path: Path, open_after: bool = False) -> None:
         """Add a folder of stems or a ``.stem.mp4``; a single audio file asks for separation."""
@@ -243,6 +291,35 @@ class StemtuiApp(SeparatingApp):
         if open_after:
             self.open_entry(entry)
 
+    # -- separations (the helper does the work) ---------------------------------------------
+    def request_separation(self, path: Path, **changes) -> SeparationRun | None:
+        """Separate a single audio file (see :meth:`Separations.request`)."""
+        return self.separations.request(path, **changes)
+
+    @on(Separations.Started)
+    def _separation_started(self, event: Separations.Started) -> None:
+        self.separations.started(event)
+
+    @on(Separations.Progressed)
+    def _separation_progressed(self, event: Separations.Progressed) -> None:
+        self.separations.progressed(event)
+
+    @on(Separations.SongReady)
+    def _separation_song_ready(self, event: Separations.SongReady) -> None:
+        self.separations.song_ready(event)
+
+    @on(Separations.Ended)
+    def _separation_ended(self, event: Separations.Ended) -> None:
+        self.separations.ended(event)
+
+    @on(SeparationScreen.PlayNow, "#separation")
+    def _play_now(self, event: SeparationScreen.PlayNow) -> None:
+        self.separations.play(event.run)
+
+    @on(SeparationScreen.CancelRequested, "#separation")
+    def _cancel_requested(self, event: SeparationScreen.CancelRequested) -> None:
+        self.separations.cancel(event.run)
+
     # -- actions and commands -------------------------------------------------------------
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -258,28 +335,28 @@ class StemtuiApp(SeparatingApp):
         if isinstance(screen, PlayerScreen):
             yield SystemCommand("Play / pause", "Start or stop playback (space)", screen.action_toggle_play)
             yield SystemCommand("Reset the mix", "Unmute, unsolo, every volume to 0 dB (0)", screen.action_reset_mix)
-            yield SystemCommand("Type a loop", "Set the loop as START-END, e.g. 0:30.250-0:45 (:)", screen.action_type_loop)
+            yield SystemCommand(
+                "Type a loop", "Set the loop as START-END, e.g. 0:30.250-0:45 (:)", screen.action_type_loop
+            )
             yield SystemCommand("Clear the loop", "Forget the loop points (backspace)", screen.action_clear_loop)
             yield SystemCommand("Back to the library", "Leave the player (q)", screen.action_back)
         if isinstance(screen, LibraryScreen):
-            yield SystemCommand("Add a song", "A folder of stems, a .stem.mp4 or an audio file to separate (a)",
-                                screen.action_add)
-            yield SystemCommand("Separate again", "The highlighted song, with another model (r)", screen.action_reseparate)
+            yield SystemCommand(
+                "Add a song", "A folder of stems, a .stem.mp4 or an audio file to separate (a)", screen.action_add
+            )
+            yield SystemCommand(
+                "Separate again", "The highlighted song, with another model (r)", screen.action_reseparate
+            )
             yield SystemCommand("Sort by the next column", "Cycle the sort column (s)", screen.action_cycle_sort)
 
 
 # -- entry point ---------------------------------------------------------------------------
-def setup_logging() -> Path | None:
-    """Log to ``stemtui.log`` in platformdirs' user log dir (or ``STEMTUI_LOG_DIR``).
+def setup_logging(folder: Path) -> Path | None:
+    """Log to ``stemtui.log`` in ``folder`` (``Settings.log_dir``).
 
     Returns:
         The log file, or ``None`` if it cannot be written (logging then stays off).
     """
-    folder = os.environ.get(LOG_DIR_ENV)
-    if not folder:
-        import platformdirs
-
-        folder = platformdirs.user_log_dir("stemtui", appauthor=False)
     path = Path(folder).expanduser() / "stemtui.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -295,17 +372,15 @@ def setup_logging() -> Path | None:
     return path
 
 
-def run_app(target: str | None = None) -> int:
+def run_app(settings: Settings, target: str | None = None) -> int:
     """Run the app: the library, or ``target`` (a song in the library, or a path) in the player.
 
     A ``target`` that names no song raises :class:`~stemtui.core.errors.BadInput`
     before the screen changes, so the CLI prints it as one line.
     """
-    from stemtui.core.library.store import Store
-
-    logfile = setup_logging()
+    logfile = setup_logging(settings.log_dir)
     log.info("stemtui starting (target=%r, log=%s)", target, logfile)
-    store = Store()
+    store = settings.store()
     entry = path = None
     if target:
         candidate = Path(target).expanduser()
@@ -315,7 +390,7 @@ def run_app(target: str | None = None) -> int:
             from stemtui.core.library.catalog import find_song
 
             entry = find_song(store, target)
-    app = StemtuiApp(entry, path, store=store)
+    app = StemtuiApp(settings, entry, path, store=store)
     try:
         result = app.run()
     finally:

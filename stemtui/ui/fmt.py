@@ -50,7 +50,7 @@ def fmt_date(iso: str) -> str:
 
 def fmt_length(seconds: float) -> str:
     """A song length as ``M:SS`` (``H:MM:SS`` past an hour)."""
-    total = int(round(max(0.0, seconds)))
+    total = round(max(0.0, seconds))
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -115,14 +115,14 @@ def meter_cells(level_db: float, width: int) -> int:
     if width <= 0 or level_db == float("-inf") or level_db <= lo:
         return 0
     frac = min(1.0, (level_db - lo) / (hi - lo))
-    return max(1, int(round(frac * width)))
+    return max(1, round(frac * width))
 
 
 def meter_zone_edges(width: int) -> tuple[int, int]:
     """First cell index of the yellow and of the red zone of a ``width`` meter."""
     lo, hi = METER_RANGE_DB
-    y = int(round((METER_YELLOW_DB - lo) / (hi - lo) * width))
-    r = int(round((METER_RED_DB - lo) / (hi - lo) * width))
+    y = round((METER_YELLOW_DB - lo) / (hi - lo) * width)
+    r = round((METER_RED_DB - lo) / (hi - lo) * width)
     return y, r
 
 

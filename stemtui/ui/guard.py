@@ -23,7 +23,9 @@ def guarded(fn):
             self.notify(str(exc), severity="warning")
         except Exception as exc:
             log.exception("error in %s", fn.__qualname__)
-            self.notify(f"{fn.__name__.removeprefix('action_')}: {type(exc).__name__}: {exc}", severity="error", timeout=10)
+            self.notify(
+                f"{fn.__name__.removeprefix('action_')}: {type(exc).__name__}: {exc}", severity="error", timeout=10
+            )
         return None
 
     return wrapper

@@ -21,8 +21,8 @@ musician sees.
 
 from __future__ import annotations
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.mixer import Mixer
+from stemtui.core.errors import BadInput
 from stemtui.core.timefmt import format_time
 
 #: One press of ``<`` or ``>`` moves the active loop edge this much.
@@ -122,10 +122,12 @@ class LoopEditor:
             BadInput: If the loop starts at or after the end of the song.
         """
         frames = self.mixer.song.frames
-        a = int(round(start * self.sr))
-        b = min(int(round(end * self.sr)), frames)
+        a = round(start * self.sr)
+        b = min(round(end * self.sr), frames)
         if a >= frames:
-            raise BadInput(f"loop {format_time(start, 3)}", f"starts after the song ends ({format_time(frames / self.sr, 3)})")
+            raise BadInput(
+                f"loop {format_time(start, 3)}", f"starts after the song ends ({format_time(frames / self.sr, 3)})"
+            )
         if b - a < self._min_len():
             raise BadInput(f"loop {format_time(start, 3)}–{format_time(end, 3)}", "too short")
         self.a, self.b, self.edge, self.name = a, b, "b", None
@@ -167,7 +169,7 @@ class LoopEditor:
         if current is None:
             name = "start" if self.edge == "a" else "end"
             raise BadInput(f"loop {name}", f"not set yet (press {'[' if self.edge == 'a' else ']'} first)")
-        frame = self._clamp(current + int(round(ms * self.sr / 1000.0)))
+        frame = self._clamp(current + round(ms * self.sr / 1000.0))
         a, b = (frame, self.b) if self.edge == "a" else (self.a, frame)
         if a is not None and b is not None and b - a < self._min_len():
             raise BadInput("loop", "the start must stay before the end")

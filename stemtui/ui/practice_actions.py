@@ -1,22 +1,33 @@
 """The player's practice keys: tempo, transpose, tap tempo, click, count-in, export.
 
-A mixin of :class:`~stemtui.ui.screens.player.PlayerScreen` (which owns
-``mixer``, ``practice`` and ``status``), kept apart so the screen stays
-small. Tempo and pitch changes go to :meth:`Mixer.set_tempo`, which renders
-ahead in worker processes: the key returns at once and the change is heard
-well within a second. The beat grid for the click and count-in comes from
-the saved state, the drums (estimated in a child process), or tap tempo.
+:class:`PracticeControl` is a helper the
+:class:`~stemtui.ui.screens.player.PlayerScreen` owns; the screen's
+``action_*`` methods delegate to it. Tempo and pitch changes go to
+:meth:`Mixer.set_tempo`, which renders ahead in worker processes: the key
+returns at once and the change is heard well within a second. The beat grid
+for the click and count-in comes from the saved state, the drums (estimated
+in a child process, one of the screen's thread workers), or tap tempo.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
 
-from textual import work
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from stemtui.core.analysis.beats import BeatGrid, TapTempo
 from stemtui.core.tempo.stretch import SEMITONES_MAX, SEMITONES_MIN, TEMPO_MAX, TEMPO_MIN
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from stemtui.core.audio.mixer import Mixer
+    from stemtui.core.library.practice import PracticeState
+    from stemtui.core.library.store import Entry
+    from stemtui.ui.practice_keeper import PracticeKeeper
 
 #: Tempo step of `,` and `.`.
 TEMPO_STEP = 0.05
@@ -40,25 +51,43 @@ def describe_practice(tempo: float, semitones: int, grid: BeatGrid | None, click
     return " · ".join(parts)
 
 
-class PracticeActions:
-    """Actions for the practice keys; mixed into the player screen."""
+class PracticeControl:
+    """Tempo, transpose, the beat grid, click, count-in and export for one player.
 
-    _tap: TapTempo | None = None
-    _grid_job = None
+    Args:
+        screen: The player screen: its notifications, its thread workers (the
+            beat-grid estimate) and its app (the export dialog).
+        entry: The song (export needs it stored).
+        keeper: Saves what the keys change.
+        show: Shows the practice part of the status line (``85% · click``).
+    """
+
+    def __init__(self, screen: Screen, entry: Entry, keeper: PracticeKeeper, show: Callable[[str], None]) -> None:
+        self.screen = screen
+        self.entry = entry
+        self.keeper = keeper
+        self.show = show
+        #: The mixer once the song is loaded (:meth:`attach`).
+        self.mixer: Mixer | None = None
+        self._tap: TapTempo | None = None
+        self._grid_job: Worker | None = None
+
+    def notify(self, message: str, **kwargs) -> None:
+        self.screen.notify(message, **kwargs)
 
     # -- state <-> mixer -----------------------------------------------------
-    def _apply_practice_extras(self, state) -> None:
-        """Apply the saved tempo, transpose, beat grid, count-in and click.
+    def attach(self, mixer: Mixer, state: PracticeState) -> None:
+        """Apply the saved tempo, transpose, beat grid, count-in and click to ``mixer``.
 
         Called once per opened song, after the mixer exists and the mix, loop
         and playhead are restored, before playback starts.
         """
         from stemtui.core.tempo.stretchworker import POOL
 
+        self.mixer = m = mixer
         # Two idle render workers, started now, make the first tempo key as
         # quick as the later ones (a worker takes ~0.15 s to start).
         POOL.refill()
-        m = self.mixer
         if state.grid:
             try:
                 m.metronome.grid = BeatGrid.from_dict(state.grid)
@@ -72,27 +101,27 @@ class PracticeActions:
                 m.set_tempo(state.tempo, state.transpose)
             except Exception as exc:  # noqa: BLE001 -- a bad saved value must not stop the song
                 self.notify(f"saved tempo not applied: {exc}", severity="warning")
-        self._show_practice()
+        self._show()
 
-    def _show_practice(self) -> None:
+    def _show(self) -> None:
         m = self.mixer
         if m is None:
             return
         met = m.metronome
-        self.status.practice = describe_practice(m.tempo, m.semitones, met.grid, met.click, met.count_in)
+        self.show(describe_practice(m.tempo, m.semitones, met.grid, met.click, met.count_in))
 
     def _remember(self) -> None:
         m = self.mixer
-        st = self.practice.state
+        st = self.keeper.state
         st.tempo, st.transpose = m.tempo, m.semitones
         met = m.metronome
         st.grid = met.grid.to_dict() if met.grid is not None else None
         st.click, st.count_in = met.click, met.count_in
-        self.practice.touch()
-        self._show_practice()
+        self.keeper.touch()
+        self._show()
 
     # -- tempo and pitch -----------------------------------------------------
-    def action_tempo(self, steps: int) -> None:
+    def tempo(self, steps: int) -> None:
         """Tempo ±5 % (50–150 %), pitch unchanged."""
         m = self.mixer
         if m is None:
@@ -104,7 +133,7 @@ class PracticeActions:
         m.set_tempo(t, m.semitones)
         self._remember()
 
-    def action_transpose(self, steps: int) -> None:
+    def transpose(self, steps: int) -> None:
         """Transpose ±1 semitone (−12…+12), tempo unchanged."""
         m = self.mixer
         if m is None:
@@ -117,7 +146,7 @@ class PracticeActions:
         self._remember()
 
     # -- beat grid: tap, estimate --------------------------------------------
-    def action_tap(self) -> None:
+    def tap(self) -> None:
         """Tap tempo: three taps or more set the beat grid (and the click's phase)."""
         m = self.mixer
         if m is None:
@@ -132,23 +161,23 @@ class PracticeActions:
         self.notify(f"tapped {grid.bpm:.1f} BPM", timeout=2)
         self._remember()
 
-    def _need_grid(self, then: str) -> bool:
+    def _need_grid(self, then: Callable[[], None]) -> bool:
         """Whether a grid exists; if not, start finding one and run ``then`` after."""
         m = self.mixer
         if m.metronome.grid is not None:
             return True
         if self._grid_job is None:
             self.notify("finding the beat … (or tap it with t)", timeout=3)
-            self._grid_job = self._find_grid(then)
+            self._grid_job = self.screen.run_worker(
+                partial(self._find_grid, m, then), thread=True, exclusive=True, group="beat-grid"
+            )
         return False
 
-    @work(thread=True, exclusive=True, group="beat-grid")
-    def _find_grid(self, then: str) -> None:
-        """Estimate the beat grid in a child process (librosa keeps the GIL)."""
+    def _find_grid(self, m: Mixer, then: Callable[[], None]) -> None:
+        """Estimate the beat grid in a child process (librosa keeps the GIL); a thread worker."""
         from stemtui.core.analysis.beatjob import EstimateJob
         from stemtui.core.analysis.beats import grid_audio
 
-        m = self.mixer
         song = m.song
         if not song.complete.wait(timeout=600):
             return
@@ -159,9 +188,9 @@ class PracticeActions:
             if worker.is_cancelled:
                 job.cancel()
                 return
-        self.app.call_from_thread(self._grid_found, job.result, job.error, then)
+        self.screen.app.call_from_thread(self._grid_found, job.result, job.error, then)
 
-    def _grid_found(self, grid: BeatGrid | None, error: str | None, then: str) -> None:
+    def _grid_found(self, grid: BeatGrid | None, error: str | None, then: Callable[[], None]) -> None:
         self._grid_job = None
         if self.mixer is None:
             return
@@ -170,19 +199,19 @@ class PracticeActions:
             return
         self.mixer.metronome.set_grid(grid)
         self.notify(f"beat: {grid.bpm:.1f} BPM (from the {grid.source})", timeout=3)
-        getattr(self, f"action_{then}")()
+        then()
 
-    def action_toggle_click(self) -> None:
+    def toggle_click(self) -> None:
         """Metronome click on / off."""
-        if self.mixer is None or not self._need_grid("toggle_click"):
+        if self.mixer is None or not self._need_grid(self.toggle_click):
             return
         met = self.mixer.metronome
         met.set_click(not met.click)
         self._remember()
 
-    def action_count_in(self) -> None:
+    def count_in(self) -> None:
         """Cycle the count-in: off, 4, 2, 1, 8 beats."""
-        if self.mixer is None or not self._need_grid("count_in"):
+        if self.mixer is None or not self._need_grid(self.count_in):
             return
         met = self.mixer.metronome
         i = COUNT_INS.index(met.count_in) if met.count_in in COUNT_INS else 0
@@ -191,11 +220,11 @@ class PracticeActions:
         self._remember()
 
     # -- export ----------------------------------------------------------------
-    def action_export(self) -> None:
+    def export(self) -> None:
         """Export the backing track as you hear it (opens the export dialog)."""
         if self.mixer is None or not self.entry.ok:
             return
         from stemtui.ui.screens.export_screen import ExportScreen
 
-        self.practice.save_now()
-        self.app.push_screen(ExportScreen(self.entry, self.mixer))
+        self.keeper.save_now()
+        self.screen.app.push_screen(ExportScreen(self.entry, self.mixer))

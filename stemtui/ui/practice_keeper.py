@@ -14,7 +14,7 @@ starts, and writes the state back:
 Nothing is written when nothing changed, and nothing at all for a song
 still being separated (its id is not final). The audio thread is never
 involved. Named loops live here too: the loop keys of
-:mod:`stemtui.ui.screens.loops` go through :meth:`save_loop`,
+:class:`~stemtui.ui.screens.loops.LoopControl` go through :meth:`save_loop`,
 :meth:`delete_loop` and :meth:`next_loop`.
 """
 
@@ -29,10 +29,9 @@ from stemtui.core.errors import BadInput
 from stemtui.core.library.practice import (
     NamedLoop,
     PracticeState,
+    PracticeStore,
     apply,
     capture,
-    load_state,
-    save_state,
 )
 from stemtui.ui.loop import LoopEditor
 
@@ -53,6 +52,7 @@ class PracticeKeeper:
 
     Args:
         screen: The player screen (its timers and notifications are used).
+        states: Where the state files are.
         song_id: The song's id, or ``None`` to keep nothing (a song still
             separating: its id is not final yet).
     """
@@ -60,8 +60,9 @@ class PracticeKeeper:
     #: Seconds after the last change before the state is written.
     DELAY = 2.0
 
-    def __init__(self, screen: Screen, song_id: str | None) -> None:
+    def __init__(self, screen: Screen, states: PracticeStore, song_id: str | None) -> None:
         self.screen = screen
+        self.states = states
         self.song_id = song_id
         #: The state as last restored or captured; named loops and the
         #: settings other code owns (tempo, transpose, grid…) live here.
@@ -104,12 +105,12 @@ class PracticeKeeper:
         """Read the saved state (from the screen's load worker thread; never raises)."""
         if self.song_id is None:
             return PracticeState(), None
-        return load_state(self.song_id, stems, duration)
+        return self.states.load(self.song_id, stems, duration)
 
     def restore(self, mixer: Mixer, state: PracticeState, message: str | None) -> LoopEditor:
         """Apply ``state`` to ``mixer`` (before playback starts); returns the loop editor.
 
-        ``message`` (what :func:`load_state` found wrong) and anything that
+        ``message`` (what :meth:`PracticeStore.load` found wrong) and anything that
         did not fit the song are shown once, as a warning.
         """
         problem = apply(mixer, state)
@@ -154,10 +155,10 @@ class PracticeKeeper:
         # The writer gets its own copy: the UI goes on changing self.state.
         self._saved = snapshot = copy.deepcopy(self.state)
         if background:
-            self._pending = self._writer.submit(save_state, self.song_id, snapshot)
+            self._pending = self._writer.submit(self.states.save, self.song_id, snapshot)
             return
         try:
-            save_state(self.song_id, snapshot)
+            self.states.save(self.song_id, snapshot)
         except (OSError, ValueError) as exc:
             self._failed_once(exc)
 

@@ -48,6 +48,23 @@ SORT_CYCLE = ("date", "title", "artist", "length", "size", "state")
 STATE_NARROW, STATE_SEPARATING, STATE_WIDE = 9, 14, 30
 
 
+def column_widths(width: int, separating: bool) -> tuple[tuple[str, int], ...]:
+    """The library's ``(column, width)`` pairs at ``width`` cells: numbers get fixed widths, text shares the rest."""
+    wide = width >= WIDE
+    keys = tuple(COLUMNS) if wide else COMPACT_COLUMNS
+    fixed = {k: COLUMNS[k][2] for k in keys if COLUMNS[k][2]}
+    if wide:
+        fixed.update(model=10, date=10)
+    # The table's border and scrollbar, and one cell of padding each side per column.
+    budget = max(30, width - 4 - 2 * len(keys) - sum(fixed.values()))
+    # The reason of a damaged entry fits only on very wide screens; it is
+    # always in the details line under the table.
+    state = STATE_WIDE if budget >= 90 else STATE_SEPARATING if separating else STATE_NARROW
+    artist = min(18, max(6, (budget - state) // 3))
+    widths = {**fixed, "state": state, "artist": artist, "title": budget - state - artist}
+    return tuple((k, widths[k]) for k in keys)
+
+
 def clip(text: str, width: int) -> str:
     """``text`` cut to ``width`` cells with an ellipsis."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
@@ -80,7 +97,9 @@ def matches(entry: Entry, needle: str) -> bool:
     """Whether a filter text matches a song (title, artist, model, stems, state; any case)."""
     if not needle:
         return True
-    hay = " ".join([entry.title, entry.artist, entry.model or "imported", " ".join(entry.stems), entry.state, entry.id]).lower()
+    hay = " ".join(
+        [entry.title, entry.artist, entry.model or "imported", " ".join(entry.stems), entry.state, entry.id]
+    ).lower()
     return all(word in hay for word in needle.lower().split())
 
 
@@ -127,7 +146,9 @@ def details_text(e: Entry, own: bool = False) -> Text:
         text.append(f"\n{tilde(e.source) if e.source else ''}  ({hint})", style="dim")
     elif e.ok:
         text.append(f"\n{' · '.join(e.stems)}", style="cyan")
-        text.append(f"   {fmt_length(e.duration)} · {e.sample_rate / 1000:g} kHz · {fmt_size(e.size_bytes)} · {model_name(e)}")
+        text.append(
+            f"   {fmt_length(e.duration)} · {e.sample_rate / 1000:g} kHz · {fmt_size(e.size_bytes)} · {model_name(e)}"
+        )
         text.append(f"\n{tilde(e.path)}", style="dim")
     else:
         text.append(f"\n{e.state}: {e.reason}", style="bold red" if e.state == "damaged" else "yellow")

@@ -1,10 +1,10 @@
 """Separating single audio files from the app: a thread worker drives the core's job.
 
-:class:`SeparatingApp` is the part of :class:`~stemtui.ui.app.StemtuiApp`
-that separates. :meth:`SeparatingApp.request_separation` makes a
+:class:`Separations` is the helper the app owns for this (one separation
+at a time). :meth:`Separations.request` makes a
 :class:`~stemtui.ui.seprun.SeparationRun`, shows it on a
 :class:`~stemtui.ui.screens.separation_screen.SeparationScreen` and starts
-:meth:`SeparatingApp._separate`, a thread worker that drives
+:meth:`Separations._separate` in one of the app's thread workers, which drives
 :class:`stemtui.core.separation.job.SeparationJob`:
 
 1. the job hashes the file and looks it up in the store: a hit ends at once;
@@ -13,7 +13,9 @@ that separates. :meth:`SeparatingApp.request_separation` makes a
 4. short waits on the task, checking the worker's ``is_cancelled`` in between;
 5. ``finish()`` writes the stems as FLAC and commits the entry.
 
-Everything comes back to the UI thread as messages. :class:`SeparatingApp.Progressed`
+Everything comes back to the UI thread as messages posted to the app
+(:class:`Separations.Started`, ``Progressed``, ``SongReady``, ``Ended``),
+whose ``@on`` handlers hand them back to the helper. ``Progressed``
 defines ``can_replace``, so a flood of reports collapses into the latest.
 Failures become a notification with their one-line reason. Esc
 (:class:`~stemtui.ui.screens.separation_screen.SeparationScreen.CancelRequested`)
@@ -24,25 +26,31 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on, work
 from textual.app import App
 from textual.message import Message
+from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from stemtui.core.errors import StemtuiError
 from stemtui.core.library.store import Entry
-from stemtui.ui.screens.player import PlayerScreen
 from stemtui.ui.screens.separation_screen import SeparationScreen
 from stemtui.ui.seprun import SeparationRun, separation_options
 
 if TYPE_CHECKING:
+    from stemtui.core.audio.song import Song
+    from stemtui.core.library.store import Store
     from stemtui.core.separation.job import SeparationJob
     from stemtui.core.separation.splitter import Progress, SeparationOptions
-    from stemtui.core.audio.song import Song
+    from stemtui.ui.screens.library_screen import LibraryScreen
+
+    #: Makes the player screen for a stored entry, or for a run's progressive song.
+    PlayerFactory = Callable[[Entry, Song | None, SeparationRun | None], Screen]
 
 log = logging.getLogger("stemtui.ui")
 
@@ -72,8 +80,20 @@ def one_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class SeparatingApp(App[int]):
-    """An app that separates audio files in a thread worker (a base of ``StemtuiApp``)."""
+class Separations:
+    """The app's separations of single audio files, one at a time.
+
+    Args:
+        app: The app: its workers run the separation, its screens show it,
+            its message queue carries the worker's reports (the app's ``@on``
+            handlers pass them to :meth:`started`, :meth:`progressed`,
+            :meth:`song_ready` and :meth:`ended`).
+        store: Where separated songs are stored.
+        base: Makes the options every separation starts from (raises
+            :class:`~stemtui.core.errors.BadInput` for bad settings).
+        player: Makes the player screen (see ``PlayerFactory``).
+        library: The library screen, if it is up (to show the runs as rows).
+    """
 
     @dataclass
     class Started(Message):
@@ -91,7 +111,7 @@ class SeparatingApp(App[int]):
         progress: Progress
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, SeparatingApp.Progressed) and message.run is self.run
+            return isinstance(message, Separations.Progressed) and message.run is self.run
 
     @dataclass
     class SongReady(Message):
@@ -110,15 +130,24 @@ class SeparatingApp(App[int]):
         cancelled: bool = False
         cached: bool = False
 
-    def __init__(self, separation_base: SeparationOptions | None = None) -> None:
-        super().__init__()
-        #: Options every separation starts from (default: the environment's, see ``separation_options``).
-        self.separation_base = separation_base
+    def __init__(
+        self,
+        app: App,
+        store: Store,
+        base: Callable[[], SeparationOptions],
+        player: PlayerFactory,
+        library: Callable[[], LibraryScreen | None],
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.base = base
+        self.player = player
+        self.library = library
         #: The separation running (or the last one), shown by the screens.
-        self.separation: SeparationRun | None = None
+        self.run: SeparationRun | None = None
 
     # -- requests ------------------------------------------------------------------------
-    def request_separation(self, path: Path, **changes) -> SeparationRun | None:
+    def request(self, path: Path, **changes) -> SeparationRun | None:
         """Separate a single audio file into stems (or find it in the cache), then open it.
 
         Args:
@@ -128,83 +157,85 @@ class SeparatingApp(App[int]):
         Returns:
             The new run, or ``None`` when it could not start (a notification says why).
         """
-        running = self.separation
+        app = self.app
+        running = self.run
         if running is not None and running.active:
-            self.notify(f"already separating {running.title} ({running.label()}): one at a time", severity="warning")
-            self.show_separation(running)
+            app.notify(f"already separating {running.title} ({running.label()}): one at a time", severity="warning")
+            self.show(running)
             return None
         try:
-            options = separation_options(self.separation_base, **changes)
+            options = separation_options(self.base(), **changes)
         except StemtuiError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            app.notify(str(exc), severity="error", timeout=8)
             return None
         run = SeparationRun(Path(path), options)
-        self.separation = run
-        self.push_screen(SeparationScreen(run))
-        self._separate(run)
+        self.run = run
+        app.push_screen(SeparationScreen(run))
+        app.run_worker(
+            partial(self._separate, run), thread=True, exclusive=True, group=SEPARATION_GROUP, exit_on_error=False
+        )
         return run
 
-    def show_separation(self, run: SeparationRun) -> None:
+    def show(self, run: SeparationRun) -> None:
         """Bring up the separation screen of a running separation."""
-        screen = self.screen
+        screen = self.app.screen
         if not (isinstance(screen, SeparationScreen) and screen.run is run):
-            self.push_screen(SeparationScreen(run))
+            self.app.push_screen(SeparationScreen(run))
 
-    def play_separating(self, run: SeparationRun) -> None:
+    def play(self, run: SeparationRun) -> None:
         """Open the player on the part separated so far; separation goes on behind it.
 
         Once the run is stored, this opens the stored song instead.
         """
         if run.phase == "done" and run.entry is not None:
-            player = PlayerScreen(run.entry, autoplay=self.autoplay)
+            player = self.player(run.entry, None, None)
         elif run.playable:
-            player = PlayerScreen(run.as_entry(), autoplay=self.autoplay, song=run.song, run=run)
+            player = self.player(run.as_entry(), run.song, run)
         else:
             return
-        if isinstance(self.screen, SeparationScreen):
-            self.switch_screen(player)
+        if isinstance(self.app.screen, SeparationScreen):
+            self.app.switch_screen(player)
         else:
-            self.push_screen(player)
+            self.app.push_screen(player)
 
-    def cancel_separation(self, run: SeparationRun) -> None:
+    def cancel(self, run: SeparationRun) -> None:
         """Stop a separation: the worker and the job (which kills its process)."""
         if not run.active or run.phase == "cancelling":
             return
         run.phase = "cancelling"
-        self.workers.cancel_group(self, SEPARATION_GROUP)
+        self.app.workers.cancel_group(self.app, SEPARATION_GROUP)
         if run.job is not None:
             run.job.cancel()
-        self._separation_changed(run)
+        self._changed(run)
 
-    def stop_separation(self) -> None:
+    def stop(self) -> None:
         """Cancel a running separation as the app closes (no screen is updated)."""
-        run = self.separation
+        run = self.run
         if run is not None and run.active:
-            self.workers.cancel_group(self, SEPARATION_GROUP)
+            self.app.workers.cancel_group(self.app, SEPARATION_GROUP)
             if run.job is not None:
                 run.job.cancel()
 
-    def separation_rows(self) -> list[Entry]:
+    def rows(self) -> list[Entry]:
         """Library rows for this app's running separation."""
-        run = self.separation
+        run = self.run
         return [run.as_entry()] if run is not None and run.active else []
 
-    def separation_for(self, entry: Entry) -> SeparationRun | None:
+    def run_for(self, entry: Entry) -> SeparationRun | None:
         """This app's running separation shown as ``entry`` in the library, if any."""
-        run = self.separation
+        run = self.run
         if run is not None and run.active and entry.id in (run.song_id, run.key):
             return run
         return None
 
-    # -- the worker ------------------------------------------------------------------------
+    # -- the worker (a thread) ----------------------------------------------------------------
     def _post(self, message: Message) -> None:
-        """Post from any thread; dropped once the app is closing."""
+        """Post to the app from any thread; dropped once the app is closing."""
         try:
-            self.post_message(message)
+            self.app.post_message(message)
         except RuntimeError:  # the event loop is gone
             pass
 
-    @work(thread=True, exclusive=True, group=SEPARATION_GROUP, exit_on_error=False)
     def _separate(self, run: SeparationRun) -> None:
         from stemtui.core.separation.job import SeparationJob
         from stemtui.core.separation.splitter import SeparationCancelled
@@ -217,8 +248,13 @@ class SeparatingApp(App[int]):
 
         job = None
         try:
-            job = SeparationJob(self.store, run.path, run.options, nice=SEPARATION_NICE,
-                                on_progress=lambda p: self._post(self.Progressed(run, p)))
+            job = SeparationJob(
+                self.store,
+                run.path,
+                run.options,
+                nice=SEPARATION_NICE,
+                on_progress=lambda p: self._post(self.Progressed(run, p)),
+            )
             run.job, run.song_id = job, job.id
             hit = job.lookup()
             if hit is not None:
@@ -251,66 +287,59 @@ class SeparatingApp(App[int]):
         else:
             self._post(self.Ended(run, entry=entry))
 
-    # -- reports (UI thread) ---------------------------------------------------------------
-    def _separation_changed(self, run: SeparationRun) -> None:
-        for screen in self.screen_stack:
+    # -- reports (UI thread, from the app's handlers) ------------------------------------------
+    def _changed(self, run: SeparationRun) -> None:
+        for screen in self.app.screen_stack:
             if isinstance(screen, SeparationScreen) and screen.run is run:
                 screen.show_run()
-        lib = self.library
+        lib = self.library()
         if lib is not None:
             lib.refresh_separations()
 
-    @on(Started)
-    def _separation_started(self, event: Started) -> None:
+    def started(self, event: Started) -> None:
+        """The file is decoded and the model is loading."""
         run = event.run
         run.title, run.artist = event.title or run.title, event.artist
         if run.phase == "starting":
             run.phase = "loading"
-        self._separation_changed(run)
+        self._changed(run)
 
-    @on(Progressed)
-    def _separation_progressed(self, event: Progressed) -> None:
+    def progressed(self, event: Progressed) -> None:
+        """A progress report."""
         run = event.run
         run.progress, run.progress_at = event.progress, time.monotonic()
         if run.phase in ("starting", "loading"):
             run.phase = "separating"
         if run.phase == "separating" and event.progress.fraction >= 1.0:
             run.phase = "storing"
-        self._separation_changed(run)
+        self._changed(run)
 
-    @on(SongReady)
-    def _separation_song_ready(self, event: SongReady) -> None:
+    def song_ready(self, event: SongReady) -> None:
+        """The progressive song exists: play now can start once a chunk is done."""
         event.run.song = event.song
-        self._separation_changed(event.run)
+        self._changed(event.run)
 
-    @on(SeparationScreen.PlayNow, "#separation")
-    def _play_now(self, event: SeparationScreen.PlayNow) -> None:
-        self.play_separating(event.run)
-
-    @on(SeparationScreen.CancelRequested, "#separation")
-    def _cancel_requested(self, event: SeparationScreen.CancelRequested) -> None:
-        self.cancel_separation(event.run)
-
-    @on(Ended)
-    def _separation_ended(self, event: Ended) -> None:
+    def ended(self, event: Ended) -> None:
+        """The run is over: notify, refresh the library, and leave its screen for the player (or go back)."""
+        app = self.app
         run, entry = event.run, event.entry
-        here = isinstance(self.screen, SeparationScreen) and self.screen.run is run
+        here = isinstance(app.screen, SeparationScreen) and app.screen.run is run
         if event.cancelled:
             run.phase = "cancelled"
-            self.notify(f"{run.title}: separation cancelled, nothing stored", severity="warning", timeout=5)
+            app.notify(f"{run.title}: separation cancelled, nothing stored", severity="warning", timeout=5)
         elif event.error:
             run.phase, run.error = "failed", event.error
-            self.notify(event.error, title=f"could not separate {run.path.name}", severity="error", timeout=15)
+            app.notify(event.error, title=f"could not separate {run.path.name}", severity="error", timeout=15)
         else:
             run.phase, run.entry = "done", entry
             what = "already separated" if event.cached else "stored"
-            self.notify(f"{what}: {entry.title} ({', '.join(entry.stems)}; {entry.model})", timeout=6)
-        self._separation_changed(run)
-        lib = self.library
+            app.notify(f"{what}: {entry.title} ({', '.join(entry.stems)}; {entry.model})", timeout=6)
+        self._changed(run)
+        lib = self.library()
         if lib is not None:
             lib.reload(select=entry.id if entry is not None else None)
         if here:
             if entry is not None:
-                self.switch_screen(PlayerScreen(entry, autoplay=self.autoplay))
+                app.switch_screen(self.player(entry, None, None))
             else:
-                self.pop_screen()
+                app.pop_screen()

@@ -9,7 +9,6 @@ thread sets just :attr:`SeparationRun.job` and :attr:`SeparationRun.song_id`
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,15 +18,10 @@ from stemtui.core.library.store import Entry
 from stemtui.ui.rows import SEPARATING
 
 if TYPE_CHECKING:
+    from stemtui.core.audio.song import Song
     from stemtui.core.separation.job import SeparationJob
     from stemtui.core.separation.splitter import Progress, SeparationOptions
-    from stemtui.core.audio.song import Song
 
-#: Env: the demucs model the app separates with (the CLI's ``--model``).
-MODEL_ENV = "STEMTUI_MODEL"
-#: Env: a folder with model files (the CLI's ``--model-repo``).
-MODEL_REPO_ENV = "STEMTUI_MODEL_REPO"
-DEFAULT_MODEL = "htdemucs"
 #: Phases of a run that is still going.
 ACTIVE = ("starting", "loading", "separating", "storing", "cancelling")
 #: What each phase says, for the separation screen's status line.
@@ -43,25 +37,25 @@ PHASE_TEXT = {
 }
 
 
-def separation_options(base: SeparationOptions | None = None, **changes) -> SeparationOptions:
-    """The options the app separates with.
-
-    Args:
-        base: Options to start from; by default ``STEMTUI_MODEL`` (else
-            ``htdemucs``) and ``STEMTUI_MODEL_REPO``.
-        **changes: Fields to change, e.g. ``model=`` and ``two_stems=`` for ``r``.
+def base_options(model: str, repo: Path | None) -> SeparationOptions:
+    """The options separations in the app start from: the settings' model and model folder.
 
     Raises:
-        BadInput: ``STEMTUI_MODEL_REPO`` is not a folder, or a value is out of range.
+        BadInput: ``repo`` is not a folder.
     """
     from stemtui.core.separation.splitter import SeparationOptions
 
-    if base is None:
-        repo = os.environ.get(MODEL_REPO_ENV, "").strip()
-        repo_path = Path(repo).expanduser() if repo else None
-        if repo_path is not None and not repo_path.is_dir():
-            raise BadInput(f"--model-repo {repo}", "no such folder")
-        base = SeparationOptions(model=os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL, repo=repo_path)
+    if repo is not None and not repo.is_dir():
+        raise BadInput(f"--model-repo {repo}", "no such folder")
+    return SeparationOptions(model=model, repo=repo)
+
+
+def separation_options(base: SeparationOptions, **changes) -> SeparationOptions:
+    """The options one separation runs with: ``base`` with ``changes`` (``model=``, ``two_stems=`` for ``r``).
+
+    Raises:
+        BadInput: A value is out of range.
+    """
     options = dataclasses.replace(base, **changes)
     options.validate()
     return options

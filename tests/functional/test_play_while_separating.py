@@ -30,9 +30,9 @@ from stemtui.core.audio.engine import Engine
 from stemtui.core.separation.job import SeparationJob
 from stemtui.core.library.catalog import ensure_demo
 from stemtui.core.separation.splitter import SeparationOptions
-from stemtui.core.library.store import Store
+from stemtui.settings import Settings
 
-store = Store()
+store = Settings.from_env().store()
 song = store.open(ensure_demo(store))
 engine = Engine(device="pulse")
 mixer = engine.load(song)

@@ -43,7 +43,7 @@ def damage_a_copy_of_the_demo(store, name="broken", missing="bass"):
 def test_library_lists_the_demo_with_its_details(demo_store, null_engine):
     app = make_app(demo_store, null_engine)
 
-    async def scenario(pilot, lib):
+    async def scenario(_pilot, lib):
         assert rows(lib) == [demo_id()]
         table = lib.query_one("#songs", DataTable)
         cells = [str(c) for c in table.get_row_at(0)]
@@ -184,7 +184,7 @@ def test_adding_a_single_audio_file_asks_for_separation(demo_store, null_engine,
     routed = []
     app.request_separation = lambda path: routed.append(path)
 
-    async def scenario(pilot, lib):
+    async def scenario(pilot, _lib):
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, AddPathScreen), what="the add dialog")
         app.screen.query_one("#path", Input).value = str(tmp_path / "one" / "mix.wav")
@@ -202,7 +202,7 @@ def test_add_dialog_reports_a_bad_folder_without_a_traceback(demo_store, null_en
     (empty / "notes.txt").write_text("no audio here")
     app = make_app(demo_store, null_engine, start_dir=tmp_path)
 
-    async def scenario(pilot, lib):
+    async def scenario(pilot, _lib):
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, AddPathScreen), what="the add dialog")
         app.screen.query_one("#path", Input).value = str(empty)

@@ -306,7 +306,9 @@ def test_a_song_given_at_launch_opens_in_the_player(demo_store, null_engine):
     app = make_app(demo_store, null_engine, entry=entry, autoplay=False)
 
     async def scenario(pilot):
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+        )
         assert app.screen.entry.id == entry.id
         assert not app.screen.mixer.playing  # autoplay off
         assert app.screen.status.device == "null (no sound)"

@@ -10,9 +10,8 @@ import json
 
 import pytest
 
-from stemtui.core.library.catalog import demo_id
 from stemtui.core.audio.mixer import db_to_gain
-from stemtui.core.library.practice import load_state, save_state, state_path
+from stemtui.core.library.catalog import demo_id
 from stemtui.ui.screens.library_screen import LibraryScreen
 from stemtui.ui.screens.loops import LoopListScreen, LoopNameScreen
 from tests.functional.test_ui_player import run
@@ -77,7 +76,9 @@ def test_mix_loops_and_position_come_back_and_saved_loops_recall(demo_store, nul
         assert m.loop == (10 * sr, 14 * sr, False)
         assert player.loop.name == "chorus" and "chorus" in player.transport.border_subtitle
         assert [(lp.name, lp.start, lp.end) for lp in player.practice.loops] == [
-            ("verse", 4.0, 8.0), ("chorus", 10.0, 14.0)]
+            ("verse", 4.0, 8.0),
+            ("chorus", 10.0, 14.0),
+        ]
         assert m.position == 15 * sr
         assert player.info.position == 15.0
 
@@ -112,7 +113,7 @@ def test_mix_loops_and_position_come_back_and_saved_loops_recall(demo_store, nul
     run(app, scenario)
 
 
-def test_the_state_is_saved_when_the_app_exits_in_the_player(demo_store, null_engine):
+def test_the_state_is_saved_when_the_app_exits_in_the_player(demo_store, null_engine, practice_store):
     app = make_app(demo_store, null_engine, autoplay=False)
 
     async def scenario(pilot):
@@ -121,7 +122,7 @@ def test_the_state_is_saved_when_the_app_exits_in_the_player(demo_store, null_en
         await settle(pilot, player)
 
     run(app, scenario)  # leaving run_test exits the app with the player open
-    state, message = load_state(demo_id(), ["vocals", "drums", "bass", "chords"])
+    state, message = practice_store.load(demo_id(), ["vocals", "drums", "bass", "chords"])
     assert message is None
     assert state.stems["bass"].mute and not state.stems["vocals"].mute
     assert state.position == 10.0
@@ -139,9 +140,9 @@ def test_the_state_is_saved_when_the_app_exits_in_the_player(demo_store, null_en
     run(app2, again)
 
 
-def test_changes_are_saved_after_a_pause_without_leaving(demo_store, null_engine):
+def test_changes_are_saved_after_a_pause_without_leaving(demo_store, null_engine, practice_store):
     app = make_app(demo_store, null_engine, autoplay=False)
-    path = state_path(demo_id())
+    path = practice_store.path(demo_id())
 
     def saved_mute() -> list[bool]:
         if not path.exists():
@@ -162,10 +163,10 @@ def test_changes_are_saved_after_a_pause_without_leaving(demo_store, null_engine
     run(app, scenario)
 
 
-def test_a_corrupt_state_file_opens_with_defaults_and_says_so(demo_store, null_engine):
-    path = state_path(demo_id())
+def test_a_corrupt_state_file_opens_with_defaults_and_says_so(demo_store, null_engine, practice_store):
+    path = practice_store.path(demo_id())
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"{\"schema\": 1, \"mix\": \x00\x01 garbage")
+    path.write_bytes(b'{"schema": 1, "mix": \x00\x01 garbage')
     app = make_app(demo_store, null_engine, autoplay=False)
 
     async def scenario(pilot):
@@ -181,13 +182,15 @@ def test_a_corrupt_state_file_opens_with_defaults_and_says_so(demo_store, null_e
 
     run(app, scenario)
     assert path.with_name(path.name + ".bad").exists()
-    assert load_state(demo_id(), ["vocals", "drums", "bass", "chords"])[0].stems["vocals"].mute
+    assert practice_store.load(demo_id(), ["vocals", "drums", "bass", "chords"])[0].stems["vocals"].mute
 
 
-def test_a_stem_that_is_gone_is_skipped_and_the_rest_restored(demo_store, null_engine):
+def test_a_stem_that_is_gone_is_skipped_and_the_rest_restored(demo_store, null_engine, practice_store):
     from stemtui.core.library.practice import PracticeState, StemMix
 
-    save_state(demo_id(), PracticeState(stems={"guitar": StemMix(0.5, True, False), "drums": StemMix(1.0, True, False)}))
+    practice_store.save(
+        demo_id(), PracticeState(stems={"guitar": StemMix(0.5, True, False), "drums": StemMix(1.0, True, False)})
+    )
     app = make_app(demo_store, null_engine, autoplay=False)
 
     async def scenario(pilot):

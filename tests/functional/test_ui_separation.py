@@ -35,11 +35,9 @@ UNITTEST_STEMS = ["vocals", "drums", "bass", "other"]
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path):
-    """No network, an empty HuggingFace cache, no model from the environment."""
+    """No network, an empty HuggingFace cache (the separation worker reads these)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("STEMTUI_MODEL", raising=False)
-    monkeypatch.delenv("STEMTUI_MODEL_REPO", raising=False)
 
 
 def write_song(path, seconds: float, seed: int = 0):
@@ -74,11 +72,10 @@ def no_traceback(app) -> None:
     assert not any("Traceback" in m for _, m in app.messages), app.messages
 
 
-def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_engine, tmp_path, monkeypatch):
+def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_engine, tmp_path, settings):
     """`stemtui FILE`: the separation screen, 100 %, then the player on the stored stems; `r` separates again."""
-    monkeypatch.setenv("STEMTUI_MODEL", "demucs_unittest")
     wav = write_song(tmp_path / "music" / "Tune.wav", 10.0)
-    app = make_app(tmp_store, null_engine, path=wav, autoplay=False)
+    app = make_app(tmp_store, null_engine, settings.replace(model="demucs_unittest"), path=wav, autoplay=False)
 
     async def scenario(pilot):
         await wait_for(pilot, lambda: isinstance(app.screen, SeparationScreen), what="the separation screen")
@@ -117,8 +114,9 @@ def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_
         app.screen.query_one("#two-stems").value = True
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(tmp_store.entries()) == 2, timeout=60, what="the second separation")
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
-                       what="the player")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+        )
         assert app.screen.mixer.song.names == ["vocals", "instrumental"]
         again = next(e for e in tmp_store.entries() if e.id != entry.id)
         assert again.options["two_stems"] == "vocals" and again.model == "demucs_unittest"
@@ -126,8 +124,11 @@ def test_separating_a_file_shows_progress_then_opens_the_player(tmp_store, null_
         # The same file and options again: the cache answers, the player opens.
         await pilot.press("q")
         app.request_separation(wav)
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.entry.id == entry.id,
-                       what="the cached song")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, PlayerScreen) and app.screen.entry.id == entry.id,
+            what="the cached song",
+        )
         assert app.messages[-1][1].startswith("already separated: Tune") and len(tmp_store.entries()) == 2
         no_traceback(app)
 
@@ -141,8 +142,12 @@ def test_esc_cancels_and_leaves_nothing(tmp_store, null_engine, tmp_path):
     async def scenario(pilot):
         run_ = app.request_separation(wav)
         await wait_for(pilot, lambda: isinstance(app.screen, SeparationScreen), what="the separation screen")
-        await wait_for(pilot, lambda: run_.progress is not None and run_.progress.fraction > 0, timeout=30,
-                       what="the first segment")
+        await wait_for(
+            pilot,
+            lambda: run_.progress is not None and run_.progress.fraction > 0,
+            timeout=30,
+            what="the first segment",
+        )
         assert run_.progress.fraction < 1.0
         assert separating_rows(app.library) == [f"separating {run_.percent}%"]
         task = run_.job.task
@@ -159,10 +164,9 @@ def test_esc_cancels_and_leaves_nothing(tmp_store, null_engine, tmp_path):
     run(app, scenario)
 
 
-def test_missing_weights_offline_become_a_one_line_notification(tmp_store, null_engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("STEMTUI_MODEL", "htdemucs")
+def test_missing_weights_offline_become_a_one_line_notification(tmp_store, null_engine, tmp_path, settings):
     wav = write_song(tmp_path / "song.wav", 3.0)
-    app = make_app(tmp_store, null_engine, path=wav)
+    app = make_app(tmp_store, null_engine, settings.replace(model="htdemucs"), path=wav)
 
     async def scenario(pilot):
         await wait_for(pilot, lambda: any(s == "error" for s, _ in app.messages), timeout=60, what="the error")
@@ -203,10 +207,16 @@ def test_play_now_opens_the_player_while_the_song_grows(tmp_store, null_engine, 
         run_ = app.request_separation(wav)
         await wait_for(pilot, lambda: run_.playable, timeout=30, what="the first chunk")
         await pilot.press("p")
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
-                       what="the player")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+        )
         player, song = app.screen, run_.song
-        assert player.mixer.song is song and song.names == ["vocals", "drums", "bass", "other"]  # the store's order, as after
+        assert player.mixer.song is song and song.names == [
+            "vocals",
+            "drums",
+            "bass",
+            "other",
+        ]  # the store's order, as after
         first = song.available
         assert 0 < first < song.frames and run_.active
         assert player.mixer.playing
@@ -224,8 +234,11 @@ def test_play_now_opens_the_player_while_the_song_grows(tmp_store, null_engine, 
         await pilot.press("up", "enter")  # the separating row (on top): back to its screen
         await wait_for(pilot, lambda: isinstance(app.screen, SeparationScreen), what="the separation screen")
         await pilot.press("p")
-        await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
-                       what="the player again")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None,
+            what="the player again",
+        )
         player = app.screen
         await wait_for(pilot, lambda: run_.phase == "done", timeout=60, what="the end of the separation")
         assert app.screen is player and player.mixer.playing and player.mixer.song is song
@@ -296,8 +309,9 @@ def test_quitting_while_separating_stops_the_worker_and_cleans_up(tmp_store, nul
 
     async def scenario(pilot):
         run_ = app.request_separation(wav)
-        await wait_for(pilot, lambda: run_.job is not None and run_.job.task is not None, timeout=20,
-                       what="the worker process")
+        await wait_for(
+            pilot, lambda: run_.job is not None and run_.job.task is not None, timeout=20, what="the worker process"
+        )
         seen["task"] = run_.job.task
         await pilot.press("ctrl+q")  # the model may still be loading: song() is waiting
 

@@ -55,8 +55,8 @@ def test_player_snapshot(snap_compare, snap_store, null_engine, size):
 
 def fixed_separation(home):
     """A separation run frozen at 38 %, as a live job would report it (no job, no worker)."""
-    from stemtui.core.separation.splitter import Progress, SeparationOptions
     from stemtui.core.audio.song import Song, SongMeta
+    from stemtui.core.separation.splitter import Progress, SeparationOptions
     from stemtui.ui.seprun import SeparationRun
 
     run = SeparationRun(home / "Music" / "Autumn Leaves (live).flac", SeparationOptions(model="htdemucs"))

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stemtui.core.audio.engine import Engine  # noqa: F401 - type of make_app's engine
+from stemtui.core.audio.engine import Engine
 from stemtui.core.library.catalog import DEMO_MARKER, demo_id, ensure_demo
 from stemtui.core.library.store import MANIFEST, Store
+from stemtui.settings import Settings
 
 #: The demo's manifest date in UI tests, so snapshots never churn (noon UTC:
 #: the same local date in nearly every time zone).
@@ -49,13 +50,19 @@ def demo_store(tmp_store, demo_template) -> Store:
     return tmp_store
 
 
-def make_app(store: Store, engine: Engine, **kwargs):
-    """The real app on a test store and engine (no demo synthesis, start dir = store)."""
+def make_app(store: Store, engine: Engine, settings: Settings | None = None, **kwargs):
+    """The real app on a test store and engine (no demo synthesis, start dir = store).
+
+    ``settings`` default: everything next to the store, as the ``settings``
+    fixture has it (``<tmp>/cache`` is the store, ``<tmp>/data``, ``<tmp>/log``).
+    """
     from stemtui.ui.app import StemtuiApp
 
+    if settings is None:
+        settings = Settings.under(store.root.parent, cache_dir=store.root)
     kwargs.setdefault("start_dir", store.root.parent)
     kwargs.setdefault("install_demo", False)
-    return StemtuiApp(store=store, engine_factory=lambda: engine, **kwargs)
+    return StemtuiApp(settings, store=store, engine_factory=lambda: engine, **kwargs)
 
 
 async def wait_for(pilot, predicate, timeout: float = 5.0, what: str = "condition") -> None:
@@ -73,9 +80,13 @@ async def open_demo(pilot):
     from stemtui.ui.screens.player import PlayerScreen
 
     app = pilot.app
-    await wait_for(pilot, lambda: app.library is not None and app.library.highlighted() is not None, what="library rows")
+    await wait_for(
+        pilot, lambda: app.library is not None and app.library.highlighted() is not None, what="library rows"
+    )
     await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player")
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+    )
     # Let the background decode finish: Pilot's key presses wait for the
     # process to go idle, which a decoding thread delays.
     player = app.screen

@@ -26,7 +26,9 @@ class Tmux:
         self.socket = f"stemtui-test-{os.getpid()}-{name}"
 
     def tmux(self, *args: str) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10, check=False
+        )
         return out.stdout
 
     def start(self, command: str, width: int = 100, height: int = 30) -> None:

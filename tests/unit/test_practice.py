@@ -1,13 +1,12 @@
 """Saved practice state: the file, its atomic writes, bad files, and the mixer side.
 
-Real files under the test's STEMTUI_DATA_DIR (tests/conftest.py), a real
+Real files under the test's data dir (``practice_store``, tests/conftest.py), a real
 Mixer on a silent song; nothing mocked.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -23,9 +22,7 @@ from stemtui.core.library.practice import (
     StemMix,
     apply,
     capture,
-    load_state,
-    save_state,
-    state_path,
+    PracticeStore,
 )
 from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.library.store import Store
@@ -56,8 +53,8 @@ def silent_mixer(seconds: float = 30.0, names=STEMS) -> Mixer:
     return Mixer(Song(list(names), data, SR, SongMeta("test")))
 
 
-def write_raw(obj) -> Path:
-    path = state_path(SID)
+def write_raw(states: PracticeStore, obj) -> Path:
+    path = states.path(SID)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(obj, bytes):
         path.write_bytes(obj)
@@ -67,95 +64,95 @@ def write_raw(obj) -> Path:
 
 
 # -- where it lives ---------------------------------------------------------------------------
-def test_the_file_lives_under_the_data_dir_not_the_cache(tmp_path):
-    path = state_path(SID)
-    assert path == Path(os.environ["STEMTUI_DATA_DIR"]) / "practice" / f"{SID}.json"
+def test_the_file_lives_under_the_data_dir_not_the_cache(tmp_path, settings, practice_store):
+    path = practice_store.path(SID)
+    assert path == settings.data_dir / "practice" / f"{SID}.json"
     assert path.is_relative_to(tmp_path / "data")
-    assert not path.is_relative_to(Path(os.environ["STEMTUI_CACHE_DIR"]))
+    assert not path.is_relative_to(settings.cache_dir)
 
 
-def test_ids_that_are_not_plain_names_are_refused_and_never_read():
+def test_ids_that_are_not_plain_names_are_refused_and_never_read(practice_store):
     for bad in ("../escape", "a/b", "", ".hidden"):
         with pytest.raises(ValueError):
-            state_path(bad)
-        state, message = load_state(bad, STEMS)
+            practice_store.path(bad)
+        state, message = practice_store.load(bad, STEMS)
         assert state == PracticeState() and message
 
 
-def test_no_file_is_the_defaults_without_a_message():
-    assert load_state(SID, STEMS) == (PracticeState(), None)
+def test_no_file_is_the_defaults_without_a_message(practice_store):
+    assert practice_store.load(SID, STEMS) == (PracticeState(), None)
     s = PracticeState()
     assert (s.tempo, s.transpose, s.grid, s.count_in, s.click, s.position, s.loop) == (1.0, 0, None, 0, False, 0.0, None)
 
 
 # -- writing -----------------------------------------------------------------------------------
-def test_round_trip_keeps_every_field():
+def test_round_trip_keeps_every_field(practice_store):
     state = full_state()
-    path = save_state(SID, state)
-    assert path == state_path(SID)
+    path = practice_store.save(SID, state)
+    assert path == practice_store.path(SID)
     data = json.loads(path.read_text())
     assert data["schema"] == SCHEMA and data["song"] == SID
     assert data["mix"]["stems"]["vocals"] == {"volume": 1.0, "mute": True, "solo": False}
     assert data["loop"] == {"start": 4.0, "end": 8.5, "enabled": True, "name": "verse"}
     assert data["loops"][1] == {"name": "solo", "start": 12.25, "end": 20.0}
-    loaded, message = load_state(SID, STEMS, duration=30.0)
+    loaded, message = practice_store.load(SID, STEMS, duration=30.0)
     assert message is None
     assert loaded == state
 
 
-def test_writes_are_atomic_and_leave_no_temp_files():
-    save_state(SID, full_state())
+def test_writes_are_atomic_and_leave_no_temp_files(practice_store):
+    practice_store.save(SID, full_state())
     second = full_state()
     second.position = 9.0
-    save_state(SID, second)
-    folder = state_path(SID).parent
+    practice_store.save(SID, second)
+    folder = practice_store.path(SID).parent
     assert sorted(p.name for p in folder.iterdir()) == [f"{SID}.json"]
     # A write that fails half-way (a value JSON cannot hold) leaves the old file whole, and no temp file.
     broken = full_state()
     broken.grid = {"bpm": 120.0, "source": object()}
     with pytest.raises(TypeError):
-        save_state(SID, broken)
+        practice_store.save(SID, broken)
     assert sorted(p.name for p in folder.iterdir()) == [f"{SID}.json"]
-    assert load_state(SID, STEMS)[0].position == 9.0
+    assert practice_store.load(SID, STEMS)[0].position == 9.0
 
 
-def test_clearing_the_cache_keeps_the_practice_state(tmp_path):
-    store = Store(Path(os.environ["STEMTUI_CACHE_DIR"]))
+def test_clearing_the_cache_keeps_the_practice_state(practice_store, settings):
+    store = Store(settings.cache_dir)
     data = np.zeros((2, SR, 2), dtype=np.float32)
     entry = store.add_song(Song(["vocals", "drums"], data, SR, SongMeta("tiny")), SID)
-    save_state(SID, full_state())
+    practice_store.save(SID, full_state())
     store.remove(entry)  # `stemtui rm`
     shutil.rmtree(store.root)  # and the whole cache folder
-    state, message = load_state(SID, ["vocals", "drums", "bass"])
+    state, message = practice_store.load(SID, ["vocals", "drums", "bass"])
     assert message is None and state.loops == full_state().loops and state.stems["vocals"].mute
 
 
 # -- bad files: defaults (valid parts kept), one message, no exception ------------------------------
-def test_garbage_bytes_open_with_defaults_and_are_set_aside():
-    path = write_raw(b"\x00\xff{not json at all")
-    state, message = load_state(SID, STEMS)
+def test_garbage_bytes_open_with_defaults_and_are_set_aside(practice_store):
+    path = write_raw(practice_store, b"\x00\xff{not json at all")
+    state, message = practice_store.load(SID, STEMS)
     assert state == PracticeState()
     assert "not valid JSON" in message and "defaults" in message
     assert not path.exists() and path.with_name(path.name + ".bad").read_bytes().startswith(b"\x00")
 
 
-def test_json_that_is_not_an_object_opens_with_defaults():
-    write_raw([1, 2, 3])
-    state, message = load_state(SID, STEMS)
+def test_json_that_is_not_an_object_opens_with_defaults(practice_store):
+    write_raw(practice_store, [1, 2, 3])
+    state, message = practice_store.load(SID, STEMS)
     assert state == PracticeState() and "not a JSON object" in message
 
 
-def test_an_unknown_schema_opens_with_defaults_and_keeps_the_file_aside():
-    path = write_raw({**full_state().to_json(SID), "schema": SCHEMA + 1})
-    state, message = load_state(SID, STEMS)
+def test_an_unknown_schema_opens_with_defaults_and_keeps_the_file_aside(practice_store):
+    path = write_raw(practice_store, {**full_state().to_json(SID), "schema": SCHEMA + 1})
+    state, message = practice_store.load(SID, STEMS)
     assert state == PracticeState()
     assert f"schema {SCHEMA + 1}" in message
     assert json.loads(path.with_name(path.name + ".bad").read_text())["schema"] == SCHEMA + 1
 
 
-def test_wrong_types_fall_back_field_by_field():
+def test_wrong_types_fall_back_field_by_field(practice_store):
     good = full_state().to_json(SID)
-    write_raw({
+    write_raw(practice_store, {
         **good,
         "mix": {"master": "loud", "stems": {"vocals": {"volume": 1.0, "mute": "yes", "solo": False},
                                            "bass": {"volume": 0.5, "mute": False, "solo": True}}},
@@ -168,7 +165,7 @@ def test_wrong_types_fall_back_field_by_field():
         "count_in": -1,
         "click": 1,
     })
-    state, message = load_state(SID, STEMS)
+    state, message = practice_store.load(SID, STEMS)
     assert message.startswith("saved practice state partly unusable") and "the rest restored" in message
     assert state.master == 1.0
     assert "vocals" not in state.stems  # its mute was not a bool
@@ -179,19 +176,19 @@ def test_wrong_types_fall_back_field_by_field():
         0.0, 1.0, 0, None, 0, False)
 
 
-def test_a_stem_that_no_longer_exists_is_skipped_and_said():
+def test_a_stem_that_no_longer_exists_is_skipped_and_said(practice_store):
     data = full_state().to_json(SID)
     data["mix"]["stems"]["guitar"] = {"volume": 0.5, "mute": True, "solo": False}
-    write_raw(data)
-    state, message = load_state(SID, STEMS)
+    write_raw(practice_store, data)
+    state, message = practice_store.load(SID, STEMS)
     assert "'guitar' no longer exists" in message
     assert "guitar" not in state.stems
     assert state.stems["vocals"].mute and state.loops == full_state().loops
 
 
-def test_loops_and_positions_past_the_end_of_the_song_are_dropped():
-    save_state(SID, full_state())
-    state, message = load_state(SID, STEMS, duration=10.0)
+def test_loops_and_positions_past_the_end_of_the_song_are_dropped(practice_store):
+    practice_store.save(SID, full_state())
+    state, message = practice_store.load(SID, STEMS, duration=10.0)
     assert state.loops == [NamedLoop("verse", 4.0, 8.5)]  # the solo ends at 20 s
     assert "solo" in message
 

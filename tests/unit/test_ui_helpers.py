@@ -117,12 +117,37 @@ def test_every_player_binding_is_on_the_help_screen():
         assert str(n) in bound and f"shift+{n}" in bound
     for symbol in ("exclamation_mark", "at", "number_sign", "left_parenthesis"):
         assert symbol in bound
-    for key in ("space", "left_square_bracket", "right_square_bracket", "less_than_sign", "greater_than_sign",
-                "colon", "home", "backspace", "plus", "minus", "equals_sign", "shift+left", "shift+right", "escape"):
+    for key in (
+        "space",
+        "left_square_bracket",
+        "right_square_bracket",
+        "less_than_sign",
+        "greater_than_sign",
+        "colon",
+        "home",
+        "backspace",
+        "plus",
+        "minus",
+        "equals_sign",
+        "shift+left",
+        "shift+right",
+        "escape",
+    ):
         assert key in bound, key
     # The practice keys: tempo, transpose, tap, click, count-in, export, named loops.
-    for key in ("left_curly_bracket", "right_curly_bracket", "comma", "full_stop", "t", "k", "c", "e", "n", "L",
-                "apostrophe"):
+    for key in (
+        "left_curly_bracket",
+        "right_curly_bracket",
+        "comma",
+        "full_stop",
+        "t",
+        "k",
+        "c",
+        "e",
+        "n",
+        "L",
+        "apostrophe",
+    ):
         assert key in bound, key
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.mixer import Mixer
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.errors import BadInput
 from stemtui.ui.loop import LoopEditor
 
 SR = 1000  # 1 frame per ms keeps the arithmetic readable

@@ -1,7 +1,7 @@
 """Saved practice state: per song, the mix, the loops and where you were.
 
-One JSON file per song id under the user *data* dir (platformdirs'
-``user_data_dir``, or ``STEMTUI_DATA_DIR``), never the cache: clearing the
+One JSON file per song id under the user *data* dir (a
+:class:`PracticeStore` on ``Settings.data_dir``), never the cache: clearing the
 cache (``stemtui rm``, deleting the folder) must not throw away an evening's
 loops. Layout::
 
@@ -23,7 +23,7 @@ Times are seconds of *song* time. Writes are atomic (a temporary file in the
 same folder, fsynced, then ``os.replace``), so a crash leaves the old state or
 the new one. Reading never trusts the file: anything unreadable or of the
 wrong type falls back to its default, valid parts are kept, and
-:func:`load_state` returns one line saying what was wrong. No Textual here.
+:meth:`PracticeStore.load` returns one line saying what was wrong. No Textual here.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ log = logging.getLogger("stemtui.practice")
 
 #: Version of the file layout; a file with another one is set aside, not read.
 SCHEMA = 1
-#: Env: the data root (default: platformdirs' user data dir).
-DATA_ENV = "STEMTUI_DATA_DIR"
 #: Bounds a stored volume or master must lie in (the mixer's 0–200 %).
 GAIN_MAX = 2.0
 #: Song ids become file names: only these characters, so no id can escape the folder.
@@ -144,89 +142,87 @@ class PracticeState:
 
 
 # -- where it lives ----------------------------------------------------------------------
-def data_root() -> Path:
-    """The data root: ``STEMTUI_DATA_DIR`` or platformdirs' user data dir."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("stemtui", appauthor=False))
-
-
-def state_path(song_id: str) -> Path:
-    """The state file of one song.
-
-    Raises:
-        ValueError: If ``song_id`` is not a plain id (it becomes a file name).
-    """
-    if not _SAFE_ID.fullmatch(song_id or ""):
-        raise ValueError(f"not a song id: {song_id!r}")
-    return data_root() / "practice" / f"{song_id}.json"
-
-
-# -- writing -------------------------------------------------------------------------------
-def save_state(song_id: str, state: PracticeState) -> Path:
-    """Write the state atomically: temp file in the same folder, fsync, ``os.replace``.
-
-    Returns:
-        The state file.
-
-    Raises:
-        OSError: If the folder cannot be written (the caller reports it).
-    """
-    path = state_path(song_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A dot name the folder listing ignores; unique per writer, so two
-    # processes saving at once each replace the file whole.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        _write_json_synced(tmp, state.to_json(song_id))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync(path.parent)  # the rename itself survives a crash
-    return path
-
-
-# -- reading ----------------------------------------------------------------------------------
-def load_state(
-    song_id: str, stem_names: list[str], duration: float | None = None
-) -> tuple[PracticeState, str | None]:
-    """Read a song's state; never raises.
+class PracticeStore:
+    """The saved practice states under one data root: ``<root>/practice/<song id>.json``.
 
     Args:
-        song_id: The song's id.
-        stem_names: The song's stems now; saved stems not among them are skipped.
-        duration: The song's length in seconds, to drop loops and positions past it.
-
-    Returns:
-        ``(state, message)``: ``message`` is ``None`` when the file was fine or
-        absent, else one line saying what was wrong and what was kept.
+        root: The data root (``Settings.data_dir``), never the cache.
     """
-    try:
-        path = state_path(song_id)
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return PracticeState(), None
-    except (OSError, ValueError) as exc:
-        log.warning("practice state of %s: %s", song_id, exc)
-        return PracticeState(), f"saved practice state unreadable ({exc}): opened with defaults"
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return PracticeState(), _set_aside(path, "is not valid JSON")
-    if not isinstance(data, dict):
-        return PracticeState(), _set_aside(path, "is not a JSON object")
-    if data.get("schema") != SCHEMA:
-        return PracticeState(), _set_aside(path, f"has schema {data.get('schema')!r}, this stemtui reads {SCHEMA}")
-    reader = _Reader(set(stem_names), duration)
-    state = reader.state(data)
-    if not reader.problems:
-        return state, None
-    log.warning("practice state of %s: %s", song_id, "; ".join(reader.problems))
-    return state, f"saved practice state partly unusable ({'; '.join(reader.problems[:3])}): the rest restored"
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
+
+    def path(self, song_id: str) -> Path:
+        """The state file of one song.
+
+        Raises:
+            ValueError: If ``song_id`` is not a plain id (it becomes a file name).
+        """
+        if not _SAFE_ID.fullmatch(song_id or ""):
+            raise ValueError(f"not a song id: {song_id!r}")
+        return self.root / "practice" / f"{song_id}.json"
+
+    # -- writing ---------------------------------------------------------------------------
+    def save(self, song_id: str, state: PracticeState) -> Path:
+        """Write the state atomically: temp file in the same folder, fsync, ``os.replace``.
+
+        Returns:
+            The state file.
+
+        Raises:
+            OSError: If the folder cannot be written (the caller reports it).
+        """
+        path = self.path(song_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A dot name the folder listing ignores; unique per writer, so two
+        # processes saving at once each replace the file whole.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            _write_json_synced(tmp, state.to_json(song_id))
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync(path.parent)  # the rename itself survives a crash
+        return path
+
+    # -- reading ---------------------------------------------------------------------------
+    def load(
+        self, song_id: str, stem_names: list[str], duration: float | None = None
+    ) -> tuple[PracticeState, str | None]:
+        """Read a song's state; never raises.
+
+        Args:
+            song_id: The song's id.
+            stem_names: The song's stems now; saved stems not among them are skipped.
+            duration: The song's length in seconds, to drop loops and positions past it.
+
+        Returns:
+            ``(state, message)``: ``message`` is ``None`` when the file was fine or
+            absent, else one line saying what was wrong and what was kept.
+        """
+        try:
+            path = self.path(song_id)
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return PracticeState(), None
+        except (OSError, ValueError) as exc:
+            log.warning("practice state of %s: %s", song_id, exc)
+            return PracticeState(), f"saved practice state unreadable ({exc}): opened with defaults"
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return PracticeState(), _set_aside(path, "is not valid JSON")
+        if not isinstance(data, dict):
+            return PracticeState(), _set_aside(path, "is not a JSON object")
+        if data.get("schema") != SCHEMA:
+            return PracticeState(), _set_aside(path, f"has schema {data.get('schema')!r}, this stemtui reads {SCHEMA}")
+        reader = _Reader(set(stem_names), duration)
+        state = reader.state(data)
+        if not reader.problems:
+            return state, None
+        log.warning("practice state of %s: %s", song_id, "; ".join(reader.problems))
+        return state, f"saved practice state partly unusable ({'; '.join(reader.problems[:3])}): the rest restored"
 
 
 def _set_aside(path: Path, why: str) -> str:

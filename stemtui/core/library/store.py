@@ -1,7 +1,7 @@
 """The song store: a crash-safe, content-addressed cache of stems.
 
-Layout under the cache root (platformdirs' user cache dir, or
-``--cache-dir`` / ``STEMTUI_CACHE_DIR``)::
+Layout under the cache root (given by the caller: see
+:attr:`stemtui.settings.Settings.cache_dir`)::
 
     songs/<id>/manifest.json     schema version, metadata, stems, sizes
     songs/<id>/<stem>.flac       16-bit FLAC: small, and any DAW opens it
@@ -42,16 +42,6 @@ STEM_SUBTYPE = "PCM_16"
 #: Frames decoded per stem before playback can start, then per step after.
 FIRST_CHUNK = 1 << 16
 CHUNK = 1 << 18
-
-
-def default_root() -> Path:
-    """The cache root: ``STEMTUI_CACHE_DIR`` or platformdirs' user cache dir."""
-    env = os.environ.get("STEMTUI_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stemtui", appauthor=False))
 
 
 def hash_files(paths: list[Path], extra: dict | None = None) -> str:
@@ -117,11 +107,11 @@ class Store:
     """The cache of separated and imported songs.
 
     Args:
-        root: Cache root; defaults to :func:`default_root`.
+        root: The cache root (``Settings.cache_dir``).
     """
 
-    def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root).expanduser() if root else default_root()
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
         self.songs_dir = self.root / "songs"
         self.tmp_dir = self.root / "tmp"
         self.songs_dir.mkdir(parents=True, exist_ok=True)

@@ -105,7 +105,9 @@ class AddPathScreen(ModalScreen[str | None]):
         field.value = done
         field.cursor_position = len(done)
         shown = "  ".join(names[:12]) + ("  …" if len(names) > 12 else "")
-        self.query_one("#matches", Static).update(shown if len(names) > 1 else "" if names else "no folder or audio file matches")
+        self.query_one("#matches", Static).update(
+            shown if len(names) > 1 else "" if names else "no folder or audio file matches"
+        )
 
     @on(DirectoryTree.FileSelected)
     @on(DirectoryTree.DirectorySelected)
@@ -161,8 +163,9 @@ class ModelScreen(ModalScreen[tuple[str, str | None] | None]):
                 markup=False,
             )
             yield Input(value=others[0], placeholder="model", id="model-name", suggester=SuggestFromList(MODELS))
-            yield Checkbox("two stems: vocals + instrumental (--two-stems vocals)", self.two_stems == "vocals",
-                           id="two-stems")
+            yield Checkbox(
+                "two stems: vocals + instrumental (--two-stems vocals)", self.two_stems == "vocals", id="two-stems"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Separate", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")

@@ -6,7 +6,7 @@ app's business: it posts :class:`LibraryScreen.SongChosen`,
 :class:`LibraryScreen.PathChosen` and :class:`LibraryScreen.ReseparateChosen`.
 
 Separations still running show as rows in state ``separating NN%`` on top:
-this app's (from :meth:`~stemtui.ui.app.StemtuiApp.separation_rows`) and
+this app's (from :meth:`~stemtui.ui.separating.Separations.rows`) and
 other stemtui processes' (:func:`stemtui.core.separation.job.in_progress`, polled
 once a second).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -23,29 +24,28 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from stemtui.core.library.store import Entry
+from stemtui.core.library.store import Entry, Store
 from stemtui.ui.fmt import fmt_size
 from stemtui.ui.keymap import LIBRARY_KEYS, bindings
 from stemtui.ui.paths import is_single_audio_file
 from stemtui.ui.rows import (
     COLUMNS,
-    COMPACT_COLUMNS,
     SEPARATING,
     SORT_CYCLE,
-    STATE_NARROW,
-    STATE_SEPARATING,
-    STATE_WIDE,
-    WIDE,
     cell,
+    column_widths,
     details_text,
     matches,
 )
 from stemtui.ui.screens.dialogs import AddPathScreen, ConfirmScreen, ModelScreen
 from stemtui.ui.widgets.titlebar import TitleBar
+
+if TYPE_CHECKING:
+    from stemtui.ui.separating import Separations
 
 log = logging.getLogger("stemtui.ui")
 
@@ -60,7 +60,13 @@ class SongTable(DataTable):
 
 
 class LibraryScreen(Screen):
-    """The song list with a filter box and a detail line for the highlighted song."""
+    """The song list with a filter box and a detail line for the highlighted song.
+
+    Args:
+        store: The song store it lists (and deletes from).
+        separations: The app's separations (their rows show on top).
+        start_dir: Where the add dialog's tree starts.
+    """
 
     BINDINGS = bindings(LIBRARY_KEYS)
 
@@ -72,6 +78,14 @@ class LibraryScreen(Screen):
     """What the filter box holds; rows must match every word."""
     busy: reactive[str] = reactive("")
     """A note in the title bar while something runs (``preparing the demo…``)."""
+    entries: var[list[Entry]] = var(list)
+    """The store's songs, as last read."""
+    separating: var[list[Entry]] = var(list)
+    """Rows of separations still running (this app's first, then other processes')."""
+    others: var[list[Entry]] = var(list)
+    """Other stemtui processes' separations, as last polled."""
+    shown_columns: var[tuple[tuple[str, int], ...]] = var(())
+    """The ``(column, width)`` pairs the table shows now."""
 
     @dataclass
     class SongChosen(Message):
@@ -93,13 +107,11 @@ class LibraryScreen(Screen):
         model: str
         two_stems: str | None
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store, separations: Separations, start_dir: Path) -> None:
         super().__init__(id="library")
-        self.entries: list[Entry] = []
-        #: Rows of separations still running (this app's first, then other processes').
-        self.separating: list[Entry] = []
-        self._others: list[Entry] = []
-        self._shown_columns: tuple[tuple[str, int], ...] = ()
+        self.store = store
+        self.separations = separations
+        self.start_dir = start_dir
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="library-title")
@@ -119,15 +131,15 @@ class LibraryScreen(Screen):
     # -- data ---------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:
         """Re-read the store and redraw, keeping (or moving to) a selected id."""
-        self.entries = self.app.store.entries()
+        self.entries = self.store.entries()
         self.separating = self._separation_rows()
         self._populate(select)
 
     def _separation_rows(self) -> list[Entry]:
-        own = self.app.separation_rows()
-        run = self.app.separation  # its folder is in the store's tmp/ too, even as it ends
+        own = self.separations.rows()
+        run = self.separations.run  # its folder is in the store's tmp/ too, even as it ends
         taken = {e.id for e in self.entries + own} | ({run.song_id} if run is not None else set())
-        return own + [e for e in self._others if e.id not in taken]
+        return own + [e for e in self.others if e.id not in taken]
 
     def refresh_separations(self) -> None:
         """Show the running separations' percentages (called as they progress)."""
@@ -143,7 +155,7 @@ class LibraryScreen(Screen):
         shown = {key.value for key in table.rows}
         for e in rows:
             if e.id in shown:
-                for key, width in self._shown_columns:
+                for key, width in self.shown_columns:
                     table.update_cell(e.id, key, cell(e, key, width))
         self._update_title()
         self._update_details()
@@ -153,12 +165,12 @@ class LibraryScreen(Screen):
         from stemtui.core.separation.job import in_progress
 
         try:
-            others = in_progress(self.app.store)
+            others = in_progress(self.store)
         except OSError:
             log.exception("reading separations in progress")
             return
-        gone = {e.id for e in self._others} - {e.id for e in others}
-        self._others = others
+        gone = {e.id for e in self.others} - {e.id for e in others}
+        self.others = others
         if gone:
             self.reload()  # finished (now in the store) or cancelled
         elif others or self.separating:
@@ -171,31 +183,18 @@ class LibraryScreen(Screen):
         return running + sorted(rows, key=key, reverse=self.sort_reverse)
 
     def _columns(self) -> tuple[tuple[str, int], ...]:
-        """``(column, width)`` pairs: numbers get fixed widths, text shares the rest."""
-        wide = self.size.width >= WIDE
-        keys = tuple(COLUMNS) if wide else COMPACT_COLUMNS
-        fixed = {k: COLUMNS[k][2] for k in keys if COLUMNS[k][2]}
-        if wide:
-            fixed.update(model=10, date=10)
-        # The table's border and scrollbar, and one cell of padding each side per column.
-        budget = max(30, self.size.width - 4 - 2 * len(keys) - sum(fixed.values()))
-        # The reason of a damaged entry fits only on very wide screens; it is
-        # always in the details line under the table.
-        state = STATE_WIDE if budget >= 90 else STATE_SEPARATING if self.separating else STATE_NARROW
-        artist = min(18, max(6, (budget - state) // 3))
-        widths = {**fixed, "state": state, "artist": artist, "title": budget - state - artist}
-        return tuple((k, widths[k]) for k in keys)
+        return column_widths(self.size.width, bool(self.separating))
 
     def _populate(self, select: str | None = None) -> None:
         table = self.query_one("#songs", DataTable)
         if select is None and table.row_count:
             select = self.highlighted_id()
         cols = self._columns()
-        table.clear(columns=cols != self._shown_columns)
-        if cols != self._shown_columns:
+        table.clear(columns=cols != self.shown_columns)
+        if cols != self.shown_columns:
             for key, width in cols:
                 table.add_column(self._header(key), key=key, width=width)
-            self._shown_columns = cols
+            self.shown_columns = cols
         else:
             for key, _ in cols:
                 table.columns[key].label = self._header(key)
@@ -240,8 +239,10 @@ class LibraryScreen(Screen):
         bar = self.query_one("#library-title", TitleBar)
         bar.title = "library"
         bar.detail = count
-        order = "newest first" if self.sort_column == "date" and self.sort_reverse else (
-            f"by {COLUMNS[self.sort_column][0].lower()} {'▼' if self.sort_reverse else '▲'}"
+        order = (
+            "newest first"
+            if self.sort_column == "date" and self.sort_reverse
+            else (f"by {COLUMNS[self.sort_column][0].lower()} {'▼' if self.sort_reverse else '▲'}")
         )
         bar.note = self.busy or order
 
@@ -256,7 +257,7 @@ class LibraryScreen(Screen):
                 hint = "The library is empty: press a to add a folder of stems or an audio file to separate."
             text = Text(hint, style="italic")
         else:
-            text = details_text(e, own=self.app.separation_for(e) is not None)
+            text = details_text(e, own=self.separations.run_for(e) is not None)
         self.query_one("#details", Static).update(text)
 
     def watch_busy(self) -> None:
@@ -265,7 +266,7 @@ class LibraryScreen(Screen):
             self._update_details()
 
     def on_resize(self) -> None:
-        if self._columns() != self._shown_columns:
+        if self._columns() != self.shown_columns:
             self._populate()
 
     # -- events ---------------------------------------------------------------------
@@ -345,7 +346,7 @@ class LibraryScreen(Screen):
             if path:
                 self.post_message(self.PathChosen(Path(path).expanduser()))
 
-        self.app.push_screen(AddPathScreen(self.app.start_dir), chosen)
+        self.app.push_screen(AddPathScreen(self.start_dir), chosen)
 
     def action_reseparate(self) -> None:
         """Separate the highlighted song's source file again, with a model picked in a dialog."""
@@ -382,7 +383,7 @@ class LibraryScreen(Screen):
             if not yes:
                 return
             try:
-                self.app.store.remove(e)
+                self.store.remove(e)
             except OSError as exc:
                 self.notify(f"{e.title}: could not delete ({exc})", severity="error")
                 return

@@ -1,10 +1,11 @@
 """The player's loop keys, and the dialogs for saved (named) loops.
 
-:class:`LoopKeys` holds every loop action of the player screen (``[`` ``]``
-``l`` ``<`` ``>`` ``tab`` ``:`` ``backspace``, and ``n`` ``L`` ``'`` for
-saved loops), so the screen module stays about layout, loading and the
-mix. :class:`LoopNameScreen` asks for a name, :class:`LoopListScreen` lists
-the saved loops (enter recalls one, ``d`` deletes it).
+:class:`LoopControl`, a helper the player screen owns, does every loop
+action (``[`` ``]`` ``l`` ``<`` ``>`` ``tab`` ``:`` ``backspace``, and ``n``
+``L`` ``'`` for saved loops); the screen's ``action_*`` methods delegate to
+it, so the screen module stays about layout, loading and the mix.
+:class:`LoopNameScreen` asks for a name, :class:`LoopListScreen` lists the
+saved loops (enter recalls one, ``d`` deletes it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from stemtui.ui.loop import NUDGE_MS, LoopEditor
 from stemtui.ui.screens.dialogs import LoopInputScreen
 
 if TYPE_CHECKING:
-    from stemtui.core.audio.mixer import Mixer
+    from textual.screen import Screen
+
     from stemtui.ui.practice_keeper import PracticeKeeper
 
 
@@ -37,139 +39,158 @@ def loop_row(loop: NamedLoop) -> str:
     return f"{loop.name:<16} {format_time(loop.start, 3)}–{format_time(loop.end, 3)}  ({loop.end - loop.start:.1f} s)"
 
 
-class LoopKeys:
-    """The loop actions of :class:`~stemtui.ui.screens.player.PlayerScreen` (a mixin).
+class LoopControl:
+    """The loop actions of one player (its ``action_*`` methods call these).
 
-    The screen provides ``mixer``, ``loop`` (a :class:`LoopEditor` once the
-    song is loaded), ``practice`` (the :class:`PracticeKeeper`),
-    ``playhead()``, ``_show_loop()`` and ``_tick()``.
+    The methods raise :class:`~stemtui.core.errors.BadInput` for an edit
+    that cannot be made; the screen's guarded actions show it as a warning.
+
+    Args:
+        screen: The player screen: notifications, and its app for the dialogs.
+        keeper: The saved loops (and saving after changes).
+        playhead: The playhead in frames, counting a seek not yet applied.
+        shown: Shows the loop (and has the change saved).
+        moved: Shows the playhead again (after a jump into the loop).
     """
 
-    mixer: Mixer | None
-    loop: LoopEditor | None
-    practice: PracticeKeeper
+    def __init__(
+        self,
+        screen: Screen,
+        keeper: PracticeKeeper,
+        playhead: Callable[[], int],
+        shown: Callable[[], None],
+        moved: Callable[[], None],
+    ) -> None:
+        self.screen = screen
+        self.keeper = keeper
+        self.playhead = playhead
+        self.shown = shown
+        self.moved = moved
+        #: The loop editor once the song is loaded (:meth:`attach`).
+        self.editor: LoopEditor | None = None
+
+    def attach(self, editor: LoopEditor) -> None:
+        """Edit the loop of the song just loaded (its saved loop restored)."""
+        self.editor = editor
+
+    def notify(self, message: str, **kwargs) -> None:
+        self.screen.notify(message, **kwargs)
 
     # -- A–B loop ------------------------------------------------------------------------
     def _enter_loop(self) -> None:
         """After a loop is switched on: a playhead outside it jumps to its start."""
-        lp, m = self.loop, self.mixer
-        if lp is not None and m is not None and lp.outside(self.playhead()):
-            m.seek(lp.home())
+        lp = self.editor
+        if lp is not None and lp.outside(self.playhead()):
+            lp.mixer.seek(lp.home())
 
-    def _loop_changed(self) -> None:
+    def _changed(self) -> None:
         self._enter_loop()
-        self._show_loop()
-        self._tick()
+        self.shown()
+        self.moved()
 
-    @guarded
-    def action_loop_start(self) -> None:
-        if self.loop is not None:
-            self.loop.set_start(self.playhead())
-            self._loop_changed()
-            if not self.loop.complete:
-                self.notify(f"loop start at {format_time(self.loop.seconds()[0], 3)}: press ] at its end", timeout=3)
+    def set_start(self) -> None:
+        if self.editor is not None:
+            self.editor.set_start(self.playhead())
+            self._changed()
+            if not self.editor.complete:
+                self.notify(f"loop start at {format_time(self.editor.seconds()[0], 3)}: press ] at its end", timeout=3)
 
-    @guarded
-    def action_loop_end(self) -> None:
-        if self.loop is not None:
-            self.loop.set_end(self.playhead())
-            self._loop_changed()
-            if not self.loop.complete:
-                self.notify(f"loop end at {format_time(self.loop.seconds()[1], 3)}: press [ at its start", timeout=3)
+    def set_end(self) -> None:
+        if self.editor is not None:
+            self.editor.set_end(self.playhead())
+            self._changed()
+            if not self.editor.complete:
+                self.notify(f"loop end at {format_time(self.editor.seconds()[1], 3)}: press [ at its start", timeout=3)
 
-    @guarded
-    def action_toggle_loop(self) -> None:
-        if self.loop is not None:
-            self.loop.toggle()
-            self._loop_changed()
+    def toggle(self) -> None:
+        if self.editor is not None:
+            self.editor.toggle()
+            self._changed()
 
-    @guarded
-    def action_nudge(self, direction: int) -> None:
-        if self.loop is not None:
-            self.loop.nudge(direction * NUDGE_MS)
-            self._show_loop()
+    def nudge(self, direction: int) -> None:
+        if self.editor is not None:
+            self.editor.nudge(direction * NUDGE_MS)
+            self.shown()
 
-    def action_switch_edge(self) -> None:
-        if self.loop is not None:
-            self.loop.switch_edge()
-            self._show_loop()
+    def switch_edge(self) -> None:
+        if self.editor is not None:
+            self.editor.switch_edge()
+            self.shown()
 
-    @guarded
-    def action_clear_loop(self) -> None:
-        if self.loop is not None:
-            self.loop.clear()
-            self._show_loop()
+    def clear(self) -> None:
+        if self.editor is not None:
+            self.editor.clear()
+            self.shown()
 
-    def action_type_loop(self) -> None:
-        if self.loop is None:
+    def type_loop(self) -> None:
+        if self.editor is None:
             return
-        a, b = self.loop.seconds()
+        a, b = self.editor.seconds()
         initial = f"{format_time(a, 3)}-{format_time(b, 3)}" if a is not None and b is not None else ""
-        self.app.push_screen(LoopInputScreen(initial, self.apply_loop_text))
+        self.screen.app.push_screen(LoopInputScreen(initial, self.apply_text))
 
-    def apply_loop_text(self, text: str) -> None:
+    def apply_text(self, text: str) -> None:
         """Set the loop from text such as ``0:30.250-0:45`` (raises BadInput)."""
-        if self.loop is None:
+        if self.editor is None:
             raise BadInput("loop", "the song is still loading")
         start, end = parse_loop(text)
-        self.loop.set_seconds(start, end)
-        self._loop_changed()
+        self.editor.set_seconds(start, end)
+        self._changed()
 
     # -- saved loops ---------------------------------------------------------------------------
-    @guarded
-    def action_save_loop(self) -> None:
+    def save(self) -> None:
         """``n``: save the current loop under a name (the recalled loop's name, or ``loop N``)."""
-        lp = self.loop
+        lp = self.editor
         if lp is None:
             return
         if not lp.complete:
             raise BadInput("save loop", "set a loop first: [ at its start, ] at its end (or : to type one)")
-        self.app.push_screen(LoopNameScreen(lp.name or self.practice.default_name(), self.save_loop_as))
+        self.screen.app.push_screen(LoopNameScreen(lp.name or self.keeper.default_name(), self.save_as))
 
-    def save_loop_as(self, name: str) -> None:
+    def save_as(self, name: str) -> None:
         """Save the current loop as ``name`` (raises BadInput: the prompt stays open)."""
-        lp = self.loop
+        lp = self.editor
         a, b = lp.seconds() if lp is not None else (None, None)
         if lp is None or a is None or b is None:
             raise BadInput("save loop", "there is no loop to save")
-        lp.name, replaced = self.practice.save_loop(name, a, b)
-        self._show_loop()
-        self.notify(f"{'replaced' if replaced else 'saved'} {lp.label()} (' recalls saved loops, L lists them)",
-                    timeout=3)
+        lp.name, replaced = self.keeper.save_loop(name, a, b)
+        self.shown()
+        self.notify(
+            f"{'replaced' if replaced else 'saved'} {lp.label()} (' recalls saved loops, L lists them)", timeout=3
+        )
 
-    @guarded
-    def action_loop_list(self) -> None:
+    def list_saved(self) -> None:
         """``L``: the saved loops; enter recalls one, ``d`` deletes one."""
-        if self.loop is None:
+        if self.editor is None:
             return
-        if not self.practice.loops:
+        if not self.keeper.loops:
             raise BadInput("saved loops", "none yet: set a loop and press n to save it under a name")
-        current = self.loop.name
-        self.app.push_screen(LoopListScreen(self.practice.loops, current, self.practice.delete_loop),
-                             self._recall_named)
+        current = self.editor.name
+        self.screen.app.push_screen(
+            LoopListScreen(self.keeper.loops, current, self.keeper.delete_loop), self._recall_named
+        )
 
-    @guarded
-    def action_next_loop(self) -> None:
+    def next_saved(self) -> None:
         """``'``: recall the next saved loop (after the current one, wrapping)."""
-        if self.loop is None:
+        if self.editor is None:
             return
-        nxt = self.practice.next_loop(self.loop.name)
+        nxt = self.keeper.next_loop(self.editor.name)
         if nxt is None:
             raise BadInput("saved loops", "none yet: set a loop and press n to save it under a name")
         self._recall(nxt)
 
     @guarded
     def _recall_named(self, name: str | None) -> None:
-        self._show_loop()  # a deletion may have unnamed the current loop
-        loop = self.practice.state.find_loop(name) if name else None
+        self.shown()  # a deletion may have unnamed the current loop
+        loop = self.keeper.state.find_loop(name) if name else None
         if loop is not None:
             self._recall(loop)
 
     def _recall(self, loop: NamedLoop) -> None:
-        assert self.loop is not None
-        self.loop.recall(loop.name, loop.start, loop.end)
-        self._loop_changed()
-        self.notify(self.loop.describe(), timeout=2)
+        assert self.editor is not None
+        self.editor.recall(loop.name, loop.start, loop.end)
+        self._changed()
+        self.notify(self.editor.describe(), timeout=2)
 
 
 class LoopNameScreen(LoopInputScreen):

@@ -1,17 +1,18 @@
 """The player: stem table, transport, status line; every practice key.
 
-Keys and clicks call :class:`~stemtui.core.audio.mixer.Mixer` methods directly
-(they are lock-free, so a key is heard within one audio block); a 20 Hz
-timer polls the playhead, peaks and underruns and hands them to the
-widgets, which repaint only what changed.
+Helpers built with what they use do the work: ``PracticeKeeper`` (saved
+state; its writer starts in ``on_mount``, closes in ``on_unmount``),
+``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose, click,
+count-in, export), ``PlayerView`` (the widgets); loop and practice
+``action_*`` methods only delegate. Keys and clicks call
+:class:`~stemtui.core.audio.mixer.Mixer` methods directly (lock-free: a key
+is heard within one audio block); a 20 Hz timer polls playhead, peaks and
+underruns into the widgets, and faults to notify (:meth:`PlayerScreen._report_faults`).
 
 The song is opened and the engine loaded in a worker thread, so the screen
-paints at once; playback starts as soon as the mixer exists (audio follows
-as soon as the first chunk is decoded). The song's saved practice state
-(mix, loops, playhead) is read in the same worker and applied before
-playback starts; :class:`~stemtui.ui.practice_keeper.PracticeKeeper` saves it
-again after changes and on leaving.
-
+paints at once; playback starts as soon as the mixer exists. The saved
+practice state (mix, loops, playhead) is read in the same worker and applied
+before playback starts; the keeper saves it after changes and on leaving.
 "Play now" during a separation hands the player the progressive song and
 its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer waits at the edge
 of what is separated, the status line says ``separating NN%`` and the
@@ -25,30 +26,31 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from stemtui.core.audio.mixer import Mixer
-from stemtui.core.library.practice import PracticeState
-from stemtui.core.library.store import Entry
-from stemtui.ui.fmt import fmt_length, step_gain
+from stemtui.core.library.practice import PracticeState, PracticeStore
+from stemtui.core.library.store import Entry, Store
+from stemtui.ui.fmt import step_gain
 from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
 from stemtui.ui.loop import LoopEditor
+from stemtui.ui.player_view import PlayerView
+from stemtui.ui.practice_actions import PracticeControl
 from stemtui.ui.practice_keeper import PracticeKeeper
-from stemtui.ui.practice_actions import PracticeActions
-from stemtui.ui.screens.loops import LoopKeys
+from stemtui.ui.screens.loops import LoopControl
 from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.stem_table import StemTable
 from stemtui.ui.widgets.titlebar import TitleBar
 from stemtui.ui.widgets.transport import StatusLine, Timeline, TimeRuler, TransportInfo
 
 if TYPE_CHECKING:
+    from stemtui.core.audio.engine import Engine
     from stemtui.core.audio.song import Song
     from stemtui.ui.seprun import SeparationRun
 
@@ -67,11 +69,11 @@ def pending_seek(mixer: Mixer) -> int | None:
     return mixer.pending_seek
 
 
-class PlayerScreen(PracticeActions, LoopKeys, Screen):
+class PlayerScreen(Screen):
     """Plays one song from the store; ``q``/``esc`` goes back to the library.
 
-    The loop keys come from :class:`~stemtui.ui.screens.loops.LoopKeys`; the
-    saved practice state (mix, loops, playhead) from :class:`PracticeKeeper`.
+    Helpers: :attr:`loops` (loop keys), :attr:`practice_keys` (practice
+    keys), :attr:`practice` (the saved state), :attr:`view` (the widgets).
     """
 
     BINDINGS = bindings(PLAYER_KEYS)
@@ -79,13 +81,27 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
 
     mixer: reactive[Mixer | None] = reactive(None, init=False)
     """The mixer once the song is loaded; ``None`` while loading."""
+    error_shown: var[bool] = var(False)
+    """Whether a fault (a decode error, a display error) was shown already: once is enough."""
 
-    def __init__(self, entry: Entry, autoplay: bool = True, song: Song | None = None,
-                 run: SeparationRun | None = None) -> None:
+    def __init__(
+        self,
+        entry: Entry,
+        *,
+        store: Store,
+        engine: Engine,
+        states: PracticeStore,
+        autoplay: bool = True,
+        song: Song | None = None,
+        run: SeparationRun | None = None,
+    ) -> None:
         """Play ``entry``, or ``song`` while ``run`` separates it.
 
         Args:
             entry: The song (its title, stems and length show at once).
+            store: Where ``entry`` is opened from.
+            engine: The audio engine that plays it.
+            states: The saved practice states.
             autoplay: Start playing as soon as the mixer exists.
             song: Play this song instead of opening ``entry`` from the store
                 (the progressive song of a running separation).
@@ -93,14 +109,21 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
         """
         super().__init__(id="player")
         self.entry = entry
+        self.store = store
+        self.engine = engine
         self.autoplay = autoplay
         self.song = song
         self.run = run
-        self.loop: LoopEditor | None = None
         # A song still separating has no final id yet: keep no state for it.
-        self.practice = PracticeKeeper(self, entry.id if entry.ok and run is None else None)
+        self.practice = PracticeKeeper(self, states, entry.id if entry.ok and run is None else None)
+        self.loops = LoopControl(self, self.practice, self.playhead, self._show_loop, self._tick)
+        self.practice_keys = PracticeControl(self, entry, self.practice, lambda text: self.view.show_practice(text))
         self._last_tick = time.monotonic()
-        self._error_shown = False
+
+    @property
+    def loop(self) -> LoopEditor | None:
+        """The loop editor once the song is loaded."""
+        return self.loops.editor
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -122,17 +145,10 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
         self.query_one("#cheatsheet", KeyReminder).full = self.size.height >= 34
 
     def on_mount(self) -> None:
-        self.table = self.query_one("#stems", StemTable)
-        self.info = self.query_one("#transport-info", TransportInfo)
-        self.timeline = self.query_one("#timeline", Timeline)
-        self.status = self.query_one("#status", StatusLine)
-        bar = self.query_one("#song-title", TitleBar)
-        bar.title = self.entry.title
-        bar.detail = f"— {self.entry.artist}" if self.entry.artist else ""
-        bar.note = f"{len(self.entry.stems)} stems · {fmt_length(self.entry.duration)}"
-        self.info.duration = self.timeline.duration = self.entry.duration
-        self.query_one("#ruler", TimeRuler).duration = self.entry.duration
-        self.transport = self.query_one("#transport-panel", Vertical)
+        self.view = view = PlayerView(self)
+        self.table, self.info, self.timeline, self.status = view.table, view.info, view.timeline, view.status
+        self.transport = view.transport
+        view.show_song(self.entry)
         self.table.focus()
         self.practice.start()
         self._load()
@@ -142,8 +158,8 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self) -> None:
         try:
-            song = self.song if self.song is not None else self.app.store.open(self.entry)
-            mixer = self.app.engine.load(song)
+            song = self.song if self.song is not None else self.store.open(self.entry)
+            mixer = self.engine.load(song)
         except Exception as exc:
             log.exception("loading %s", self.entry.id)
             self.app.call_from_thread(self._load_failed, f"{self.entry.title}: {exc}")
@@ -154,15 +170,12 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
 
     def _loaded(self, mixer: Mixer, state: PracticeState, message: str | None) -> None:
         # Mix, loop and playhead go in before the first play: no jump is heard.
-        self.loop = self.practice.restore(mixer, state, message)
+        self.loops.attach(self.practice.restore(mixer, state, message))
         self.mixer = mixer
-        self._apply_practice_extras(state)
-        engine = self.app.engine
-        self.status.device = engine.device_name
-        self.status.sample_rate = engine.sample_rate
-        if engine.notice:
-            self.status.notice = engine.notice
-            self.app.show_notice(engine.notice)
+        self.practice_keys.attach(mixer, state)
+        self.view.show_engine(self.engine)
+        if self.engine.notice:
+            self.app.show_notice(self.engine.notice)
         self._show_mix()
         self._show_loop()
         if self.autoplay:
@@ -187,8 +200,8 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
         try:
             self._poll()
         except Exception as exc:
-            if not self._error_shown:
-                self._error_shown = True
+            if not self.error_shown:
+                self.error_shown = True
                 log.exception("player poll")
                 self.notify(f"display error: {type(exc).__name__}: {exc} (see the log)", severity="error")
 
@@ -198,43 +211,22 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
         dt, self._last_tick = now - self._last_tick, now
         if m is None:
             return
-        pos = self.playhead() / m.sample_rate
-        if not m.playing:
-            state = "paused"
-        elif m.ended:
-            state = "ended"
-        elif m.starved:
-            state = "loading"
-        else:
-            state = "playing"
-        self.info.state = state
-        self.info.position = self.timeline.position = pos
-        peaks = m.take_peaks()
-        if state == "playing":
-            with np.errstate(divide="ignore"):
-                self.table.show_levels(20.0 * np.log10(np.maximum(peaks, 1e-9)), dt)
-        else:
-            self.table.show_levels(None, dt)
-        self.status.underruns = self.app.engine.underruns
-        self._show_separation(m)
-        if m.song.load_error and not self._error_shown:
-            self._error_shown = True
-            self.notify(f"{self.entry.title}: {m.song.load_error}", severity="error", timeout=10)
+        self.view.show_playhead(m, self.playhead() / m.sample_rate, dt, self.engine.underruns)
+        if self.run is not None:
+            self.view.show_separation(self.run, m)
+        self._report_faults(m)
 
-    def _show_separation(self, m: Mixer) -> None:
-        """``separating NN%`` in the status line, and how far the timeline is separated."""
-        run = self.run
-        if run is None:
-            return
-        self.status.separating = run.label() if run.active or run.phase == "failed" else ""
-        song = m.song
-        self.timeline.available = None if song.complete.is_set() else song.available / song.sample_rate
+    def _report_faults(self, m: Mixer) -> None:
+        """Faults to notify, looked at on every poll: each is shown once."""
+        if m.song.load_error and not self.error_shown:
+            self.error_shown = True
+            self.notify(f"{self.entry.title}: {m.song.load_error}", severity="error", timeout=10)
 
     def _show_mix(self) -> None:
         """Show the mixer's mix (after every change to it, so the change is also saved)."""
         m = self.mixer
         if m is not None:
-            self.table.sync(m.mute, m.solo, m.volume, [m.audible(i) for i in range(m.stem_count)])
+            self.view.show_mix(m)
             self.practice.touch()
 
     def _show_loop(self) -> None:
@@ -243,13 +235,7 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
         if lp is None:
             return
         self.practice.touch()
-        self.transport.border_subtitle = lp.label()  # a recalled loop's name
-        a, b = lp.seconds()
-        self.timeline.loop_a, self.timeline.loop_b = a, b
-        on = lp.enabled
-        self.info.loop_on = self.status.loop_on = on
-        self.info.active_edge = lp.edge
-        self.info.loop_a, self.info.loop_b = a, b
+        self.view.show_loop(lp)
 
     # -- mix actions ----------------------------------------------------------------------
     def _stem(self, stem: int) -> bool:
@@ -302,7 +288,7 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
     def action_seek(self, seconds: float) -> None:
         m = self.mixer
         if m is not None:
-            m.seek(self.playhead() + int(round(seconds * m.sample_rate)))
+            m.seek(self.playhead() + round(seconds * m.sample_rate))
             self.practice.touch()
             self._tick()
 
@@ -325,6 +311,68 @@ class PlayerScreen(PracticeActions, LoopKeys, Screen):
         self.practice.close()
         if self.mixer is not None:
             self.mixer.close()  # tempo workers and their files
+
+    # -- loop keys (the helper does the work) -------------------------------------------
+    @guarded
+    def action_loop_start(self) -> None:
+        self.loops.set_start()
+
+    @guarded
+    def action_loop_end(self) -> None:
+        self.loops.set_end()
+
+    @guarded
+    def action_toggle_loop(self) -> None:
+        self.loops.toggle()
+
+    @guarded
+    def action_nudge(self, direction: int) -> None:
+        self.loops.nudge(direction)
+
+    def action_switch_edge(self) -> None:
+        self.loops.switch_edge()
+
+    @guarded
+    def action_clear_loop(self) -> None:
+        self.loops.clear()
+
+    def action_type_loop(self) -> None:
+        self.loops.type_loop()
+
+    def apply_loop_text(self, text: str) -> None:
+        """Set the loop from text such as ``0:30.250-0:45`` (raises BadInput)."""
+        self.loops.apply_text(text)
+
+    @guarded
+    def action_save_loop(self) -> None:
+        self.loops.save()
+
+    @guarded
+    def action_loop_list(self) -> None:
+        self.loops.list_saved()
+
+    @guarded
+    def action_next_loop(self) -> None:
+        self.loops.next_saved()
+
+    # -- practice keys (the helper does the work) -----------------------------------------
+    def action_tempo(self, steps: int) -> None:
+        self.practice_keys.tempo(steps)
+
+    def action_transpose(self, steps: int) -> None:
+        self.practice_keys.transpose(steps)
+
+    def action_tap(self) -> None:
+        self.practice_keys.tap()
+
+    def action_toggle_click(self) -> None:
+        self.practice_keys.toggle_click()
+
+    def action_count_in(self) -> None:
+        self.practice_keys.count_in()
+
+    def action_export(self) -> None:
+        self.practice_keys.export()
 
     # -- mouse -------------------------------------------------------------------------------
     @on(StemTable.MuteToggled, "#stems")

@@ -1,6 +1,7 @@
 """The separation screen: progress of one file being separated; play now, background, cancel.
 
-It shows a :class:`~stemtui.ui.seprun.SeparationRun` (the app calls
+It shows a :class:`~stemtui.ui.seprun.SeparationRun` (the app's
+:class:`~stemtui.ui.separating.Separations` calls
 :meth:`SeparationScreen.show_run` as the worker reports) and asks the app,
 through messages, to play the song now or to cancel. ``b`` just leaves:
 the separation goes on and the library shows it as ``separating NN%``.
@@ -15,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
@@ -40,6 +42,9 @@ class SeparationScreen(Screen):
 
     BINDINGS = bindings(SEPARATION_KEYS)
 
+    composed: var[bool] = var(False)
+    """Whether the widgets exist (a report before that is shown on mount)."""
+
     @dataclass
     class PlayNow(Message):
         """Open the player on the part separated so far."""
@@ -64,8 +69,8 @@ class SeparationScreen(Screen):
 
     def __init__(self, run: SeparationRun) -> None:
         super().__init__(id="separation")
+        #: The separation shown (the app's, changed by its message handlers).
         self.run = run
-        self._composed = False
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="sep-title")
@@ -83,7 +88,7 @@ class SeparationScreen(Screen):
     def on_mount(self) -> None:
         for button in self.query(Button):
             button.can_focus = False  # keys go to the screen's bindings, whatever was clicked
-        self._composed = True
+        self.composed = True
         self.show_run()
         self.set_interval(1.0, self._tick)
 
@@ -98,7 +103,7 @@ class SeparationScreen(Screen):
 
     def show_run(self) -> None:
         """Show the run's latest state (the app calls this on every report)."""
-        if not self._composed:
+        if not self.composed:
             return
         run = self.run
         panel = self.panel

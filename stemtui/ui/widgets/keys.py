@@ -16,7 +16,15 @@ COMPACT = [
     [("1-9", "mute"), ("shift+1-9", "solo"), ("↑↓", "pick stem"), ("m s", "mute/solo it"), ("+-", "volume")],
     [("space", "play/pause"), ("←→", "±5 s"), ("shift+←→", "±1 s"), ("home", "to loop start"), ("0", "reset mix")],
     [("[ ]", "loop A/B"), ("l", "loop on/off"), ("< >", "nudge 10 ms"), ("n", "name it"), ("'", "next saved")],
-    [(", .", "tempo"), ("{ }", "transpose"), ("t", "tap"), ("k", "click"), ("c", "count-in"), ("e", "export"), ("?", "all keys")],
+    [
+        (", .", "tempo"),
+        ("{ }", "transpose"),
+        ("t", "tap"),
+        ("k", "click"),
+        ("c", "count-in"),
+        ("e", "export"),
+        ("?", "all keys"),
+    ],
 ]
 
 

@@ -50,7 +50,11 @@ class LevelMeter(Widget):
         lit = meter_cells(self.level_db, width)
         yellow, red = meter_zone_edges(width)
         text = Text()
-        for start, end, cls in ((0, yellow, "meter--green"), (yellow, red, "meter--yellow"), (red, width, "meter--red")):
+        for start, end, cls in (
+            (0, yellow, "meter--green"),
+            (yellow, red, "meter--yellow"),
+            (red, width, "meter--red"),
+        ):
             n = max(0, min(lit, end) - start)
             if n:
                 text.append("▮" * n, self.get_component_rich_style(cls))
@@ -85,8 +89,8 @@ class VolumeBar(Widget):
     def render(self) -> Text:
         width = self.content_size.width
         bar_w = max(0, width - self.TEXT_WIDTH)
-        filled = int(round(volume_fraction(self.gain) * bar_w))
-        unity = int(round(volume_fraction(1.0) * bar_w))
+        filled = round(volume_fraction(self.gain) * bar_w)
+        unity = round(volume_fraction(1.0) * bar_w)
         text = Text()
         fill = self.get_component_rich_style("volume--fill")
         boost = self.get_component_rich_style("volume--boost")

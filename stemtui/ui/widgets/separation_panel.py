@@ -105,7 +105,11 @@ class SeparationPanel(Vertical):
         p = self.progress
         self.query_one("#sep-file", Static).update(line("file", (tilde(self.source), "bold")))
         self.query_one("#sep-model", Static).update(line("model", (self.model, "bold")))
-        device = line("device", (p.device, "bold"), (f" · {p.precision}", "")) if p is not None else line("device", ("…", "dim"))
+        device = (
+            line("device", (p.device, "bold"), (f" · {p.precision}", ""))
+            if p is not None
+            else line("device", ("…", "dim"))
+        )
         self.query_one("#sep-device", Static).update(device)
         stems = " · ".join(self.stems)
         self.query_one("#sep-stems", Static).update(line("stems", (stems, "cyan") if stems else ("…", "dim")))

@@ -84,7 +84,6 @@ class TransportInfo(Widget):
                 text.append_text(right)
         return text
 
-
     def _loop_text(self) -> Text:
         """``loop A 0:08.000 → B 0:16.000 on``; the edge ``<``/``>`` move is underlined."""
         style = self.get_component_rich_style
@@ -139,7 +138,14 @@ class Timeline(Widget):
             return self.timeline
 
     GLYPHS = {
-        PLAYED: "━", AHEAD: "─", LOOP_PLAYED: "━", LOOP_AHEAD: "─", HEAD: "●", EDGE_A: "[", EDGE_B: "]", PENDING: "╌",
+        PLAYED: "━",
+        AHEAD: "─",
+        LOOP_PLAYED: "━",
+        LOOP_AHEAD: "─",
+        HEAD: "●",
+        EDGE_A: "[",
+        EDGE_B: "]",
+        PENDING: "╌",
     }
     STYLES = {
         PLAYED: "timeline--played",
