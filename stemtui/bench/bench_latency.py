@@ -58,16 +58,16 @@ async def _measure(presses: int) -> list[tuple[float, float]]:
         ensure_demo(store)
         engine = Engine(null=True)
         picked: list[float] = []
-        original = engine._callback
+        original = engine.callback
 
         def callback(out, frames, ti, st):
             mixer = engine.mixer
-            pending = mixer is not None and mixer._gain_seen != mixer._gain_version
+            pending = mixer is not None and mixer.gains_pending
             original(out, frames, ti, st)
             if pending:
                 picked.append(time.perf_counter())
 
-        engine._callback = callback
+        engine.callback = callback  # the null stream calls it through the instance
         app = StemtuiApp(store=store, engine_factory=lambda: engine, install_demo=False)
         results = []
         async with app.run_test(size=(100, 30)) as pilot:
@@ -79,13 +79,14 @@ async def _measure(presses: int) -> list[tuple[float, float]]:
             mixer.song.complete.wait(10)
             await pilot.pause(0.3)
             published: list[float] = []
-            publish = mixer._publish_gains
+            toggle = mixer.toggle_mute
 
-            def timed_publish():
-                publish()
+            def timed_toggle(stem):
+                muted = toggle(stem)
                 published.append(time.perf_counter())
+                return muted
 
-            mixer._publish_gains = timed_publish  # stamps the moment the UI wrote the gains
+            mixer.toggle_mute = timed_toggle  # stamps the moment the UI wrote the gains (key 1)
             for _ in range(presses):
                 n, k = len(picked), len(published)
                 t0 = time.perf_counter()

@@ -90,10 +90,10 @@ def callback_cost(song: Song, calls: int) -> dict:
     mixer.start_at(SR, playing=False)
     mixer.set_tempo(0.75, 0)
     out = np.zeros((512, 2), dtype=np.float32)
-    cb = engine._callback
+    cb = engine.callback
     deadline = time.monotonic() + 60
-    while (mixer.current_source is mixer._song_src or mixer._loop_src is None or not mixer._loop_src.done
-           or not mixer.current_source.done):
+    while (mixer.current_source is mixer.song_source or mixer.loop_source is None
+           or not mixer.loop_source.done or not mixer.current_source.done):
         cb(out, 512, None, None)
         time.sleep(0.01)
         if time.monotonic() > deadline:
@@ -122,7 +122,7 @@ def buffered_ahead(song: Song, seconds: float) -> dict:
     mixer.start_at(0)
     mixer.set_tempo(0.75, 0)
     t0 = time.monotonic()
-    while mixer.current_source is mixer._song_src:
+    while mixer.current_source is mixer.song_source:
         time.sleep(0.005)
     switched = time.monotonic() - t0
     least = float("inf")
@@ -131,7 +131,7 @@ def buffered_ahead(song: Song, seconds: float) -> dict:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         src = mixer.current_source
-        ahead = (min(int(src.avail[0]), src.frames) - mixer._pos) / SR
+        ahead = (min(int(src.avail[0]), src.frames) - mixer.source_position) / SR
         if src.avail[0] < src.frames:  # the end of a finished run is not a shortfall
             least = min(least, ahead)
         starved += int(mixer.starved)

@@ -124,7 +124,7 @@ def test_callback_allocates_nothing_with_click_count_in_and_tempo():
     m.start_at(SR, playing=False)
     m.set_tempo(0.75, 0)
     switch_to_run(m)
-    loop_run, run = m._loop_src, m.current_source
+    loop_run, run = m.loop_source, m.current_source
     # Wait for the workers to exit too: tracemalloc counts every thread, and
     # their reader threads allocate while reading the last lines.
     wait_for(lambda: loop_run is not None and loop_run.finished.is_set() and run.finished.is_set())

@@ -240,7 +240,7 @@ class TestTransport:
         clean = np.abs(np.diff(sig)).max()
         assert np.abs(np.diff(out)).max() < 1.5 * clean
         # After the crossfade the output is exactly the loop start region again.
-        x = m._xfade
+        x = m.xfade_frames
         np.testing.assert_allclose(out[3001 + x : 3001 + x + 500], sig[a + x : a + x + 500], atol=1e-6)
 
     def test_loop_ms_points(self):
