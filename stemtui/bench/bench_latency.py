@@ -40,9 +40,11 @@ def device_latency_ms() -> tuple[float, str]:
         from stemtui.core.audio.engine import DEFAULT_BLOCKSIZE, resolve_device
 
         dev = resolve_device(None)
-        with sd.OutputStream(device=dev.index, samplerate=44100, channels=2, dtype="float32", blocksize=DEFAULT_BLOCKSIZE) as s:
+        with sd.OutputStream(
+            device=dev.index, samplerate=44100, channels=2, dtype="float32", blocksize=DEFAULT_BLOCKSIZE
+        ) as s:
             return 1000.0 * float(s.latency), dev.name
-    except Exception as exc:  # no device, no PortAudio
+    except Exception as exc:  # noqa: BLE001 - no device, no PortAudio
         return FALLBACK_DEVICE_MS, f"no device here ({type(exc).__name__}); the pulse device's figure"
 
 
@@ -72,7 +74,11 @@ async def _measure(presses: int) -> list[tuple[float, float]]:
         results = []
         async with app.run_test(size=(100, 30)) as pilot:
             while not (isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None):
-                if app.library is not None and app.library.highlighted() is not None and not isinstance(app.screen, PlayerScreen):
+                if (
+                    app.library is not None
+                    and app.library.highlighted() is not None
+                    and not isinstance(app.screen, PlayerScreen)
+                ):
                     await pilot.press("enter")
                 await pilot.pause(0.05)
             mixer = app.screen.mixer

@@ -76,5 +76,8 @@ def main(argv: list[str]) -> int:
             if args.json:
                 print(json.dumps(r), flush=True)
             else:
-                print(f"{stems:5} {frames:6} {r['median_us']:10.1f} {r['p999_us']:9.1f} {r['budget_us']:10.0f}", flush=True)
+                print(
+                    f"{stems:5} {frames:6} {r['median_us']:10.1f} {r['p999_us']:9.1f} {r['budget_us']:10.0f}",
+                    flush=True,
+                )
     return 0

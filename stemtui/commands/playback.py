@@ -100,8 +100,10 @@ def cmd_play(args) -> int:
                 sep = f"  separating {100 * song.available / song.frames:3.0f}%" + (" (waiting)" if mixer.starved else "")
             warn(mixer.take_tempo_errors())
             _progress_line(f"▶ {song.title}  {format_time(pos)} / {format_time(song.duration)}{tag}{sep}  underruns {engine.underruns}")
-            if mixer.ended or engine.stream_lost or (args.duration is not None and time.monotonic() - t0 >= args.duration):
+            if mixer.ended or (args.duration is not None and time.monotonic() - t0 >= args.duration):
                 break
+            if engine.stream_lost:
+                break  # no more sound will come; the summary says why
         mixer.pause()
         time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
         warn(mixer.take_tempo_errors())

@@ -68,7 +68,9 @@ def test_the_null_stream_survives_a_raising_source_and_reports_it(null_engine):
     wait_for(lambda: null_engine.callback_errors == 3, what="three faults")
     pos, calls = mixer.position, null_engine.callbacks
     # Later blocks play again, on the same real-time thread.
-    wait_for(lambda: mixer.position > pos + SR // 4 and null_engine.callbacks > calls + 10, what="playback after the faults")
+    wait_for(
+        lambda: mixer.position > pos + SR // 4 and null_engine.callbacks > calls + 10, what="playback after the faults"
+    )
     assert data.raised == 3
     assert null_engine.stream_lost is None
     assert null_engine.faults() == [

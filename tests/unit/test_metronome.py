@@ -114,8 +114,9 @@ def test_click_and_count_in_at_075_tempo():
 def test_callback_allocates_nothing_with_click_count_in_and_tempo():
     rng = np.random.default_rng(0)
     n = 8 * SR
-    song = Song.from_stems({f"s{i}": (rng.standard_normal((n, 2)) * 0.1).astype(np.float32) for i in range(6)},
-                           SR, SongMeta("six"))
+    song = Song.from_stems(
+        {f"s{i}": (rng.standard_normal((n, 2)) * 0.1).astype(np.float32) for i in range(6)}, SR, SongMeta("six")
+    )
     m = Mixer(song)
     m.set_loop(SR, int(1.6 * SR))
     m.metronome.set_grid(BeatGrid(130.0, 0.1, 4, "manual"))

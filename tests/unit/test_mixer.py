@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stemtui.core.library.export import render_blocks
 from stemtui.core.audio.mixer import Mixer, db_to_gain, gain_to_db
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.library.export import render_blocks
 
 SR = 8000
 

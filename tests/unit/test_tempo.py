@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.mixer import Mixer
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.errors import BadInput
 from stemtui.core.tempo.stretch import (
     RunRenderer,
     check_semitones,

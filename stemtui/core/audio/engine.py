@@ -19,22 +19,21 @@ keeps its one-line description. A stream that ends without :meth:`Engine.stop_st
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from stemtui.core.errors import BadInput, NoOutputDevice
 from stemtui.core.audio.faults import describe
 from stemtui.core.audio.mixer import Mixer
+from stemtui.core.audio.realtime import promote_audio_helpers, try_realtime
 from stemtui.core.audio.song import Song
+from stemtui.core.errors import BadInput, NoOutputDevice
 
 DEFAULT_BLOCKSIZE = 512
-#: SCHED_FIFO priority for the audio thread, below the kernel's IRQ threads (50).
-REALTIME_PRIORITY = 20
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def list_output_devices() -> list[OutputDevice]:
         default_out = sd.default.device[1]
         apis = sd.query_hostapis()
         devices = sd.query_devices()
-    except Exception as exc:  # PortAudio errors are plain exceptions
+    except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
         raise NoOutputDevice(f"no audio output: {exc}") from None
     out = []
     for i, d in enumerate(devices):
@@ -123,45 +122,6 @@ def resolve_device(spec: str | int | None) -> OutputDevice:
     raise BadInput(f"--device {text}", f"matches several devices ({names}); use the index")
 
 
-def _try_realtime() -> bool:
-    """Give the calling thread SCHED_FIFO priority if allowed; never raises."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
-        return True
-    except (AttributeError, OSError):
-        return False  # not Linux, or no privilege (rtkit-less desktops): fine
-
-
-#: Threads that sound servers' client libraries start inside our process and
-#: that the audio path waits on: PulseAudio's mainloop (ALSA ``pulse`` plugin).
-AUDIO_HELPER_THREADS = ("threaded-ml",)
-
-
-def _promote_audio_helpers() -> int:
-    """Give sound-server client threads in this process real-time priority.
-
-    PortAudio's callback thread is only woken when the PulseAudio client's
-    mainloop thread has talked to the server; under full CPU load (a
-    separation on every core) that thread, left at normal priority, was
-    late by 40–140 ms and caused underruns. Returns how many were promoted.
-    """
-    done = 0
-    try:
-        tids = os.listdir("/proc/self/task")
-    except OSError:
-        return 0
-    for tid in tids:
-        try:
-            with open(f"/proc/self/task/{tid}/comm") as fh:
-                name = fh.read().strip()
-            if name in AUDIO_HELPER_THREADS:
-                os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
-                done += 1
-        except (AttributeError, OSError, ValueError):
-            continue
-    return done
-
-
 class Engine:
     """Plays one song at a time through a device, or silently when there is none.
 
@@ -182,7 +142,7 @@ class Engine:
         self.notice: str | None = None
         self.device_name = "null (no sound)" if self.null else ""
         self.sample_rate = 0
-        self._stream = None
+        self._stream: Any = None  # a sounddevice.OutputStream
         self._null_thread: threading.Thread | None = None
         self._null_stop = threading.Event()
         # [underruns, callbacks, callback errors] and [max gap s, last callback
@@ -280,7 +240,7 @@ class Engine:
         self._last_error = self._lost = None
         self._end_reason = ""
         self._rt_tried = self.null  # the null stream's thread needs no priority
-        if self.null:
+        if self.null or dev is None:
             self._start_null(sr)
         else:
             self._start_device(dev, sr)
@@ -291,7 +251,7 @@ class Engine:
         try:
             sd.check_output_settings(device=dev.index, samplerate=sr, channels=2, dtype="float32")
             return sr
-        except Exception:
+        except Exception:  # noqa: BLE001 - PortAudio: any refusal means "not this rate"
             # The device can't run at the song's rate: resample once at load.
             return int(dev.default_samplerate)
 
@@ -311,8 +271,8 @@ class Engine:
                 finished_callback=lambda: self._finished(gen),
             )
             self._stream.start()
-            _promote_audio_helpers()
-        except Exception as exc:
+            promote_audio_helpers()
+        except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
             raise NoOutputDevice(f"{dev.name}: cannot open output ({exc})") from None
         self.device_name = dev.name
 
@@ -383,7 +343,7 @@ class Engine:
             # Once, on the audio thread itself: ask for real-time scheduling so
             # a busy machine (a separation on every core) can't delay us.
             self._rt_tried = True
-            self.realtime = _try_realtime()
+            self.realtime = try_realtime()
         if status is not None and status.output_underflow:
             self._counts[0] += 1
         self._counts[1] += 1
@@ -419,7 +379,7 @@ class Engine:
             self.mixer.close()
         self.mixer = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from stemtui.core.audio.faults import describe
@@ -238,7 +239,9 @@ class TempoControl:
         sr = m.sample_rate
         if cur.end >= m.frames or self._song_end() < cur.end + sr:
             return
-        if (cur.frames - m.source_position) / sr > 5.0 or any(r.start >= cur.end - 10 * sr for r in self._runs if r is not cur):
+        if (cur.frames - m.source_position) / sr > 5.0 or any(
+            r.start >= cur.end - 10 * sr for r in self._runs if r is not cur
+        ):
             return
         now = m.position
         run = self._new_run(now, self.tempo, self.semitones)
@@ -249,26 +252,28 @@ class TempoControl:
         song = self.mixer.song
         return song.frames if song.complete.is_set() else song.available
 
-    def _ensure_shared(self) -> SharedSong:
-        if self._shared is None:
-            song = self.mixer.song
-            path = getattr(song, "shared_path", None)
-            if not song.complete.is_set() and not hasattr(song.data, "filename"):
-                # A cached song still decoding (a second or so): runs are cut at
-                # what exists when they start, so wait for all of it. (A song
-                # still being separated is the exception: tempo covers what
-                # is separated so far.)
-                song.complete.wait(timeout=120)
-            self._folder = scratch_dir()
-            self._shared = SharedSong(song.data, self._folder, path)
-        return self._shared
+    def _ensure_shared(self) -> tuple[SharedSong, Path]:
+        """The song file the workers read, and the scratch folder (made on first use)."""
+        if self._shared is not None and self._folder is not None:
+            return self._shared, self._folder
+        song = self.mixer.song
+        path = getattr(song, "shared_path", None)
+        if not song.complete.is_set() and not hasattr(song.data, "filename"):
+            # A cached song still decoding (a second or so): runs are cut at
+            # what exists when they start, so wait for all of it. (A song
+            # still being separated is the exception: tempo covers what
+            # is separated so far.)
+            song.complete.wait(timeout=120)
+        folder = self._folder = scratch_dir()
+        self._shared = SharedSong(song.data, folder, path)
+        return self._shared, folder
 
     def _new_run(self, start: int, tempo: float, semis: int, end: int | None = None) -> StretchRun:
-        shared = self._ensure_shared()
+        shared, folder = self._ensure_shared()
         song_end = self._song_end()
         end = song_end if end is None else min(end, song_end)
         start = min(max(0, int(start)), max(0, end - 1))
-        run = StretchRun(shared, start, end, self.mixer.sample_rate, tempo, semis, self._folder)
+        run = StretchRun(shared, start, end, self.mixer.sample_rate, tempo, semis, folder)
         self._runs.append(run)
         return run
 
@@ -280,8 +285,13 @@ class TempoControl:
             m.set_loop_source(None)
         else:
             end = lb + int(LOOP_PAD_S * m.sample_rate)
-            if old is not None and old.start == la and old.end >= min(end, self._song_end()) \
-                    and old.tempo == tempo and old.semitones == semis:
+            if (
+                old is not None
+                and old.start == la
+                and old.end >= min(end, self._song_end())
+                and old.tempo == tempo
+                and old.semitones == semis
+            ):
                 return
             m.set_loop_source(self._new_run(la, tempo, semis, end=end))
         if old is not None and old is not m.loop_source:
@@ -296,7 +306,7 @@ class TempoControl:
     def _retire_all(self, keep: StretchRun | None = None) -> None:
         self._retire_others({keep})
 
-    def _retire_others(self, keep: set) -> None:
+    def _retire_others(self, keep: AbstractSet[object]) -> None:
         for run in list(self._runs):
             if run not in keep:
                 self._retire(run)
