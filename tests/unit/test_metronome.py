@@ -59,6 +59,21 @@ def test_count_in_plays_n_clicks_at_the_bpm_before_playback():
     assert pos[-1] > SR
 
 
+def test_count_in_turned_off_or_shortened_while_counting_in():
+    """The audio thread reads the count-in it started with gone or replaced: it just goes on."""
+    for change in ("off", "shorter"):
+        m = Mixer(silent_song())
+        m.metronome.set_grid(BeatGrid(120.0, 0.0, 4, "manual"))
+        m.metronome.set_count_in(4)
+        m.start_at(SR, playing=False)
+        m.play()
+        _, pos = render(m, SR // 2)  # one click in: two seconds of count-in remain
+        assert m.counting_in and pos[-1] == SR
+        m.metronome.set_count_in(0 if change == "off" else 1)
+        _, pos = render(m, SR)
+        assert not m.counting_in and pos[-1] > SR, change  # the song plays
+
+
 def test_count_in_before_each_loop_restart_at_the_set_bpm():
     m = Mixer(silent_song())
     la, lb = SR, 2 * SR

@@ -326,8 +326,8 @@ class MixCore:
     def _count_in_part(self, dst, o, g, tail_src, tail_pos, tail_left, ci_left):
         """Play the count-in clicks (the playhead waits at the loop start)."""
         ci = self._count_in
-        if ci is None:
-            return o, tail_src, tail_pos, tail_left, 0  # turned off while counting in
+        if ci is None:  # turned off while counting in: the music fades in now
+            return (o, self._silence, 0, self._xfade, 0) if self._xfade else (o, tail_src, tail_pos, tail_left, 0)
         buf = ci.audio
         ci_left = min(ci_left, buf.shape[0])  # replaced by a shorter one meanwhile
         m = min(ci_left, dst.shape[0] - o)
@@ -346,13 +346,8 @@ class MixCore:
 
     def _add_clicks(self, seg: np.ndarray, src: Source, pos: int, click: Click) -> None:
         """Add the metronome's clicks that sound in ``seg`` (song-time beats)."""
-        period, offset, bpb, normal, accent = (
-            click.period,
-            click.offset,
-            click.beats_per_bar,
-            click.normal,
-            click.accent,
-        )
+        period, offset, bpb = click.period, click.offset, click.beats_per_bar
+        normal, accent = click.normal, click.accent
         n = seg.shape[0]
         length = normal.shape[0]
         rate, start = src.rate, src.start

@@ -161,7 +161,7 @@ class TempoControl:
         """How long the thread may sleep: forever when idle (it then costs the audio thread nothing)."""
         if not self.mixer.song.complete.is_set():
             return 0.5  # a song still separating: runs are extended as it grows
-        if any(r.error is None and not r.done for r in self._runs):
+        if any(r.error is None and not r.done and not r.finished.is_set() for r in self._runs):
             return WATCH_S  # rendering: watch for a worker that dies
         return 1.0 if self._retired else None
 
