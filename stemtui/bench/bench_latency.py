@@ -40,9 +40,11 @@ def device_latency_ms() -> tuple[float, str]:
         from stemtui.core.audio.engine import DEFAULT_BLOCKSIZE, resolve_device
 
         dev = resolve_device(None)
-        with sd.OutputStream(device=dev.index, samplerate=44100, channels=2, dtype="float32", blocksize=DEFAULT_BLOCKSIZE) as s:
+        with sd.OutputStream(
+            device=dev.index, samplerate=44100, channels=2, dtype="float32", blocksize=DEFAULT_BLOCKSIZE
+        ) as s:
             return 1000.0 * float(s.latency), dev.name
-    except Exception as exc:  # no device, no PortAudio
+    except Exception as exc:  # noqa: BLE001 - no device, no PortAudio
         return FALLBACK_DEVICE_MS, f"no device here ({type(exc).__name__}); the pulse device's figure"
 
 
@@ -58,34 +60,39 @@ async def _measure(presses: int) -> list[tuple[float, float]]:
         ensure_demo(store)
         engine = Engine(null=True)
         picked: list[float] = []
-        original = engine._callback
+        original = engine.callback
 
         def callback(out, frames, ti, st):
             mixer = engine.mixer
-            pending = mixer is not None and mixer._gain_seen != mixer._gain_version
+            pending = mixer is not None and mixer.gains_pending
             original(out, frames, ti, st)
             if pending:
                 picked.append(time.perf_counter())
 
-        engine._callback = callback
+        engine.callback = callback  # the null stream calls it through the instance
         app = StemtuiApp(store=store, engine_factory=lambda: engine, install_demo=False)
         results = []
         async with app.run_test(size=(100, 30)) as pilot:
             while not (isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None):
-                if app.library is not None and app.library.highlighted() is not None and not isinstance(app.screen, PlayerScreen):
+                if (
+                    app.library is not None
+                    and app.library.highlighted() is not None
+                    and not isinstance(app.screen, PlayerScreen)
+                ):
                     await pilot.press("enter")
                 await pilot.pause(0.05)
             mixer = app.screen.mixer
             mixer.song.complete.wait(10)
             await pilot.pause(0.3)
             published: list[float] = []
-            publish = mixer._publish_gains
+            toggle = mixer.toggle_mute
 
-            def timed_publish():
-                publish()
+            def timed_toggle(stem):
+                muted = toggle(stem)
                 published.append(time.perf_counter())
+                return muted
 
-            mixer._publish_gains = timed_publish  # stamps the moment the UI wrote the gains
+            mixer.toggle_mute = timed_toggle  # stamps the moment the UI wrote the gains (key 1)
             for _ in range(presses):
                 n, k = len(picked), len(published)
                 t0 = time.perf_counter()

@@ -23,7 +23,7 @@ SR = 44100
 
 
 def bench_config(stems: int, frames: int, calls: int) -> dict:
-    """Time ``calls`` callbacks of one configuration through Engine._callback."""
+    """Time ``calls`` callbacks of one configuration through Engine.callback."""
     rng = np.random.default_rng(stems * 1000 + frames)
     n = SR * 60
     data = (rng.standard_normal((stems, n, 2)) * 0.1).astype(np.float32)
@@ -34,7 +34,7 @@ def bench_config(stems: int, frames: int, calls: int) -> dict:
     mixer.set_loop(SR, SR + frames * 7 + 123)
     mixer.start_at(SR)
     out = np.zeros((frames, 2), dtype=np.float32)
-    cb = engine._callback
+    cb = engine.callback
     for _ in range(500):  # warm caches and branch predictors
         cb(out, frames, None, None)
     times = np.empty(calls, dtype=np.int64)
@@ -76,5 +76,8 @@ def main(argv: list[str]) -> int:
             if args.json:
                 print(json.dumps(r), flush=True)
             else:
-                print(f"{stems:5} {frames:6} {r['median_us']:10.1f} {r['p999_us']:9.1f} {r['budget_us']:10.0f}", flush=True)
+                print(
+                    f"{stems:5} {frames:6} {r['median_us']:10.1f} {r['p999_us']:9.1f} {r['budget_us']:10.0f}",
+                    flush=True,
+                )
     return 0

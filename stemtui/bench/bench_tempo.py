@@ -90,10 +90,14 @@ def callback_cost(song: Song, calls: int) -> dict:
     mixer.start_at(SR, playing=False)
     mixer.set_tempo(0.75, 0)
     out = np.zeros((512, 2), dtype=np.float32)
-    cb = engine._callback
+    cb = engine.callback
     deadline = time.monotonic() + 60
-    while (mixer.current_source is mixer._song_src or mixer._loop_src is None or not mixer._loop_src.done
-           or not mixer.current_source.done):
+    while (
+        mixer.current_source is mixer.song_source
+        or mixer.loop_source is None
+        or not mixer.loop_source.done
+        or not mixer.current_source.done
+    ):
         cb(out, 512, None, None)
         time.sleep(0.01)
         if time.monotonic() > deadline:
@@ -111,8 +115,12 @@ def callback_cost(song: Song, calls: int) -> dict:
         times[i] = clock() - t
     engine.close()
     us = times / 1000.0
-    return {"median_us": round(float(np.median(us)), 2), "p999_us": round(float(np.percentile(us, 99.9)), 2),
-            "calls": calls, "budget_median_us": 25.0}
+    return {
+        "median_us": round(float(np.median(us)), 2),
+        "p999_us": round(float(np.percentile(us, 99.9)), 2),
+        "calls": calls,
+        "budget_median_us": 25.0,
+    }
 
 
 def buffered_ahead(song: Song, seconds: float) -> dict:
@@ -122,7 +130,7 @@ def buffered_ahead(song: Song, seconds: float) -> dict:
     mixer.start_at(0)
     mixer.set_tempo(0.75, 0)
     t0 = time.monotonic()
-    while mixer.current_source is mixer._song_src:
+    while mixer.current_source is mixer.song_source:
         time.sleep(0.005)
     switched = time.monotonic() - t0
     least = float("inf")
@@ -131,16 +139,21 @@ def buffered_ahead(song: Song, seconds: float) -> dict:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         src = mixer.current_source
-        ahead = (min(int(src.avail[0]), src.frames) - mixer._pos) / SR
+        ahead = (min(int(src.avail[0]), src.frames) - mixer.source_position) / SR
         if src.avail[0] < src.frames:  # the end of a finished run is not a shortfall
             least = min(least, ahead)
         starved += int(mixer.starved)
         polls += 1
         time.sleep(0.02)
     engine.close()
-    return {"seconds_played": seconds, "switch_s": round(switched, 3),
-            "min_ahead_s": round(least, 2) if least != float("inf") else None,
-            "starved_polls": starved, "polls": polls, "target_min_ahead_s": 2.0}
+    return {
+        "seconds_played": seconds,
+        "switch_s": round(switched, 3),
+        "min_ahead_s": round(least, 2) if least != float("inf") else None,
+        "starved_polls": starved,
+        "polls": polls,
+        "target_min_ahead_s": 2.0,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -157,9 +170,15 @@ def main(argv: list[str]) -> int:
     cost = callback_cost(make_song(20.0), args.calls)
     ahead = buffered_ahead(song, args.seconds)
     result = {
-        "bench": "tempo", "machine": machine, "stems": 6,
-        "change_to_heard_s": {"median": round(float(np.median(heard)), 3), "max": round(max(heard), 3),
-                              "each": [round(h, 3) for h in heard], "target": 1.0},
+        "bench": "tempo",
+        "machine": machine,
+        "stems": 6,
+        "change_to_heard_s": {
+            "median": round(float(np.median(heard)), 3),
+            "max": round(max(heard), 3),
+            "each": [round(h, 3) for h in heard],
+            "target": 1.0,
+        },
         "callback_075x": cost,
         "render_ahead_075x": ahead,
     }
@@ -167,10 +186,16 @@ def main(argv: list[str]) -> int:
         print(json.dumps(result))
     else:
         print(f"tempo on {machine}, 6 stems")
-        print(f"  change -> heard: median {result['change_to_heard_s']['median']:.3f} s, "
-              f"max {result['change_to_heard_s']['max']:.3f} s (target <= 1 s)")
-        print(f"  callback at 0.75x, 512 frames: median {cost['median_us']} µs, p99.9 {cost['p999_us']} µs "
-              f"(budget 25 µs median)")
-        print(f"  render-ahead at 0.75x: least ahead {ahead['min_ahead_s']} s (target >= 2 s), "
-              f"waits {ahead['starved_polls']} of {ahead['polls']} polls")
+        print(
+            f"  change -> heard: median {result['change_to_heard_s']['median']:.3f} s, "
+            f"max {result['change_to_heard_s']['max']:.3f} s (target <= 1 s)"
+        )
+        print(
+            f"  callback at 0.75x, 512 frames: median {cost['median_us']} µs, p99.9 {cost['p999_us']} µs "
+            f"(budget 25 µs median)"
+        )
+        print(
+            f"  render-ahead at 0.75x: least ahead {ahead['min_ahead_s']} s (target >= 2 s), "
+            f"waits {ahead['starved_polls']} of {ahead['polls']} polls"
+        )
     return 0

@@ -64,6 +64,12 @@ def cmd_play(args, settings) -> int:
     song, job = _song_for_play(args, settings)
     engine = Engine(device=args.device)
     interrupted = False
+    problems: list[str] = []  # one line each: tempo failures, then audio faults
+
+    def warn(lines: list[str]) -> None:
+        for line in lines:
+            _progress_line(f"warning: {line}", final=True)
+        problems.extend(lines)
     try:
         mixer = engine.load(song)
         apply_mix_flags(mixer, args)  # bad flags are reported before a missing device
@@ -90,11 +96,15 @@ def cmd_play(args, settings) -> int:
             sep = ""
             if job is not None and not song.complete.is_set():
                 sep = f"  separating {100 * song.available / song.frames:3.0f}%" + (" (waiting)" if mixer.starved else "")
+            warn(mixer.take_tempo_errors())
             _progress_line(f"▶ {song.title}  {format_time(pos)} / {format_time(song.duration)}{tag}{sep}  underruns {engine.underruns}")
             if mixer.ended or (args.duration is not None and time.monotonic() - t0 >= args.duration):
                 break
+            if engine.stream_lost:
+                break  # no more sound will come; the summary says why
         mixer.pause()
         time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
+        warn(mixer.take_tempo_errors())
         mixer.close()
     except KeyboardInterrupt:
         interrupted = True
@@ -110,6 +120,7 @@ def cmd_play(args, settings) -> int:
         f"({engine.sample_rate} Hz) · underruns {engine.underruns} · max callback gap {engine.max_gap_ms:.1f} ms",
         file=sys.stderr,
     )
+    warn(engine.faults())
     if job is not None:
         if interrupted:
             job.discard()
@@ -118,7 +129,7 @@ def cmd_play(args, settings) -> int:
         _progress_line("finishing the separation …")
         entry = job.finish()
         _progress_line(f"stored: {entry.id[:8]}  {entry.title}  → {entry.path}", final=True)
-    return 130 if interrupted else 0
+    return 130 if interrupted else 1 if problems else 0
 
 
 def cmd_export(args, settings) -> int:

@@ -29,7 +29,7 @@ def test_tempo_transpose_tap_click_count_in_are_kept(demo_store, null_engine):
         await pilot.press("right_curly_bracket")
         assert round(m.tempo, 2) == 0.85 and m.semitones == 1
         # Heard: the audio thread switches to a stretched run (well under 5 s here).
-        await wait_for(pilot, lambda: m.current_source is not m._song_src and m.current_source.tempo == 0.85,
+        await wait_for(pilot, lambda: m.current_source is not m.song_source and m.current_source.tempo == 0.85,
                        timeout=10, what="the stretched audio")
         assert "85%" in player.status.practice and "+1 st" in player.status.practice
         times = []
@@ -46,7 +46,7 @@ def test_tempo_transpose_tap_click_count_in_are_kept(demo_store, null_engine):
         await pilot.press("k")
         await pilot.press("c")
         assert m.metronome.click and m.metronome.count_in == 4
-        assert m._click is not None and m._count_in is not None
+        assert m.click is not None and m.count_in is not None
         assert "click" in player.status.practice and "count-in 4" in player.status.practice
         again = await reopen(pilot, player)
         m2 = again.mixer

@@ -59,6 +59,21 @@ def test_count_in_plays_n_clicks_at_the_bpm_before_playback():
     assert pos[-1] > SR
 
 
+def test_count_in_turned_off_or_shortened_while_counting_in():
+    """The audio thread reads the count-in it started with gone or replaced: it just goes on."""
+    for change in ("off", "shorter"):
+        m = Mixer(silent_song())
+        m.metronome.set_grid(BeatGrid(120.0, 0.0, 4, "manual"))
+        m.metronome.set_count_in(4)
+        m.start_at(SR, playing=False)
+        m.play()
+        _, pos = render(m, SR // 2)  # one click in: two seconds of count-in remain
+        assert m.counting_in and pos[-1] == SR
+        m.metronome.set_count_in(0 if change == "off" else 1)
+        _, pos = render(m, SR)
+        assert not m.counting_in and pos[-1] > SR, change  # the song plays
+
+
 def test_count_in_before_each_loop_restart_at_the_set_bpm():
     m = Mixer(silent_song())
     la, lb = SR, 2 * SR
@@ -114,8 +129,9 @@ def test_click_and_count_in_at_075_tempo():
 def test_callback_allocates_nothing_with_click_count_in_and_tempo():
     rng = np.random.default_rng(0)
     n = 8 * SR
-    song = Song.from_stems({f"s{i}": (rng.standard_normal((n, 2)) * 0.1).astype(np.float32) for i in range(6)},
-                           SR, SongMeta("six"))
+    song = Song.from_stems(
+        {f"s{i}": (rng.standard_normal((n, 2)) * 0.1).astype(np.float32) for i in range(6)}, SR, SongMeta("six")
+    )
     m = Mixer(song)
     m.set_loop(SR, int(1.6 * SR))
     m.metronome.set_grid(BeatGrid(130.0, 0.1, 4, "manual"))
@@ -124,7 +140,7 @@ def test_callback_allocates_nothing_with_click_count_in_and_tempo():
     m.start_at(SR, playing=False)
     m.set_tempo(0.75, 0)
     switch_to_run(m)
-    loop_run, run = m._loop_src, m.current_source
+    loop_run, run = m.loop_source, m.current_source
     # Wait for the workers to exit too: tracemalloc counts every thread, and
     # their reader threads allocate while reading the last lines.
     wait_for(lambda: loop_run is not None and loop_run.finished.is_set() and run.finished.is_set())

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.mixer import Mixer
 from stemtui.core.audio.song import Song, SongMeta
+from stemtui.core.errors import BadInput
 from stemtui.core.tempo.stretch import (
     RunRenderer,
     check_semitones,
@@ -81,7 +81,7 @@ def switch_to_run(m: Mixer, block: int = 512) -> None:
 
     def switched() -> bool:
         m.process(buf)
-        return m.current_source is not m._song_src
+        return m.current_source is not m.song_source
 
     wait_for(switched)
 
@@ -199,7 +199,7 @@ def test_loop_wraps_at_the_same_song_time_at_any_tempo():
         if tempo != 1.0:
             m.set_tempo(tempo, 0)
             switch_to_run(m, 64)
-            loop_run, run = m._loop_src, m.current_source
+            loop_run, run = m.loop_source, m.current_source
             wait_for(lambda: loop_run is not None and loop_run.done and run.done)  # noqa: B023
         m.play()
         block = 64
@@ -232,7 +232,7 @@ def test_back_to_normal_plays_the_song_itself():
     m.set_tempo(0.6, 0)
     switch_to_run(m)
     m.set_tempo(1.0, 0)
-    wait_for(lambda: (m.process(buf), m.current_source is m._song_src)[1])
+    wait_for(lambda: (m.process(buf), m.current_source is m.song_source)[1])
     assert m.tempo == 1.0 and m.semitones == 0
     m.close()
 
@@ -269,7 +269,7 @@ def test_workers_and_files_are_cleaned_up():
     m.start_at(0, playing=False)
     m.set_tempo(0.75, 0)
     switch_to_run(m)
-    folder = m._tempo._folder
+    folder = m.tempo_control.folder
     assert folder is not None and any(folder.iterdir())
     m.close()
     assert not folder.exists()

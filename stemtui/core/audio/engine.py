@@ -8,24 +8,32 @@ With no output device at all (a headless host over SSH, no PortAudio) the
 engine falls back to a *null* stream: a thread that pulls blocks at the
 real-time pace and throws them away, so the transport, meters and UI behave
 exactly as with a speaker. ``Engine.notice`` then says why there is no sound.
+
+Failures are never silent. An exception inside the callback does not reach
+PortAudio (which would stop the stream for good, without a word): that block
+plays silence, the next ones play again, and the engine counts the fault and
+keeps its one-line description. A stream that ends without :meth:`Engine.stop_stream`
+(the device went away, PortAudio gave up) is noticed by its finished callback.
+:meth:`Engine.faults` says both in one line each.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from stemtui.core.errors import BadInput, NoOutputDevice
+from stemtui.core.audio.faults import describe
 from stemtui.core.audio.mixer import Mixer
+from stemtui.core.audio.realtime import promote_audio_helpers, try_realtime
 from stemtui.core.audio.song import Song
+from stemtui.core.errors import BadInput, NoOutputDevice
 
 DEFAULT_BLOCKSIZE = 512
-#: SCHED_FIFO priority for the audio thread, below the kernel's IRQ threads (50).
-REALTIME_PRIORITY = 20
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ def list_output_devices() -> list[OutputDevice]:
         default_out = sd.default.device[1]
         apis = sd.query_hostapis()
         devices = sd.query_devices()
-    except Exception as exc:  # PortAudio errors are plain exceptions
+    except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
         raise NoOutputDevice(f"no audio output: {exc}") from None
     out = []
     for i, d in enumerate(devices):
@@ -114,45 +122,6 @@ def resolve_device(spec: str | int | None) -> OutputDevice:
     raise BadInput(f"--device {text}", f"matches several devices ({names}); use the index")
 
 
-def _try_realtime() -> bool:
-    """Give the calling thread SCHED_FIFO priority if allowed; never raises."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
-        return True
-    except (AttributeError, OSError):
-        return False  # not Linux, or no privilege (rtkit-less desktops): fine
-
-
-#: Threads that sound servers' client libraries start inside our process and
-#: that the audio path waits on: PulseAudio's mainloop (ALSA ``pulse`` plugin).
-AUDIO_HELPER_THREADS = ("threaded-ml",)
-
-
-def _promote_audio_helpers() -> int:
-    """Give sound-server client threads in this process real-time priority.
-
-    PortAudio's callback thread is only woken when the PulseAudio client's
-    mainloop thread has talked to the server; under full CPU load (a
-    separation on every core) that thread, left at normal priority, was
-    late by 40–140 ms and caused underruns. Returns how many were promoted.
-    """
-    done = 0
-    try:
-        tids = os.listdir("/proc/self/task")
-    except OSError:
-        return 0
-    for tid in tids:
-        try:
-            with open(f"/proc/self/task/{tid}/comm") as fh:
-                name = fh.read().strip()
-            if name in AUDIO_HELPER_THREADS:
-                os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
-                done += 1
-        except (AttributeError, OSError, ValueError):
-            continue
-    return done
-
-
 class Engine:
     """Plays one song at a time through a device, or silently when there is none.
 
@@ -173,12 +142,21 @@ class Engine:
         self.notice: str | None = None
         self.device_name = "null (no sound)" if self.null else ""
         self.sample_rate = 0
-        self._stream = None
+        self._stream: Any = None  # a sounddevice.OutputStream
         self._null_thread: threading.Thread | None = None
         self._null_stop = threading.Event()
-        # [underruns, callbacks] and [max gap s, last callback time]; written by
-        # the audio thread, read by the UI without locks.
-        self._counts = np.zeros(2, dtype=np.int64)
+        # [underruns, callbacks, callback errors] and [max gap s, last callback
+        # time]; written by the audio thread, read by the UI without locks.
+        self._counts = np.zeros(3, dtype=np.int64)
+        self._last_error: str | None = None
+        self._lost: str | None = None
+        self._end_reason = ""
+        # Bumped whenever a stream is started or stopped on purpose: a
+        # finished callback from an older generation was asked for.
+        self._generation = 0
+        # Exceptions the callback lets through to PortAudio: they end the
+        # stream on purpose (sounddevice's CallbackStop/CallbackAbort).
+        self._passthrough: tuple[type[BaseException], ...] = ()
         self._rt_tried = False
         #: Whether the audio thread got real-time scheduling (needs privileges).
         self.realtime = False
@@ -199,6 +177,32 @@ class Engine:
     def max_gap_ms(self) -> float:
         """Largest time between two callbacks, in ms (buffers can hide it)."""
         return float(self._times[0] * 1000.0)
+
+    @property
+    def callback_errors(self) -> int:
+        """Callbacks that raised (each played a block of silence) since :meth:`load`."""
+        return int(self._counts[2])
+
+    @property
+    def last_callback_error(self) -> str | None:
+        """One line describing the latest exception in the callback, or ``None``."""
+        return self._last_error
+
+    @property
+    def stream_lost(self) -> str | None:
+        """One line if the stream ended without being stopped (since :meth:`load`), else ``None``."""
+        return self._lost
+
+    def faults(self) -> list[str]:
+        """What went wrong in the audio path since :meth:`load`, one line each (empty: nothing)."""
+        lines = []
+        n = self.callback_errors
+        if n:
+            times = "once" if n == 1 else f"{n} times"
+            lines.append(f"audio callback failed {times}, playing silence meanwhile (last: {self._last_error})")
+        if self._lost:
+            lines.append(self._lost)
+        return lines
 
     # -- lifecycle -----------------------------------------------------------
     def load(self, song: Song, xfade_ms: float | None = None) -> Mixer:
@@ -233,8 +237,10 @@ class Engine:
         self.sample_rate = sr
         self._counts[:] = 0
         self._times[:] = 0
+        self._last_error = self._lost = None
+        self._end_reason = ""
         self._rt_tried = self.null  # the null stream's thread needs no priority
-        if self.null:
+        if self.null or dev is None:
             self._start_null(sr)
         else:
             self._start_device(dev, sr)
@@ -245,12 +251,15 @@ class Engine:
         try:
             sd.check_output_settings(device=dev.index, samplerate=sr, channels=2, dtype="float32")
             return sr
-        except Exception:
+        except Exception:  # noqa: BLE001 - PortAudio: any refusal means "not this rate"
             # The device can't run at the song's rate: resample once at load.
             return int(dev.default_samplerate)
 
     def _start_device(self, dev: OutputDevice, sr: int) -> None:
         sd = _sounddevice()
+        self._passthrough = (sd.CallbackStop, sd.CallbackAbort)
+        self._generation += 1
+        gen = self._generation
         try:
             self._stream = sd.OutputStream(
                 device=dev.index,
@@ -258,15 +267,21 @@ class Engine:
                 channels=2,
                 dtype="float32",
                 blocksize=self.blocksize,
-                callback=self._callback,
+                callback=self.callback,
+                finished_callback=lambda: self._finished(gen),
             )
             self._stream.start()
-            _promote_audio_helpers()
-        except Exception as exc:
+            promote_audio_helpers()
+        except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
             raise NoOutputDevice(f"{dev.name}: cannot open output ({exc})") from None
         self.device_name = dev.name
 
     def _start_null(self, sr: int) -> None:
+        self._generation += 1
+        # Like a device's stream, the null stream ends on CallbackStop/Abort;
+        # no need to import sounddevice (PortAudio) for that if nobody has.
+        sd = sys.modules.get("sounddevice")
+        self._passthrough = (sd.CallbackStop, sd.CallbackAbort) if sd is not None else ()
         self._null_stop.clear()
         self._null_thread = threading.Thread(target=self._null_loop, args=(sr,), name="stemtui-null-audio", daemon=True)
         self._null_thread.start()
@@ -275,22 +290,60 @@ class Engine:
         buf = np.zeros((self.blocksize, 2), dtype=np.float32)
         period = self.blocksize / sr
         deadline = time.monotonic()
-        while not self._null_stop.is_set():
-            deadline += period
-            self._callback(buf, self.blocksize, None, None)
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                self._null_stop.wait(delay)
-            elif delay < -0.5:
-                deadline = time.monotonic()  # we were suspended: don't race to catch up
+        gen = self._generation
+        try:
+            while not self._null_stop.is_set():
+                deadline += period
+                self.callback(buf, self.blocksize, None, None)
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._null_stop.wait(delay)
+                elif delay < -0.5:
+                    deadline = time.monotonic()  # we were suspended: don't race to catch up
+        except self._passthrough:
+            pass  # the callback ended the stream, as it can end a device's
+        finally:
+            if not self._null_stop.is_set():
+                self._finished(gen)
 
-    def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002
-        """The audio callback: counters, then the mixer. No allocation, no locks."""
+    def _finished(self, generation: int) -> None:
+        """The stream's finished callback: record an end nobody asked for."""
+        if generation == self._generation and self._lost is None:
+            why = f" ({self._end_reason})" if self._end_reason else ""
+            self._lost = f"the audio stream stopped by itself{why}; no sound until the song is reopened"
+
+    def callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002
+        """The audio callback: counters, then the mixer. No allocation, no locks.
+
+        Also what the null stream calls; tests and benchmarks drive it directly.
+        An exception never reaches PortAudio (that would end the stream): the
+        block plays silence, and :attr:`callback_errors` and
+        :attr:`last_callback_error` record it. Only sounddevice's
+        ``CallbackStop``/``CallbackAbort`` pass, to end the stream on purpose.
+        """
+        try:
+            self._run_callback(outdata, status)
+        except self._passthrough as exc:
+            self._end_reason = f"{type(exc).__name__} in the audio callback"
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported through faults(); the stream must live
+            self._fault(outdata, exc)
+
+    def _fault(self, outdata, exc: Exception) -> None:
+        """The callback's error path (it may allocate): silence, count, remember one line."""
+        outdata.fill(0.0)
+        self._counts[2] += 1
+        self._last_error = describe(exc)
+        mixer = self.mixer
+        if mixer is not None:
+            mixer.recover()
+
+    def _run_callback(self, outdata, status) -> None:
         if not self._rt_tried:
             # Once, on the audio thread itself: ask for real-time scheduling so
             # a busy machine (a separation on every core) can't delay us.
             self._rt_tried = True
-            self.realtime = _try_realtime()
+            self.realtime = try_realtime()
         if status is not None and status.output_underflow:
             self._counts[0] += 1
         self._counts[1] += 1
@@ -307,6 +360,7 @@ class Engine:
 
     def stop_stream(self) -> None:
         """Stop and close the current stream, if any."""
+        self._generation += 1  # asked for: its finished callback reports nothing
         if self._stream is not None:
             try:
                 self._stream.stop()
@@ -325,7 +379,7 @@ class Engine:
             self.mixer.close()
         self.mixer = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc) -> None:

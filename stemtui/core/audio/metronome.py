@@ -57,7 +57,7 @@ class Metronome:
         sr = m.sample_rate
         g = self.grid
         if g is None:
-            m._click = None
+            m.clear_click()
             m.set_count_in(None)
             return
         normal = click_sample(sr, accent=False) * self.gain

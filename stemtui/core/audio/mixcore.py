@@ -3,8 +3,9 @@
 Everything here runs in the audio callback. It only slices preallocated
 arrays and runs numpy kernels with ``out=``: no buffer allocation, no locks,
 no I/O, no logging. Its inputs are attributes the UI thread replaces whole
-(tuples, arrays) together with a version number, so a read never sees half a
-command. See :mod:`stemtui.core.audio.mixer` for the UI-thread half.
+(the records of :mod:`stemtui.core.audio.mixstate`, arrays) together with a
+version number, so a read never sees half a command. See
+:mod:`stemtui.core.audio.mixer` for the UI-thread half.
 
 The playhead is ``(source, frame)``: the source is the song or a stretched
 run (:mod:`stemtui.core.audio.source`), and loop points, clicks and the published
@@ -16,23 +17,74 @@ from __future__ import annotations
 
 import numpy as np
 
+from stemtui.core.audio.mixstate import NO_LOOP, Click, CountIn, Loop, Seek, Switch
+from stemtui.core.audio.song import Song
+from stemtui.core.audio.source import Silence, SongSource, Source
+
 #: Longest block :meth:`MixCore.process` renders in one pass; longer ones are split.
 BLOCK_MAX = 4096
+#: Seconds of stretched audio a run must have ready past the playhead before
+#: the mixer switches to it: the render-ahead starts with a buffer, not a race.
+SWITCH_READY_S = 2.0
+#: Indices into the published flags array.
+ENDED, STARVED, COUNTING_IN = 0, 1, 2
+
+#: The audio thread's playhead between blocks: (source, frame, tail source,
+#: tail frame, tail frames left, count-in frames left). A plain tuple local to
+#: the audio thread (a NamedTuple would allocate each block), always unpacked.
+Playhead = tuple[Source, int, Source, int, int, int]
 
 
 class MixCore:
     """Audio-thread rendering; :class:`~stemtui.core.audio.mixer.Mixer` adds the controls.
 
-    Subclasses set up, before the first :meth:`process`: ``_s`` (stems),
-    ``_song_src`` (the identity source), the control attributes written by
-    the UI thread (``_target``, ``_gain_version``, ``_playing``, ``_seek``,
-    ``_switch``, ``_loop``, ``_loop_src``, ``_click``, ``_count_in``) and
-    the scratch buffers (:meth:`_alloc`).
+    Args:
+        song: The song; its ``data`` may still be filling in (``available``).
+        xfade_ms: Crossfade length for seeks and loop wraps.
     """
+
+    def __init__(self, song: Song, xfade_ms: float) -> None:
+        s = len(song.names)
+        self.song = song
+        self._frames = song.frames
+        self._s = s
+        self._song_src = SongSource(song)
+        self._silence = Silence(s)
+        self._need = int(SWITCH_READY_S * song.sample_rate)
+
+        # -- controls, written by the UI (and tempo) thread, replaced whole ----
+        self._target = np.ones(s, dtype=np.float32)
+        self._gain_version = 0
+        self._playing = False
+        self._seek = Seek(0, 0)
+        self._switch = Switch(0, self._song_src, 0, -1)
+        self._loop: Loop = NO_LOOP
+        #: The source a loop restarts from (a stretched run of the loop).
+        self._loop_src: Source | None = None
+        self._click: Click | None = None
+        self._count_in: CountIn | None = None
+
+        # -- audio-thread state ----------------------------------------------
+        self._src: Source = self._song_src
+        self._pos = 0
+        self._g_cur = np.ones(s, dtype=np.float32)
+        self._g_new = np.ones(s, dtype=np.float32)
+        self._gain_seen = 0
+        self._seek_seen = 0
+        self._switch_seen = 0
+        self._was_playing = False
+        self._tail_src: Source = self._song_src
+        self._tail_pos = 0
+        self._tail_left = 0
+        self._ci_left = 0
+        #: The source the audio thread plays now (published for clean-up).
+        self.current_source: Source = self._song_src
+        self._alloc(s)
+        self.set_xfade(xfade_ms)
 
     def set_xfade(self, ms: float) -> None:
         """Set the seek/loop crossfade length (call before playback starts)."""
-        x = round(ms * self.sample_rate / 1000.0)
+        x = round(ms * self.song.sample_rate / 1000.0)
         self._xfade = x
         k = (np.arange(max(x, 1), dtype=np.float64) + 0.5) / max(x, 1)
         # Raised-cosine pair: fade_in + fade_out == 1, so identical material
@@ -74,18 +126,31 @@ class MixCore:
             self._process_block(out[o : o + m])
             o += m
 
+    def recover(self) -> None:
+        """Make the block after a failed :meth:`process` start clean (audio thread).
+
+        The engine calls this when ``process`` raised and it played silence
+        instead. Nothing of the failed block was committed, so the playhead
+        is where that block began; the next block fades in from silence and
+        ramps to the current gains instead of starting mid-waveform. Allocates
+        nothing, and cannot raise.
+        """
+        self._gain_seen = self._gain_version - 1
+        if self._xfade:
+            self._tail_src, self._tail_pos, self._tail_left = self._silence, 0, self._xfade
+
     def _song_pos(self) -> int:
         src = self._src
         return src.start + int(self._pos * src.rate)
 
     def _take_commands(self) -> None:
         seek = self._seek
-        if seek[0] != self._seek_seen:
-            self._seek_seen = seek[0]
-            self._jump(self._song_src, self._song_src.run_frame(seek[1]))
+        if seek.version != self._seek_seen:
+            self._seek_seen = seek.version
+            self._jump(self._song_src, self._song_src.run_frame(seek.frame))
         sw = self._switch
-        if sw[0] != self._switch_seen:
-            _, src, frame, at = sw
+        if sw.version != self._switch_seen:
+            src, frame, at = sw.source, sw.frame, sw.at
             if at >= 0:
                 # A tempo change: take over at the same song time, once the
                 # new run has audio there.
@@ -95,10 +160,10 @@ class MixCore:
                 frame = src.run_frame(max(now, at))
             if src.avail[0] < min(frame + self._need, src.frames):
                 return  # not rendered yet: keep playing the old source
-            self._switch_seen = sw[0]
+            self._switch_seen = sw.version
             self._jump(src, frame)
 
-    def _jump(self, src, frame: int) -> None:
+    def _jump(self, src: Source, frame: int) -> None:
         if self._was_playing and self._xfade:
             # Let the old playhead ring out under the new one: no click.
             self._tail_src, self._tail_pos, self._tail_left = self._src, self._pos, self._xfade
@@ -123,8 +188,8 @@ class MixCore:
         counting = False
         if playing and not self._was_playing:
             ci = self._count_in
-            if ci is not None and ci[1]:
-                self._ci_left = ci[0].shape[0]
+            if ci is not None and ci.on:
+                self._ci_left = ci.audio.shape[0]
                 counting = True
         if ramp or playing != self._was_playing:
             self._set_ramp(f)
@@ -150,7 +215,8 @@ class MixCore:
             if not playing:
                 # Pausing: hold the playhead where the fade began so resuming
                 # replays the faded-out block instead of skipping it.
-                new = (state[0], state[1], state[2], state[3], 0, 0)
+                src, pos, tail_src, tail_pos, _, _ = state
+                new = (src, pos, tail_src, tail_pos, 0, 0)
         self._src, self._pos, self._tail_src, self._tail_pos, self._tail_left, self._ci_left = new
         self.current_source = self._src
         self._published_pos[0] = self._song_pos()
@@ -161,7 +227,7 @@ class MixCore:
             np.subtract(np.float32(1.0), self._ramp[:f], out=self._ramp_inv[:f])
             self._ramp_n = f
 
-    def _render(self, dst: np.ndarray, g: np.ndarray, state: tuple, meter: bool) -> tuple:
+    def _render(self, dst: np.ndarray, g: np.ndarray, state: Playhead, meter: bool) -> Playhead:
         """Mix ``len(dst)`` frames from the playhead with gains ``g``.
 
         Handles loop wraps (and the count-in before each restart), clicks and
@@ -174,12 +240,14 @@ class MixCore:
         s = self._s
         la, lb, lon = self._loop
         click = self._click
+        flags = self._flags
         starved = ended = 0
         o = 0
         while o < f:
             if ci_left:
                 o, tail_src, tail_pos, tail_left, ci_left = self._count_in_part(
-                    dst, o, g, tail_src, tail_pos, tail_left, ci_left)
+                    dst, o, g, tail_src, tail_pos, tail_left, ci_left
+                )
                 continue
             avail = min(int(src.avail[0]), src.frames)
             if pos >= avail:
@@ -193,7 +261,7 @@ class MixCore:
                 else:
                     starved = 1
                 break
-            if self._flags[1] and not tail_left and self._xfade:
+            if flags[STARVED] and not tail_left and self._xfade:
                 # Audio arrives after a wait: fade it in from silence.
                 tail_src, tail_pos, tail_left = self._silence, 0, self._xfade
             end = pos + (f - o)
@@ -216,7 +284,7 @@ class MixCore:
                 self._meter(block, g)
             if tail_left:
                 tail_pos, tail_left = self._mix_tail(seg, g, tail_src, tail_pos, tail_left)
-            if click is not None and click[5]:
+            if click is not None and click.on:
                 # After the crossfade: the click is its own channel, never faded.
                 self._add_clicks(seg, src, pos, click)
             o += n
@@ -227,15 +295,15 @@ class MixCore:
                     tail_src, tail_pos, tail_left = src, pos, self._xfade
                 src, pos = nxt, nxt.run_frame(la)
                 ci = self._count_in
-                if ci is not None and ci[1]:
-                    ci_left = ci[0].shape[0]
+                if ci is not None and ci.on:
+                    ci_left = ci.audio.shape[0]
         if meter:
-            self._flags[0] = ended
-            self._flags[1] = starved
-            self._flags[2] = 1 if ci_left else 0
+            flags[ENDED] = ended
+            flags[STARVED] = starved
+            flags[COUNTING_IN] = 1 if ci_left else 0
         return src, pos, tail_src, tail_pos, tail_left, ci_left
 
-    def _wrap_source(self, src, la: int):
+    def _wrap_source(self, src: Source, la: int) -> Source:
         """The source to restart a loop from: the loop run, or one covering ``la``."""
         nxt = self._loop_src
         if nxt is not None and nxt.start == la and nxt.tempo == src.tempo and nxt.semitones == src.semitones:
@@ -257,7 +325,11 @@ class MixCore:
 
     def _count_in_part(self, dst, o, g, tail_src, tail_pos, tail_left, ci_left):
         """Play the count-in clicks (the playhead waits at the loop start)."""
-        buf = self._count_in[0]
+        ci = self._count_in
+        if ci is None:  # turned off while counting in: the music fades in now
+            return (o, self._silence, 0, self._xfade, 0) if self._xfade else (o, tail_src, tail_pos, tail_left, 0)
+        buf = ci.audio
+        ci_left = min(ci_left, buf.shape[0])  # replaced by a shorter one meanwhile
         m = min(ci_left, dst.shape[0] - o)
         k = buf.shape[0] - ci_left
         seg = dst[o : o + m]
@@ -272,9 +344,10 @@ class MixCore:
             tail_src, tail_pos, tail_left = self._silence, 0, self._xfade
         return o + m, tail_src, tail_pos, tail_left, ci_left
 
-    def _add_clicks(self, seg: np.ndarray, src, pos: int, click: tuple) -> None:
+    def _add_clicks(self, seg: np.ndarray, src: Source, pos: int, click: Click) -> None:
         """Add the metronome's clicks that sound in ``seg`` (song-time beats)."""
-        period, offset, bpb, normal, accent, _on = click
+        period, offset, bpb = click.period, click.offset, click.beats_per_bar
+        normal, accent = click.normal, click.accent
         n = seg.shape[0]
         length = normal.shape[0]
         rate, start = src.rate, src.start
@@ -292,8 +365,9 @@ class MixCore:
                 np.add(seg[a:b], sample[a - o : b - o], out=seg[a:b])
             k += 1
 
-    def _mix_tail(self, seg: np.ndarray, g: np.ndarray, tail_src, tail_pos: int, tail_left: int,
-                  fade_head: bool = True) -> tuple[int, int]:
+    def _mix_tail(
+        self, seg: np.ndarray, g: np.ndarray, tail_src: Source, tail_pos: int, tail_left: int, fade_head: bool = True
+    ) -> tuple[int, int]:
         """Crossfade the old playhead's continuation into the start of ``seg``."""
         m = min(seg.shape[0], tail_left)
         k0 = self._xfade - tail_left

@@ -4,9 +4,9 @@ Threading model (no locks anywhere):
 
 * The UI thread calls the ``set_*``/``seek``/``play`` methods. They compute a
   target gain vector or transport command, store it, and bump a version
-  number. Attribute stores are atomic under the GIL, and each command's data
-  is written before its version, so the audio thread never sees a version
-  without its data.
+  number. Attribute stores are atomic under the GIL, and each command is one
+  immutable record (:mod:`stemtui.core.audio.mixstate`) stored whole, so the
+  audio thread never sees half a command.
 * The audio thread calls :meth:`Mixer.process` with an output buffer. It
   only slices preallocated arrays and runs numpy kernels with ``out=``:
   no buffer allocation, no locks, no I/O, no logging.
@@ -18,15 +18,21 @@ Every change is click-free: a gain change ramps linearly over one block
 same thing because mixing is linear in the gains); a seek or loop wrap
 crossfades the old playhead's continuation into the new one over a few ms;
 pause and resume fade over one block.
+
+The classes: :class:`~stemtui.core.audio.mixcore.MixCore` (the audio thread),
+:class:`~stemtui.core.audio.mixpractice.MixPractice` (tempo, metronome, and
+the interface the tempo code drives), :class:`Mixer` (gains and transport).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from stemtui.core.audio.mixcore import BLOCK_MAX, MixCore
+from stemtui.core.audio.mixcore import BLOCK_MAX, COUNTING_IN, ENDED, STARVED
+from stemtui.core.audio.mixpractice import MixPractice
+from stemtui.core.audio.mixstate import NO_LOOP, Loop, Seek, Switch
 from stemtui.core.audio.song import Song
-from stemtui.core.audio.source import Silence, SongSource
+from stemtui.core.audio.source import Source
 
 __all__ = ["BLOCK_MAX", "Mixer", "db_to_gain", "gain_to_db"]
 
@@ -34,9 +40,6 @@ __all__ = ["BLOCK_MAX", "Mixer", "db_to_gain", "gain_to_db"]
 XFADE_MS = 5.0
 #: Volume range of one stem, as a linear factor (0–200 %).
 VOLUME_MAX = 2.0
-#: Seconds of stretched audio a run must have ready past the playhead before
-#: the mixer switches to it: the render-ahead starts with a buffer, not a race.
-SWITCH_READY_S = 2.0
 
 
 def db_to_gain(db: float) -> float:
@@ -49,7 +52,7 @@ def gain_to_db(gain: float) -> float:
     return float("-inf") if gain <= 0 else float(20.0 * np.log10(gain))
 
 
-class Mixer(MixCore):
+class Mixer(MixPractice):
     """Mixes the stems of one :class:`Song` into a stereo output.
 
     Args:
@@ -59,56 +62,14 @@ class Mixer(MixCore):
     """
 
     def __init__(self, song: Song, xfade_ms: float = XFADE_MS) -> None:
-        s = len(song.names)
-        self.song = song
-        self._frames = song.frames
-        self._s = s
-        self._song_src = SongSource(song)
-        self._silence = Silence(s)
-        self._need = int(SWITCH_READY_S * song.sample_rate)
-
+        super().__init__(song, xfade_ms)
+        s = self._s
         # -- controls, written by the UI thread ------------------------------
         self.volume = np.ones(s, dtype=np.float32)
         self.mute = np.zeros(s, dtype=bool)
         self.solo = np.zeros(s, dtype=bool)
         self.master = 1.0
-        self._target = np.ones(s, dtype=np.float32)
-        self._gain_version = 0
-        self._playing = False
         self._pending: int | None = None  # the latest seek target
-        #: (version, song frame): a seek in the song itself.
-        self._seek: tuple[int, int] = (0, 0)
-        #: (version, source, frame, at): switch to a source; ``at >= 0`` waits
-        #: for that song frame (a tempo change), ``-1`` jumps (a seek).
-        self._switch: tuple = (0, self._song_src, 0, -1)
-        #: (start, end, enabled) in song frames; replaced whole so reads are atomic.
-        self._loop: tuple[int, int, bool] = (0, 0, False)
-        #: The source a loop restarts from (a stretched run of the loop).
-        self._loop_src = None
-        #: (period, offset, beats per bar, click, accent click, on), frames; or None.
-        self._click: tuple | None = None
-        #: (count-in audio, on) or None.
-        self._count_in: tuple | None = None
-        self._tempo = None  # TempoControl, created on the first tempo change
-        self._metronome = None
-
-        # -- audio-thread state ----------------------------------------------
-        self._src = self._song_src
-        self._pos = 0
-        self._g_cur = np.ones(s, dtype=np.float32)
-        self._g_new = np.ones(s, dtype=np.float32)
-        self._gain_seen = 0
-        self._seek_seen = 0
-        self._switch_seen = 0
-        self._was_playing = False
-        self._tail_src = self._song_src
-        self._tail_pos = 0
-        self._tail_left = 0
-        self._ci_left = 0
-        #: The source the audio thread plays now (published for clean-up).
-        self.current_source = self._song_src
-        self._alloc(s)
-        self.set_xfade(xfade_ms)
 
     # ======================================================================
     # UI-thread API
@@ -178,6 +139,11 @@ class Mixer(MixCore):
         """A copy of the effective per-stem gains the mix is heading to."""
         return self._target.copy()
 
+    @property
+    def gains_pending(self) -> bool:
+        """Whether the audio thread has yet to pick up the latest gain change."""
+        return self._gain_seen != self._gain_version
+
     def audible(self, stem: int) -> bool:
         """Whether a stem is heard, given mutes and solos."""
         return bool(self._target[stem] > 0)
@@ -196,7 +162,8 @@ class Mixer(MixCore):
             self.pause()
         else:
             if self.ended:
-                self.seek(self._loop[0] if self._loop[2] else 0)
+                loop = self._loop
+                self.seek(loop.start if loop.enabled else 0)
             self.play()
         return self._playing
 
@@ -212,19 +179,18 @@ class Mixer(MixCore):
         of a second); the old playhead keeps playing until it is ready.
         """
         frame = min(max(int(frame), 0), self._frames)
-        self._flags[0] = 0
+        self._flags[ENDED] = 0
+        self._pending = frame
         if self._tempo is not None and not self._tempo.identity:
-            self._pending = frame
             self._tempo.seek(frame)
         else:
-            self._pending = frame
-            self._seek = (self._seek[0] + 1, frame)
+            self._seek = Seek(self._seek.version + 1, frame)
 
     def seek_seconds(self, seconds: float) -> None:
         """Move the playhead to a time in seconds."""
         self.seek(round(seconds * self.sample_rate))
 
-    def switch_to(self, src, frame: int, at: int = -1) -> None:
+    def switch_to(self, src: Source, frame: int, at: int = -1) -> None:
         """Play ``src`` from its ``frame`` once it has audio there (tempo code).
 
         Args:
@@ -233,7 +199,7 @@ class Mixer(MixCore):
             at: ``-1`` to jump (a seek); otherwise a song frame: switch when
                 the playhead reaches it, at the same song time.
         """
-        self._switch = (self._switch[0] + 1, src, int(frame), int(at))
+        self._switch = Switch(self._switch.version + 1, src, int(frame), int(at))
 
     def set_loop(self, start: int, end: int, enabled: bool = True) -> None:
         """Set the A–B loop in frames; it wraps when the playhead reaches ``end``.
@@ -245,7 +211,7 @@ class Mixer(MixCore):
         end = min(max(int(end), 0), self._frames)
         if end - start < self.min_loop_frames:
             raise ValueError("loop end must come after loop start")
-        self._loop = (start, end, bool(enabled))
+        self._loop = Loop(start, end, bool(enabled))
         self._loop_changed()
 
     def set_loop_ms(self, start_ms: float, end_ms: float, enabled: bool = True) -> None:
@@ -256,12 +222,12 @@ class Mixer(MixCore):
     def enable_loop(self, enabled: bool) -> None:
         """Turn the loop on or off, keeping its points."""
         a, b, _ = self._loop
-        self._loop = (a, b, bool(enabled) and b > a)
+        self._loop = Loop(a, b, bool(enabled) and b > a)
         self._loop_changed()
 
     def clear_loop(self) -> None:
         """Forget the loop points."""
-        self._loop = (0, 0, False)
+        self._loop = NO_LOOP
         self._loop_changed()
 
     def _loop_changed(self) -> None:
@@ -269,8 +235,8 @@ class Mixer(MixCore):
             self._tempo.loop_changed()
 
     @property
-    def loop(self) -> tuple[int, int, bool]:
-        """``(start, end, enabled)`` in frames; ``end == 0`` means no loop."""
+    def loop(self) -> Loop:
+        """``(start, end, enabled)`` in frames (a :class:`Loop`); ``end == 0`` means no loop."""
         return self._loop
 
     @property
@@ -280,7 +246,7 @@ class Mixer(MixCore):
         Lets quick successive seeks (key repeat) build on each other rather
         than on a stale published position.
         """
-        busy = self._seek_seen != self._seek[0] or self._switch_seen != self._switch[0]
+        busy = self._seek_seen != self._seek.version or self._switch_seen != self._switch.version
         if self._tempo is not None and self._tempo.seeking:
             busy = True
         return self._pending if busy else None
@@ -291,6 +257,11 @@ class Mixer(MixCore):
         return max(2 * self._xfade, 1)
 
     @property
+    def xfade_frames(self) -> int:
+        """The seek/loop crossfade length in frames (0: hard cuts)."""
+        return self._xfade
+
+    @property
     def position(self) -> int:
         """Playhead in song frames, as last published by the audio thread."""
         return int(self._published_pos[0])
@@ -298,17 +269,17 @@ class Mixer(MixCore):
     @property
     def ended(self) -> bool:
         """Whether the playhead reached the end of the song."""
-        return bool(self._flags[0])
+        return bool(self._flags[ENDED])
 
     @property
     def starved(self) -> bool:
         """Whether playback is waiting for stems still being separated/decoded."""
-        return bool(self._flags[1])
+        return bool(self._flags[STARVED])
 
     @property
     def counting_in(self) -> bool:
         """Whether the count-in clicks are playing."""
-        return bool(self._flags[2])
+        return bool(self._flags[COUNTING_IN])
 
     def take_peaks(self) -> np.ndarray:
         """Per-stem peaks since the previous call; resets them (UI thread)."""
@@ -316,7 +287,7 @@ class Mixer(MixCore):
         self.peaks[:] = 0.0
         return out
 
-    def start_at(self, frame: int, playing: bool = True, source=None) -> None:
+    def start_at(self, frame: int, playing: bool = True, source: Source | None = None) -> None:
         """Place the playhead without a crossfade and apply gains at once.
 
         For offline rendering and tests, before any :meth:`process` call.
@@ -329,8 +300,8 @@ class Mixer(MixCore):
         src = source if source is not None else self._song_src
         self._src = self.current_source = src
         self._pos = src.run_frame(min(max(int(frame), 0), self._frames))
-        self._seek_seen = self._seek[0]
-        self._switch_seen = self._switch[0]
+        self._seek_seen = self._seek.version
+        self._switch_seen = self._switch.version
         self._published_pos[0] = self._song_pos()
         np.copyto(self._g_cur, self._target)
         self._gain_seen = self._gain_version
@@ -338,63 +309,3 @@ class Mixer(MixCore):
         self._tail_left = 0
         self._ci_left = 0
         self._flags[:] = 0
-
-    # -- practice extras ---------------------------------------------------
-    def set_tempo(self, tempo: float, semitones: int = 0) -> None:
-        """Play at ``tempo`` (0.5–1.5) and transposed by ``semitones`` (−12…12).
-
-        Stems are stretched ahead of the playhead in a worker process; the
-        change is heard as soon as the first second is rendered. Mutes,
-        solos, volumes and loops keep working; loop points stay in song time.
-        """
-        from stemtui.core.tempo.control import TempoControl
-
-        if self._tempo is None:
-            self._tempo = TempoControl(self)
-        self._tempo.set(tempo, semitones)
-        if self._metronome is not None:
-            self._metronome.apply()  # the count-in follows the tempo heard
-
-    @property
-    def metronome(self):
-        """The click and count-in channel (:class:`~stemtui.core.audio.metronome.Metronome`)."""
-        if self._metronome is None:
-            from stemtui.core.audio.metronome import Metronome
-
-            self._metronome = Metronome(self)
-        return self._metronome
-
-    @property
-    def tempo(self) -> float:
-        """The tempo factor asked for (1.0 = original)."""
-        return 1.0 if self._tempo is None else self._tempo.tempo
-
-    @property
-    def semitones(self) -> int:
-        """The transpose asked for, in semitones."""
-        return 0 if self._tempo is None else self._tempo.semitones
-
-    def set_click(self, period: float, offset: float, beats_per_bar: int, normal: np.ndarray,
-                  accent: np.ndarray, on: bool) -> None:
-        """Set the metronome: beats every ``period`` song frames from ``offset``.
-
-        Args:
-            period: Song frames per beat.
-            offset: Song frame of a beat.
-            beats_per_bar: Accent every this many beats.
-            normal: Click sample ``(n, 2)`` float32, gain applied.
-            accent: Downbeat click, same length.
-            on: Whether the clicks sound.
-        """
-        self._click = (float(period), float(offset), max(1, int(beats_per_bar)),
-                       np.ascontiguousarray(normal, dtype=np.float32),
-                       np.ascontiguousarray(accent, dtype=np.float32), bool(on))
-
-    def set_count_in(self, audio: np.ndarray | None, on: bool = True) -> None:
-        """Play ``audio`` (the count-in clicks) before playback and each loop restart."""
-        self._count_in = None if audio is None else (np.ascontiguousarray(audio, dtype=np.float32), bool(on))
-
-    def close(self) -> None:
-        """Stop tempo workers and delete their files."""
-        if self._tempo is not None:
-            self._tempo.close()

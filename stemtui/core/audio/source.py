@@ -10,9 +10,33 @@ position are song frames, so they mean the same thing at every tempo.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from stemtui.core.audio.song import Song
+
+
+class Source(Protocol):
+    """What the audio thread reads from a source (duck-typed; see the module docstring).
+
+    ``data`` is ``(stems, frames, 2)`` float32; ``avail[0]`` counts the frames
+    ready to play (it may grow while playing); ``start``, ``rate`` map a
+    source frame to song time, ``end`` is the song frame it ends at.
+    """
+
+    data: np.ndarray
+    avail: np.ndarray
+    frames: int
+    start: int
+    end: int
+    rate: float
+    tempo: float
+    semitones: int
+
+    def run_frame(self, song_frame: int) -> int:
+        """The source frame that plays ``song_frame``."""
+        ...
 
 
 class SongSource:
@@ -82,3 +106,7 @@ class Silence:
     def __init__(self, s: int) -> None:
         self.data = np.zeros((s, 0, 2), dtype=np.float32)
         self.avail = np.zeros(1, dtype=np.int64)
+
+    def run_frame(self, song_frame: int) -> int:  # noqa: ARG002
+        """Always 0: there is nothing to play."""
+        return 0

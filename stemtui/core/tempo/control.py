@@ -12,6 +12,12 @@ sources itself once a run has audio at the playhead, so nothing waits:
   audio, with the loop points in song time.
 
 Back at 100 % and no transpose the mixer plays the song itself again.
+
+Failures are reported, never fatal: a command that raises is recorded and
+the thread carries on with the next one; a run whose worker died
+(``StretchRun.error``) is recorded and, if the mixer needs it, playback falls
+back to the song itself at 100 % rather than waiting for audio that will not
+come. :meth:`TempoControl.take_errors` hands the lines to the UI or CLI.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Set as AbstractSet
+from pathlib import Path
 
+from stemtui.core.audio.faults import describe
 from stemtui.core.audio.shm import scratch_dir
 from stemtui.core.tempo.stretch import check_semitones, check_tempo, is_identity
 from stemtui.core.tempo.stretchworker import SharedSong, StretchRun
@@ -28,6 +37,8 @@ from stemtui.core.tempo.stretchworker import SharedSong, StretchRun
 LOOP_PAD_S = 0.1
 #: Seconds a replaced run stays alive (the audio thread may still be fading it out).
 RETIRE_S = 3.0
+#: How often the control thread checks rendering runs for a dead worker, seconds.
+WATCH_S = 0.25
 
 
 class TempoControl:
@@ -46,10 +57,11 @@ class TempoControl:
         self._q: queue.Queue = queue.Queue()
         self._seeks = 0
         self._lock = threading.Lock()
-        self._folder = None
+        self._folder: Path | None = None
         self._shared: SharedSong | None = None
         self._runs: list[StretchRun] = []
         self._retired: list[tuple[float, StretchRun]] = []
+        self._errors: list[str] = []
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="stemtui-tempo", daemon=True)
         self._thread.start()
@@ -65,11 +77,32 @@ class TempoControl:
         """Whether a seek is queued or being turned into a run."""
         return self._seeks > 0
 
+    @property
+    def folder(self) -> Path | None:
+        """The scratch folder of the shared song and the runs (``None`` until the first run)."""
+        return self._folder
+
+    def take_errors(self) -> list[str]:
+        """One line per failure since the last call, oldest first (any thread).
+
+        A failure is a command that raised (the thread went on with the next)
+        or a stretch worker that died; in the latter case the mixer already
+        plays the song itself and :attr:`tempo` is back at 1.0.
+        """
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors
+
+    def _report(self, line: str) -> None:
+        with self._lock:
+            self._errors.append(line)
+
     def set(self, tempo: float, semitones: int) -> None:
         """Change tempo and transpose (validated: 0.5–1.5, −12…12)."""
-        self.tempo = check_tempo(tempo)
-        self.semitones = check_semitones(semitones)
-        self._q.put(("set", self.tempo, self.semitones))
+        tempo, semitones = check_tempo(tempo), check_semitones(semitones)
+        with self._lock:
+            self.tempo, self.semitones = tempo, semitones
+        self._q.put(("set", tempo, semitones))
 
     def seek(self, frame: int) -> None:
         """Seek at a stretched tempo: render from ``frame``, then jump there."""
@@ -102,23 +135,61 @@ class TempoControl:
     def _loop(self) -> None:
         while True:
             try:
-                # Wake up periodically only while retired runs wait to be
-                # deleted: an idle thread should cost the audio thread nothing.
-                growing = not self.mixer.song.complete.is_set()
-                cmd = self._q.get(timeout=0.5 if growing else 1.0 if self._retired else None)
+                cmd = self._q.get(timeout=self._wake_s())
             except queue.Empty:
-                self._extend()
-                self._clean()
-                continue
+                cmd = ()
             if cmd is None:
                 return
             try:
-                self._handle(cmd)
+                if cmd:
+                    self._handle(cmd)
+                else:
+                    self._extend()
+            except Exception as exc:  # noqa: BLE001 - reported; the thread must keep serving the keys
+                self._report(f"tempo: {cmd[0] if cmd else 'extend'} failed: {describe(exc)}")
             finally:
-                if cmd[0] == "seek":
+                if cmd and cmd[0] == "seek":
                     with self._lock:
                         self._seeks -= 1
-            self._clean()
+            try:
+                self._check_runs()
+                self._clean()
+            except Exception as exc:  # noqa: BLE001 - as above
+                self._report(f"tempo: clean-up failed: {describe(exc)}")
+
+    def _wake_s(self) -> float | None:
+        """How long the thread may sleep: forever when idle (it then costs the audio thread nothing)."""
+        if not self.mixer.song.complete.is_set():
+            return 0.5  # a song still separating: runs are extended as it grows
+        if any(r.error is None and not r.done and not r.finished.is_set() for r in self._runs):
+            return WATCH_S  # rendering: watch for a worker that dies
+        return 1.0 if self._retired else None
+
+    def _check_runs(self) -> None:
+        """Report runs whose worker failed; if the mixer needs one, play the song instead."""
+        failed = [r for r in self._runs if r.error is not None]
+        if not failed:
+            return
+        m = self.mixer
+        in_use = {id(s) for s in m.sources_in_use()}
+        needed = None
+        for run in failed:
+            self._retire(run)
+            semis = f", {run.semitones:+d} st" if run.semitones else ""
+            line = f"tempo {run.tempo * 100:.0f}%{semis}: the stretch worker failed ({run.error})"
+            if id(run) in in_use:
+                needed = run
+                line += "; playing the song at 100 %"
+            self._report(line)
+        if needed is None:
+            return
+        with self._lock:
+            if (self.tempo, self.semitones) == (needed.tempo, needed.semitones):
+                self.tempo, self.semitones = 1.0, 0  # what is heard now (nothing newer was asked)
+        now = m.pending_seek if m.pending_seek is not None else m.position
+        m.set_loop_source(None)
+        m.switch_to(m.song_source, now, at=-1)
+        self._retire_all()
 
     def _handle(self, cmd: tuple) -> None:
         m = self.mixer
@@ -129,8 +200,8 @@ class TempoControl:
                 return  # a newer change is queued behind this one
             now = m.pending_seek if m.pending_seek is not None else m.position
             if is_identity(tempo, semis):
-                m._loop_src = None
-                m.switch_to(m._song_src, now, at=now)
+                m.set_loop_source(None)
+                m.switch_to(m.song_source, now, at=now)
                 self._retire_all()
                 return
             run = self._new_run(now, tempo, semis)
@@ -143,7 +214,7 @@ class TempoControl:
                 return
             run = self._new_run(cmd[1], self.tempo, self.semitones)
             m.switch_to(run, 0, at=-1)
-            self._retire_others(keep={run, m._loop_src})
+            self._retire_others(keep={run, m.loop_source})
         elif kind == "loop" and not self.identity:
             self._refresh_loop(self.tempo, self.semitones)
             cur = m.current_source
@@ -163,58 +234,67 @@ class TempoControl:
         """
         m = self.mixer
         cur = m.current_source
-        if self.identity or not isinstance(cur, StretchRun) or cur is m._loop_src or not cur.done:
+        if self.identity or not isinstance(cur, StretchRun) or cur is m.loop_source or not cur.done:
             return
         sr = m.sample_rate
         if cur.end >= m.frames or self._song_end() < cur.end + sr:
             return
-        if (cur.frames - m._pos) / sr > 5.0 or any(r.start >= cur.end - 10 * sr for r in self._runs if r is not cur):
+        if (cur.frames - m.source_position) / sr > 5.0 or any(
+            r.start >= cur.end - 10 * sr for r in self._runs if r is not cur
+        ):
             return
         now = m.position
         run = self._new_run(now, self.tempo, self.semitones)
         m.switch_to(run, 0, at=now)
-        self._retire_others(keep={run, m._loop_src})
+        self._retire_others(keep={run, m.loop_source})
 
     def _song_end(self) -> int:
         song = self.mixer.song
         return song.frames if song.complete.is_set() else song.available
 
-    def _ensure_shared(self) -> SharedSong:
-        if self._shared is None:
-            song = self.mixer.song
-            path = getattr(song, "shared_path", None)
-            if not song.complete.is_set() and not hasattr(song.data, "filename"):
-                # A cached song still decoding (a second or so): runs are cut at
-                # what exists when they start, so wait for all of it. (A song
-                # still being separated is the exception: tempo covers what
-                # is separated so far.)
-                song.complete.wait(timeout=120)
-            self._folder = scratch_dir()
-            self._shared = SharedSong(song.data, self._folder, path)
-        return self._shared
+    def _ensure_shared(self) -> tuple[SharedSong, Path]:
+        """The song file the workers read, and the scratch folder (made on first use)."""
+        if self._shared is not None and self._folder is not None:
+            return self._shared, self._folder
+        song = self.mixer.song
+        path = getattr(song, "shared_path", None)
+        if not song.complete.is_set() and not hasattr(song.data, "filename"):
+            # A cached song still decoding (a second or so): runs are cut at
+            # what exists when they start, so wait for all of it. (A song
+            # still being separated is the exception: tempo covers what
+            # is separated so far.)
+            song.complete.wait(timeout=120)
+        folder = self._folder = scratch_dir()
+        self._shared = SharedSong(song.data, folder, path)
+        return self._shared, folder
 
     def _new_run(self, start: int, tempo: float, semis: int, end: int | None = None) -> StretchRun:
-        shared = self._ensure_shared()
+        shared, folder = self._ensure_shared()
         song_end = self._song_end()
         end = song_end if end is None else min(end, song_end)
         start = min(max(0, int(start)), max(0, end - 1))
-        run = StretchRun(shared, start, end, self.mixer.sample_rate, tempo, semis, self._folder)
+        run = StretchRun(shared, start, end, self.mixer.sample_rate, tempo, semis, folder)
         self._runs.append(run)
         return run
 
     def _refresh_loop(self, tempo: float, semis: int) -> None:
         m = self.mixer
         la, lb, on = m.loop
-        old = m._loop_src
+        old = m.loop_source
         if not on or lb <= la:
-            m._loop_src = None
+            m.set_loop_source(None)
         else:
             end = lb + int(LOOP_PAD_S * m.sample_rate)
-            if old is not None and old.start == la and old.end >= min(end, self._song_end()) \
-                    and old.tempo == tempo and old.semitones == semis:
+            if (
+                old is not None
+                and old.start == la
+                and old.end >= min(end, self._song_end())
+                and old.tempo == tempo
+                and old.semitones == semis
+            ):
                 return
-            m._loop_src = self._new_run(la, tempo, semis, end=end)
-        if old is not None and old is not m._loop_src:
+            m.set_loop_source(self._new_run(la, tempo, semis, end=end))
+        if old is not None and old is not m.loop_source:
             self._retire(old)
 
     def _retire(self, run: StretchRun) -> None:
@@ -226,7 +306,7 @@ class TempoControl:
     def _retire_all(self, keep: StretchRun | None = None) -> None:
         self._retire_others({keep})
 
-    def _retire_others(self, keep: set) -> None:
+    def _retire_others(self, keep: AbstractSet[object]) -> None:
         for run in list(self._runs):
             if run not in keep:
                 self._retire(run)
@@ -234,7 +314,7 @@ class TempoControl:
     def _clean(self) -> None:
         """Delete retired runs that the audio thread can no longer be reading."""
         m = self.mixer
-        live = {id(m.current_source), id(m._tail_src), id(m._switch[1]), id(m._loop_src)}
+        live = {id(s) for s in m.sources_in_use()}
         now = time.monotonic()
         keep = []
         for t, run in self._retired:

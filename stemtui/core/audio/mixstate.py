@@ -1,0 +1,75 @@
+"""The mixer's shared state: immutable records the UI side replaces whole.
+
+The control side (UI thread, tempo thread) never edits one of these in place:
+it builds a new record and stores it in one attribute. The audio thread reads
+that attribute once per block and then only the record's fields, so it always
+sees one consistent command. Reading a field of a ``NamedTuple`` allocates
+nothing; building one happens only on the control side.
+
+Commands the audio thread must act on once (:class:`Seek`, :class:`Switch`)
+carry a version number: the audio thread remembers the last version it
+applied and acts when a newer one appears.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from stemtui.core.audio.source import Source
+
+
+class Seek(NamedTuple):
+    """Jump to ``frame`` of the song itself (the identity source)."""
+
+    version: int
+    frame: int
+
+
+class Switch(NamedTuple):
+    """Play ``source`` from now on (the tempo code's command).
+
+    ``at < 0``: jump to the source's ``frame`` as soon as it has audio there
+    (a seek). ``at >= 0``: take over when the playhead reaches song frame
+    ``at``, at the same song time (a tempo change; ``frame`` is then unused).
+    """
+
+    version: int
+    source: Source
+    frame: int
+    at: int
+
+
+class Loop(NamedTuple):
+    """The A–B loop in song frames; ``end == 0`` means no loop points."""
+
+    start: int
+    end: int
+    enabled: bool
+
+
+NO_LOOP = Loop(0, 0, False)
+
+
+class Click(NamedTuple):
+    """The metronome: a click every ``period`` song frames from ``offset``.
+
+    ``normal`` and ``accent`` are ``(n, 2)`` float32 samples with the click
+    gain applied; every ``beats_per_bar``-th beat gets the accent.
+    """
+
+    period: float
+    offset: float
+    beats_per_bar: int
+    normal: np.ndarray
+    accent: np.ndarray
+    on: bool
+
+
+class CountIn(NamedTuple):
+    """The count-in clicks, ``(n, 2)`` float32, played before playback and each loop restart."""
+
+    audio: np.ndarray
+    on: bool
