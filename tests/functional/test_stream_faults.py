@@ -98,7 +98,7 @@ def test_play_reports_a_callback_fault_in_one_line_and_exits_1(monkeypatch, caps
     data.arm(2)  # the first two reads of the playing song raise
     # The one seam: where `play` gets its song (the library and separation
     # are not what is tested here).
-    monkeypatch.setattr(playback, "_song_for_play", lambda _args: (song, None))
+    monkeypatch.setattr(playback, "_song_for_play", lambda _args, _settings: (song, None))
     assert main(["play", "faulty", "--device", "null", "--duration", "1"]) == 1
     err = capsys.readouterr().err
     warnings = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
