@@ -70,6 +70,7 @@ def cmd_play(args, settings) -> int:
         for line in lines:
             _progress_line(f"warning: {line}", final=True)
         problems.extend(lines)
+
     try:
         mixer = engine.load(song)
         apply_mix_flags(mixer, args)  # bad flags are reported before a missing device
@@ -95,9 +96,12 @@ def cmd_play(args, settings) -> int:
             pos = mixer.position / mixer.sample_rate
             sep = ""
             if job is not None and not song.complete.is_set():
-                sep = f"  separating {100 * song.available / song.frames:3.0f}%" + (" (waiting)" if mixer.starved else "")
+                sep = f"  separating {100 * song.available / song.frames:3.0f}%" + (
+                    " (waiting)" if mixer.starved else ""
+                )
             warn(mixer.take_tempo_errors())
-            _progress_line(f"▶ {song.title}  {format_time(pos)} / {format_time(song.duration)}{tag}{sep}  underruns {engine.underruns}")
+            where = f"{format_time(pos)} / {format_time(song.duration)}"
+            _progress_line(f"▶ {song.title}  {where}{tag}{sep}  underruns {engine.underruns}")
             if mixer.ended or (args.duration is not None and time.monotonic() - t0 >= args.duration):
                 break
             if engine.stream_lost:
@@ -143,9 +147,9 @@ def cmd_export(args, settings) -> int:
 def _export(args, settings, chan) -> int:
     from pathlib import Path
 
+    from stemtui.core.audio.mixer import Mixer
     from stemtui.core.errors import BadInput
     from stemtui.core.library.export import backing_name, check_output_path, export_mix
-    from stemtui.core.audio.mixer import Mixer
     from stemtui.core.timefmt import parse_time
 
     target = Path(args.output).expanduser() if args.output else None
@@ -163,8 +167,16 @@ def _export(args, settings, chan) -> int:
     if target is None or target.is_dir():
         # No file name given: one that says what this backing track leaves out.
         audible = [mixer.audible(i) for i in range(len(song.names))]
-        name = backing_name(song.title, song.names, audible, tempo, semitones,
-                            (a / sr, b / sr) if on else None, "." + args.format, click=bool(args.click))
+        name = backing_name(
+            song.title,
+            song.names,
+            audible,
+            tempo,
+            semitones,
+            (a / sr, b / sr) if on else None,
+            "." + args.format,
+            click=bool(args.click),
+        )
         target = (target or Path.cwd()) / name
     if on:
         # Exporting a loop means the loop region, once, in song time.
@@ -178,7 +190,10 @@ def _export(args, settings, chan) -> int:
         end = round(end_s * sr)
     end = min(end, song.frames)
     if start >= end:
-        raise BadInput(f"--from/--to {args.start}-{args.end}", "empty range (the start must come before the end and the song's end)")
+        raise BadInput(
+            f"--from/--to {args.start}-{args.end}",
+            "empty range (the start must come before the end and the song's end)",
+        )
 
     def progress(f: float) -> None:
         if chan is not None:
@@ -210,5 +225,3 @@ def cmd_devices(args, settings) -> int:  # noqa: ARG001 -- every command takes (
         mark = "*" if d.is_default else " "
         print(f"{mark}{d.index:3}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_samplerate:.0f} Hz)")
     return 0
-
-

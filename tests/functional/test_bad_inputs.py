@@ -260,7 +260,9 @@ def start_blocked_export(cache: Path, target: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize(
     # SIGTERM is the worker protocol's cancel for a --progress-json child: it ends as "cancelled" (130).
-    ("sig", "code"), [(signal.SIGTERM, 130), (signal.SIGHUP, 129), (signal.SIGINT, 130)], ids=["TERM", "HUP", "INT"]
+    ("sig", "code"),
+    [(signal.SIGTERM, 130), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ids=["TERM", "HUP", "INT"],
 )
 def test_signalled_export_removes_its_part(demo_cache, tmp_path, sig, code):
     target = tmp_path / "out" / "mix.wav"

@@ -46,7 +46,9 @@ def test_export_transposed_loop_region(tmp_path, sine_folder):
     cache = tmp_path / "cache"
     run(["import", str(sine_folder)], cache)
     out = tmp_path / "up.flac"
-    r = run(["export", "sine song", "--solo", "keys", "--transpose", "12", "--loop", "0:01-0:03", "-o", str(out)], cache)
+    r = run(
+        ["export", "sine song", "--solo", "keys", "--transpose", "12", "--loop", "0:01-0:03", "-o", str(out)], cache
+    )
     assert r.returncode == 0, r.stderr
     y, _ = sf.read(out, dtype="float32")
     assert abs(len(y) - 2 * SR) <= 0.010 * SR  # the loop region, once
@@ -55,8 +57,12 @@ def test_export_transposed_loop_region(tmp_path, sine_folder):
 
 @pytest.mark.parametrize(
     "flags,needle",
-    [(["--tempo", "0.3"], "--tempo 0.3"), (["--tempo", "fast"], "--tempo fast"), (["--transpose", "13"], "--transpose 13"),
-     (["--transpose", "0.5"], "--transpose 0.5")],
+    [
+        (["--tempo", "0.3"], "--tempo 0.3"),
+        (["--tempo", "fast"], "--tempo fast"),
+        (["--transpose", "13"], "--transpose 13"),
+        (["--transpose", "0.5"], "--transpose 0.5"),
+    ],
 )
 def test_bad_practice_flags_are_one_line_errors(tmp_path, sine_folder, flags, needle):
     cache = tmp_path / "cache"
@@ -75,9 +81,26 @@ def test_play_at_075_keeps_pitch_on_the_sink(pulse, tmp_path, sine_folder):
     env = {**pulse.env, "STEMTUI_CACHE_DIR": str(cache)}
     with pulse.record() as rec:
         r = subprocess.run(
-            [sys.executable, "-m", "stemtui", "play", "sine song", "--mute", "vocals", "--tempo", "0.75",
-             "--device", "pulse", "--duration", "4"],
-            env=env, capture_output=True, text=True, timeout=60, check=False,
+            [
+                sys.executable,
+                "-m",
+                "stemtui",
+                "play",
+                "sine song",
+                "--mute",
+                "vocals",
+                "--tempo",
+                "0.75",
+                "--device",
+                "pulse",
+                "--duration",
+                "4",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert r.returncode == 0, r.stderr
     assert "underruns 0" in r.stderr, r.stderr

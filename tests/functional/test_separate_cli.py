@@ -27,7 +27,14 @@ UNITTEST = ["-n", "demucs_unittest"]
 
 def cli(args, cache: Path, **kw):
     env = {**os.environ, "STEMTUI_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "stemtui", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "stemtui", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def run(args, cache: Path, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -88,7 +95,18 @@ def test_queue_reports_bad_files_and_goes_on(tmp_path, song_wav):
     bad_text.write_text("not audio")
     empty = tmp_path / "empty.wav"
     sf.write(empty, np.zeros((0, 2)), SR)
-    r = run(["separate", str(tmp_path / "missing.flac"), str(bad_text), str(tmp_path), str(empty), str(song_wav), *UNITTEST], cache)
+    r = run(
+        [
+            "separate",
+            str(tmp_path / "missing.flac"),
+            str(bad_text),
+            str(tmp_path),
+            str(empty),
+            str(song_wav),
+            *UNITTEST,
+        ],
+        cache,
+    )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert "Traceback" not in r.stderr
@@ -101,13 +119,15 @@ def test_queue_reports_bad_files_and_goes_on(tmp_path, song_wav):
     assert list((cache / "tmp").iterdir()) == []
 
 
-def test_offline_error_for_htdemucs(tmp_path, song_wav, monkeypatch):
+def test_offline_error_for_htdemucs(tmp_path, song_wav):
     cache = tmp_path / "cache"
     env_home = tmp_path / "hf"
     p = subprocess.run(
         [sys.executable, "-m", "stemtui", "separate", str(song_wav)],
         env={**os.environ, "STEMTUI_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1", "HF_HOME": str(env_home)},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
@@ -153,7 +173,7 @@ def test_ctrl_c_cancels_and_leaves_nothing(tmp_path, long_wav):
     assert json.loads(first)["event"] == "progress"
     t0 = time.monotonic()
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
+    _out, err = p.communicate(timeout=30)
     assert p.returncode == 130 and "cancelled" in err and "Traceback" not in err
     assert time.monotonic() - t0 < 10
     assert complete_ids(cache) == []
@@ -162,7 +182,9 @@ def test_ctrl_c_cancels_and_leaves_nothing(tmp_path, long_wav):
 
 
 def _worker_alive(cache: Path) -> bool:
-    out = subprocess.run(["pgrep", "-f", f"stemtui.core.separation.worker.*{cache}"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["pgrep", "-f", f"stemtui.core.separation.worker.*{cache}"], capture_output=True, text=True
+    ).stdout
     return bool(out.strip())
 
 
@@ -196,8 +218,13 @@ def test_damaged_separation_entry(tmp_path, song_wav):
     entry = Store(cache).get(sid)
     stem = entry.stem_path("vocals")
     stem.write_bytes(stem.read_bytes()[:1000])
-    listing = subprocess.run([sys.executable, "-m", "stemtui", "list", "--json"], capture_output=True, text=True,
-                             env={**os.environ, "STEMTUI_CACHE_DIR": str(cache)}, timeout=60)
+    listing = subprocess.run(
+        [sys.executable, "-m", "stemtui", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STEMTUI_CACHE_DIR": str(cache)},
+        timeout=60,
+    )
     states = {e["id"]: e for e in json.loads(listing.stdout)}
     assert states[sid]["state"] == "damaged" and "vocals" in states[sid]["reason"]
     # Separating again replaces the damaged entry.
@@ -214,7 +241,12 @@ def test_cache_hit_does_not_import_torch(tmp_path, song_wav):
         f"rc = main(['separate', {str(song_wav)!r}, '-n', 'demucs_unittest'])\n"
         "print(rc, 'torch' in sys.modules, 'demucs' in sys.modules)"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "STEMTUI_CACHE_DIR": str(cache)})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "STEMTUI_CACHE_DIR": str(cache)},
+    )
     assert r.stdout.split() == ["0", "False", "False"], (r.stdout, r.stderr)
     assert "cached:" in r.stderr

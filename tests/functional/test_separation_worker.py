@@ -76,8 +76,9 @@ def test_worker_output_equals_in_process(tmp_path):
 def test_cancel_kills_the_worker_promptly(tmp_path):
     audio = test_audio(40.0, SR)
     first = threading.Event()
-    task = SeparationTask(audio, SR, SeparationOptions(**OPTS), tmp_path / "work",
-                          on_progress=lambda p: p.fraction > 0 and first.set())
+    task = SeparationTask(
+        audio, SR, SeparationOptions(**OPTS), tmp_path / "work", on_progress=lambda p: p.fraction > 0 and first.set()
+    )
     task.start()
     assert first.wait(60), "no segment finished"
     pid = task._proc.pid
@@ -107,8 +108,20 @@ def test_worker_cli_on_an_audio_file(tmp_path):
     wav = tmp_path / "song.wav"
     sf.write(str(wav), test_audio(3.0, 22050), 22050)  # resampled to the model's 44.1 kHz
     out = tmp_path / "stems.f32"
-    cmd = [sys.executable, "-m", "stemtui.core.separation.worker", str(wav), "--output", str(out),
-           "--model", "demucs_unittest", "--two-stems", "vocals", "--precision", "fp32"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stemtui.core.separation.worker",
+        str(wav),
+        "--output",
+        str(out),
+        "--model",
+        "demucs_unittest",
+        "--two-stems",
+        "vocals",
+        "--precision",
+        "fp32",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(), timeout=120)
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]  # stdout is only JSON lines
@@ -117,13 +130,18 @@ def test_worker_cli_on_an_audio_file(tmp_path):
     assert info["names"] == ["vocals", "instrumental"] and info["frames"] == 3 * SR
     data = np.memmap(out, dtype=np.float32, mode="r", shape=(2, info["frames"], 2))
     assert np.isfinite(data).all() and np.abs(data).max() > 0
-    bad = subprocess.run(cmd[:4] + ["--model", "nope", "--model-repo", str(tmp_path)], capture_output=True,
-                         text=True, env=worker_env(), timeout=120)
+    bad = subprocess.run(
+        [*cmd[:4], "--model", "nope", "--model-repo", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=worker_env(),
+        timeout=120,
+    )
     err = json.loads(bad.stdout.splitlines()[-1])
     assert bad.returncode == 2 and err["event"] == "error" and err["kind"] == "ModelUnavailable"
 
 
-def test_heap_prefault_only_with_the_kept_heap(tmp_path):
+def test_heap_prefault_only_with_the_kept_heap():
     """prefault_heap runs (and ends) where the worker's malloc settings are set, else does nothing."""
     code = (
         "import resource; from stemtui.core.separation.tuning import prefault_heap\n"
@@ -148,7 +166,12 @@ def test_worker_heap_plan_and_exit_code(tmp_path):
     assert not likely_cpu("demucs_unittest", "cpu") and not likely_cpu("htdemucs", "cuda")
     assert likely_cpu("htdemucs", "cpu")
     # The worker ends with os._exit: its exit status must still be the protocol's.
-    bad = subprocess.run([sys.executable, "-m", "stemtui.core.separation.worker", str(tmp_path / "x.npy")],
-                         capture_output=True, text=True, env=worker_env(), timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "stemtui.core.separation.worker", str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        env=worker_env(),
+        timeout=120,
+    )
     err = json.loads(bad.stdout.splitlines()[-1])
     assert err["event"] == "error" and err["kind"] == "BadInput" and bad.returncode == err["exit_code"] != 0

@@ -10,7 +10,6 @@ import asyncio
 import time
 
 import numpy as np
-
 import soundfile as sf
 
 from stemtui.ui.screens.export_screen import ExportScreen
@@ -29,8 +28,12 @@ def test_tempo_transpose_tap_click_count_in_are_kept(demo_store, null_engine):
         await pilot.press("right_curly_bracket")
         assert round(m.tempo, 2) == 0.85 and m.semitones == 1
         # Heard: the audio thread switches to a stretched run (well under 5 s here).
-        await wait_for(pilot, lambda: m.current_source is not m.song_source and m.current_source.tempo == 0.85,
-                       timeout=10, what="the stretched audio")
+        await wait_for(
+            pilot,
+            lambda: m.current_source is not m.song_source and m.current_source.tempo == 0.85,
+            timeout=10,
+            what="the stretched audio",
+        )
         assert "85%" in player.status.practice and "+1 st" in player.status.practice
         times = []
         for _ in range(4):

@@ -41,7 +41,7 @@ def one_line(err: BaseException) -> None:
 def test_separation_worker_killed(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from stemtui.core.separation.splitter import SeparationFailed, SeparationOptions, SeparationTask
-    from stemtui.core.separation.worker import SeparationWorkerDied
+    from stemtui.core.separation.task import SeparationWorkerDied
     from tests.tiny_models import test_audio
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

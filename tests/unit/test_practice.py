@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 
 from stemtui.core.audio.mixer import Mixer, db_to_gain
+from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.library.practice import (
     SCHEMA,
     ActiveLoop,
     NamedLoop,
     PracticeState,
+    PracticeStore,
     StemMix,
     apply,
     capture,
-    PracticeStore,
 )
-from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.library.store import Store
 
 SR = 8000
@@ -82,7 +82,15 @@ def test_ids_that_are_not_plain_names_are_refused_and_never_read(practice_store)
 def test_no_file_is_the_defaults_without_a_message(practice_store):
     assert practice_store.load(SID, STEMS) == (PracticeState(), None)
     s = PracticeState()
-    assert (s.tempo, s.transpose, s.grid, s.count_in, s.click, s.position, s.loop) == (1.0, 0, None, 0, False, 0.0, None)
+    assert (s.tempo, s.transpose, s.grid, s.count_in, s.click, s.position, s.loop) == (
+        1.0,
+        0,
+        None,
+        0,
+        False,
+        0.0,
+        None,
+    )
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -152,19 +160,27 @@ def test_an_unknown_schema_opens_with_defaults_and_keeps_the_file_aside(practice
 
 def test_wrong_types_fall_back_field_by_field(practice_store):
     good = full_state().to_json(SID)
-    write_raw(practice_store, {
-        **good,
-        "mix": {"master": "loud", "stems": {"vocals": {"volume": 1.0, "mute": "yes", "solo": False},
-                                           "bass": {"volume": 0.5, "mute": False, "solo": True}}},
-        "loop": {"start": 9.0, "end": 3.0, "enabled": True},
-        "loops": [{"name": "verse", "start": 4.0, "end": 8.5}, {"name": 7, "start": 1, "end": 2}, "chorus"],
-        "position": -3,
-        "tempo": True,
-        "transpose": 1.5,
-        "grid": {"bpm": "fast"},
-        "count_in": -1,
-        "click": 1,
-    })
+    write_raw(
+        practice_store,
+        {
+            **good,
+            "mix": {
+                "master": "loud",
+                "stems": {
+                    "vocals": {"volume": 1.0, "mute": "yes", "solo": False},
+                    "bass": {"volume": 0.5, "mute": False, "solo": True},
+                },
+            },
+            "loop": {"start": 9.0, "end": 3.0, "enabled": True},
+            "loops": [{"name": "verse", "start": 4.0, "end": 8.5}, {"name": 7, "start": 1, "end": 2}, "chorus"],
+            "position": -3,
+            "tempo": True,
+            "transpose": 1.5,
+            "grid": {"bpm": "fast"},
+            "count_in": -1,
+            "click": 1,
+        },
+    )
     state, message = practice_store.load(SID, STEMS)
     assert message.startswith("saved practice state partly unusable") and "the rest restored" in message
     assert state.master == 1.0
@@ -173,7 +189,13 @@ def test_wrong_types_fall_back_field_by_field(practice_store):
     assert state.loop is None
     assert state.loops == [NamedLoop("verse", 4.0, 8.5)]
     assert (state.position, state.tempo, state.transpose, state.grid, state.count_in, state.click) == (
-        0.0, 1.0, 0, None, 0, False)
+        0.0,
+        1.0,
+        0,
+        None,
+        0,
+        False,
+    )
 
 
 def test_a_stem_that_no_longer_exists_is_skipped_and_said(practice_store):

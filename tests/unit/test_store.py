@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
+from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.errors import BadInput
 from stemtui.core.library.catalog import demo_id, ensure_demo, import_path
-from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.library.store import CHUNK, Store
 
 SR = 22050

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stemtui.core.errors import BadInput
 from stemtui.core.audio.song import Song, SongMeta, stem_sort_key
+from stemtui.core.errors import BadInput
 from stemtui.core.library.safeio import SafeSoundFile, check_input_file
 
 SCHEMA = 1
@@ -227,9 +227,7 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def commit(
-        self, tmp: Path, song_id: str, names: list[str], frames: int, sample_rate: int, meta: SongMeta
-    ) -> Entry:
+    def commit(self, tmp: Path, song_id: str, names: list[str], frames: int, sample_rate: int, meta: SongMeta) -> Entry:
         """Write the manifest into ``tmp`` (stems already there) and publish it.
 
         The rename is the commit point: before it there is no entry, after
@@ -237,7 +235,9 @@ class Store:
         """
         # A musician's order (vocals first), whatever order the model uses.
         names = sorted(names, key=stem_sort_key)
-        files = {n: {"file": f"{n}.flac", "bytes": (tmp / f"{n}.flac").stat().st_size} for n in names}
+        files: dict[str, dict[str, str | int]] = {
+            n: {"file": f"{n}.flac", "bytes": (tmp / f"{n}.flac").stat().st_size} for n in names
+        }
         manifest = {
             "schema": SCHEMA,
             "id": song_id,
@@ -251,7 +251,7 @@ class Store:
             "options": meta.options,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "source": meta.source,
-            "size_bytes": sum(f["bytes"] for f in files.values()),
+            "size_bytes": sum(int(f["bytes"]) for f in files.values()),
             "format": f"{STEM_FORMAT}/{STEM_SUBTYPE}",
             "files": files,
         }
@@ -332,7 +332,7 @@ def _decode_into(song: Song, entry: Entry) -> None:
             pos += n
             song.mark_available(pos)
             step = CHUNK
-    except Exception as exc:  # a damaged file found late: report, don't crash
+    except Exception as exc:  # noqa: BLE001 -- any decode failure of a stem found late is a damaged entry: report, don't crash
         song.load_error = f"damaged entry ({exc})"
         song.complete.set()
     finally:

@@ -1,7 +1,8 @@
 """Stem separation with Demucs, in a worker process, progressive and cancellable.
 
 Lives here: :mod:`.job` (one file to stems in the store, playable as they
-come), :mod:`.worker` (the worker process and the task that drives it),
+come), :mod:`.worker` (the worker process), :mod:`.task` (:class:`~.task.SeparationTask`,
+its parent side),
 :mod:`.splitter` (options, progress, the exact progressive engine),
 :mod:`.splitloop` (demucs's segment grid, pass by pass), :mod:`.models`
 (finding and loading models safely), :mod:`.compute` (device, precision,

@@ -7,7 +7,7 @@ It ties the pieces together for the CLI and the UI:
    torch.
 2. :meth:`SeparationJob.start` decodes the file (bad input is reported as
    :class:`BadInput` before anything is spawned) and starts a
-   :class:`~stemtui.core.separation.worker.SeparationTask` in a worker process, inside
+   :class:`~stemtui.core.separation.task.SeparationTask` in a worker process, inside
    a temporary store folder.
 3. :meth:`SeparationJob.song` is a :class:`Song` over the worker's output
    memmap whose ``available`` frames grow as segments finish, so a player can
@@ -33,7 +33,7 @@ from stemtui.core.errors import BadInput
 from stemtui.core.library.store import Entry, Store, hash_files, write_stem
 
 if TYPE_CHECKING:  # the worker module is imported when a job starts
-    from stemtui.core.separation.worker import SeparationTask
+    from stemtui.core.separation.task import SeparationTask
 
 PROGRESS_FILE = "progress.json"
 

@@ -31,7 +31,7 @@ still being computed, yet the finished stems equal a one-shot ``apply_model``
 * For bf16 on a CPU, :class:`~stemtui.core.separation.models.fast_inference` casts the
   weights once and uses a faster attention (47.8 dB vs fp32, as autocast).
 
-:class:`SeparationTask` (defined in :mod:`stemtui.core.separation.worker` with the
+:class:`SeparationTask` (defined in :mod:`stemtui.core.separation.task`, beside the
 worker it drives, re-exported here) runs the engine in a worker process, so
 the audio callback never waits on torch's GIL-holding work.
 """
@@ -259,7 +259,7 @@ def __getattr__(name: str):
     # SeparationTask lives beside its worker (which imports this module), so
     # it is re-exported lazily rather than imported in a cycle.
     if name == "SeparationTask":
-        from stemtui.core.separation.worker import SeparationTask
+        from stemtui.core.separation.task import SeparationTask
 
         return SeparationTask
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -151,9 +151,19 @@ class RunRenderer:
         stems: Which stems to render (default all).
     """
 
-    def __init__(self, data: np.ndarray, start: int, end: int, sample_rate: int, tempo: float,
-                 semitones: int, out: np.ndarray, valid: int = 0, length: int = 0,
-                 stems: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        data: np.ndarray,
+        start: int,
+        end: int,
+        sample_rate: int,
+        tempo: float,
+        semitones: int,
+        out: np.ndarray,
+        valid: int = 0,
+        length: int = 0,
+        stems: list[int] | None = None,
+    ) -> None:
         self.data, self.start, self.end = data, int(start), int(end)
         #: The stems this renderer writes (several processes can share a run).
         self.stems = list(range(data.shape[0])) if stems is None else list(stems)
@@ -190,11 +200,11 @@ class RunRenderer:
         n_out = out_frames(in_end - self.start, self.tempo)
         v = self.valid
         j0 = max(0, v - JOIN_FRAMES)
-        f = self._fade_in[JOIN_FRAMES - (v - j0):]
+        f = self._fade_in[JOIN_FRAMES - (v - j0) :]
         for s in self.stems:
             if should_stop is not None and should_stop():
                 return self.valid
-            y = stretch_stem(self.data[s, self.start:in_end], self.sr, self.tempo, self.semitones, n_out)
+            y = stretch_stem(self.data[s, self.start : in_end], self.sr, self.tempo, self.semitones, n_out)
             if v > j0:
                 old = self.out[s, j0:v]
                 y[j0:v] = old * (1.0 - f) + y[j0:v] * f

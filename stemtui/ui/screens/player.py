@@ -36,6 +36,7 @@ from textual.widgets import Footer, Static
 from stemtui.core.audio.mixer import Mixer
 from stemtui.core.library.practice import PracticeState, PracticeStore
 from stemtui.core.library.store import Entry, Store
+from stemtui.ui.fault_notices import FaultNotices
 from stemtui.ui.fmt import step_gain
 from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
@@ -73,7 +74,8 @@ class PlayerScreen(Screen):
     """Plays one song from the store; ``q``/``esc`` goes back to the library.
 
     Helpers: :attr:`loops` (loop keys), :attr:`practice_keys` (practice
-    keys), :attr:`practice` (the saved state), :attr:`view` (the widgets).
+    keys), :attr:`practice` (the saved state), :attr:`view` (the widgets),
+    :attr:`faults` (audio and tempo faults, told as notifications).
     """
 
     BINDINGS = bindings(PLAYER_KEYS)
@@ -119,6 +121,7 @@ class PlayerScreen(Screen):
         self.loops = LoopControl(self, self.practice, self.playhead, self._show_loop, self._tick)
         self.practice_keys = PracticeControl(self, entry, self.practice, lambda text: self.view.show_practice(text))
         self._last_tick = time.monotonic()
+        self.faults = FaultNotices(engine, self.notify)
 
     @property
     def loop(self) -> LoopEditor | None:
@@ -217,10 +220,11 @@ class PlayerScreen(Screen):
         self._report_faults(m)
 
     def _report_faults(self, m: Mixer) -> None:
-        """Faults to notify, looked at on every poll: each is shown once."""
+        """Faults to notify, looked at on every poll: each is told once, in one line."""
         if m.song.load_error and not self.error_shown:
             self.error_shown = True
             self.notify(f"{self.entry.title}: {m.song.load_error}", severity="error", timeout=10)
+        self.faults.poll(m)
 
     def _show_mix(self) -> None:
         """Show the mixer's mix (after every change to it, so the change is also saved)."""

@@ -1,0 +1,71 @@
+"""Faults in the player are told in one line and playback goes on (Pilot, real engine and workers).
+
+An exception in the audio callback (a song whose samples raise when read,
+tests/fault_inject.py) and a stretch worker killed with SIGKILL while it
+renders each become one notification; the playhead keeps moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from stemtui.core.library.store import Entry
+from tests.fault_inject import SR, sine_song
+from tests.functional.test_ui_player import run
+from tests.functional.test_ui_support import make_app, open_demo, wait_for
+from tests.unit.test_tempo_faults import kill_stretch_workers
+
+
+def _told(app, severity: str, needle: str) -> list[str]:
+    return [m for s, m in app.messages if s == severity and needle in m]
+
+
+def test_an_audio_callback_fault_is_one_notification_and_playback_goes_on(tmp_store, null_engine, tmp_path):
+    song, data = sine_song(20.0)
+    entry = Entry(
+        id="faultysine",
+        path=tmp_path,
+        title="faulty sine",
+        duration=20.0,
+        sample_rate=SR,
+        frames=song.frames,
+        stems=["sine"],
+    )
+    app = make_app(tmp_store, null_engine)
+
+    async def scenario(pilot):
+        await wait_for(pilot, lambda: app.library is not None, what="the library")
+        player = app.player_for(entry, song=song)
+        await app.push_screen(player)
+        await wait_for(pilot, lambda: player.mixer is not None and player.mixer.position > SR // 4, what="playback")
+        data.arm(3)
+        await wait_for(pilot, lambda: _told(app, "error", "audio callback failed"), what="the notification")
+        [line] = _told(app, "error", "audio callback failed")
+        assert "InjectedFault" in line and "\n" not in line, line
+        assert null_engine.callback_errors == 3
+        pos = player.mixer.position
+        await wait_for(pilot, lambda: player.mixer.position > pos + SR // 2, what="playback after the fault")
+        await asyncio.sleep(0.3)
+        assert len(_told(app, "error", "audio callback failed")) == 1, "told again without new faults"
+
+    run(app, scenario)
+
+
+def test_a_killed_stretch_worker_is_one_notification_and_the_song_plays_on_at_100(demo_store, null_engine):
+    app = make_app(demo_store, null_engine)
+
+    async def scenario(pilot):
+        player = await open_demo(pilot)
+        m = player.mixer
+        await pilot.press("comma")  # 95 %: stretch workers start rendering
+        assert round(m.tempo, 2) == 0.95
+        await asyncio.sleep(0.2)
+        assert kill_stretch_workers() >= 1
+        await wait_for(pilot, lambda: _told(app, "warning", "stretch worker"), timeout=10, what="the notification")
+        [line] = _told(app, "warning", "stretch worker")
+        assert "\n" not in line and "100 %" in line, line
+        assert m.tempo == 1.0 and m.current_source is m.song_source
+        pos = m.position
+        await wait_for(pilot, lambda: m.position > pos + m.sample_rate // 2, what="playback after the kill")
+
+    run(app, scenario)
