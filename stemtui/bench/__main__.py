@@ -16,6 +16,7 @@ BENCHES = {
     "separation": "stemtui.bench.bench_separation",
     "startup": "stemtui.bench.bench_startup",
     "tempo": "stemtui.bench.bench_tempo",
+    "soak": "stemtui.bench.bench_soak",
 }
 
 

@@ -1,0 +1,232 @@
+"""Soak test: ``python -m stemtui.bench soak [--minutes 10] [--json]``.
+
+A practice session, compressed: the real app core plays the demo song on the
+ALSA ``pulse`` device of a private PulseAudio server (a null sink), while
+
+* a thread presses 10 keys a second, calling exactly the mixer methods the
+  player's key handlers call: mute, solo, volume, seek, loop edits (set,
+  nudge, toggle, clear), and a tempo change every 30 s (0.85, 1.15, 1.0 …);
+  the song restarts when it ends, as the play key does;
+* a real :class:`~stemtui.core.separation.job.SeparationJob` separates a
+  synthesized song with demucs's offline ``demucs_unittest`` model, niced as
+  the player's separations are, and starts again whenever it finishes.
+
+It reports the underruns (target 0), the steady-state largest gap between
+two callbacks (after stream start-up; target ≤ 2 block periods), this
+process's RSS after warm-up and at the end (growth target ≤ 50 MB) and its
+peak, and every error: the engine's faults, tempo errors, exceptions in the
+key thread or the separation loop, and what PortAudio/ALSA wrote on stderr.
+
+This module is the parent: it starts the sound server and runs the soak
+(:mod:`stemtui.bench.soak_player`) in a child process with the server's
+environment (PortAudio finds the ``pulse`` device only if the server is
+reachable when it initialises), so the RSS is the player's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+SR = 44100
+SINK = "stemtui_soak"
+TARGET_GAP_PERIODS = 2.0
+TARGET_RSS_GROWTH_MB = 50.0
+
+
+# -- the sound server (parent) ----------------------------------------------------------
+class Pulse:
+    """A throw-away PulseAudio daemon with one null sink, our own child process."""
+
+    def __init__(self, keepalive: bool = True) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="stemtui-soak-"))
+        self.keepalive = keepalive
+        self.procs: list[subprocess.Popen] = []
+        run = self.tmp / "run"
+        (run / "pulse").mkdir(parents=True)
+        os.chmod(run, 0o700)
+        os.chmod(run / "pulse", 0o700)
+        (self.tmp / "home").mkdir(mode=0o700)
+        (self.tmp / "client.conf").write_text("autospawn = no\n")
+        self.socket = run / "pulse" / "native"
+        common = {
+            "XDG_RUNTIME_DIR": str(run),
+            "PULSE_RUNTIME_PATH": str(run / "pulse"),
+            "PULSE_STATE_PATH": str(self.tmp / "home"),
+            "PULSE_COOKIE": str(self.tmp / "cookie"),
+            "PULSE_CLIENTCONFIG": str(self.tmp / "client.conf"),
+        }
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+        self.daemon_env = {**base, **common, "HOME": str(self.tmp / "home")}
+        self.env = {**base, **common, "PULSE_SERVER": f"unix:{self.socket}", "PULSE_SINK": SINK}
+
+    def start(self) -> Pulse:
+        cmd = [
+            "pulseaudio",
+            "--daemonize=no",
+            "-n",
+            "--exit-idle-time=-1",
+            "--disallow-exit=yes",
+            "--realtime=yes",
+            "--high-priority=yes",
+            "--disable-shm=yes",
+            f"--log-target=file:{self.tmp / 'pulse.log'}",
+            f"--load=module-null-sink sink_name={SINK} rate={SR} channels=2 format=float32le",
+            f"--load=module-native-protocol-unix auth-anonymous=1 socket={self.socket}",
+        ]
+        self._spawn(cmd, self.daemon_env)
+        deadline = time.monotonic() + 15
+        while True:
+            if self.procs[0].poll() is not None:
+                raise RuntimeError(f"pulseaudio exited with status {self.procs[0].returncode}")
+            r = subprocess.run(["pactl", "list", "short", "sinks"], env=self.env, capture_output=True, text=True)
+            if r.returncode == 0 and SINK in r.stdout:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("pulseaudio did not become ready within 15 s")
+            time.sleep(0.1)
+        if self.keepalive:  # a 20 ms stream of zeros keeps the sink's clock fine-grained, as in the tests
+            zero = f"--raw --format=float32le --rate={SR} --channels=2 --latency-msec=20 /dev/zero"
+            self._spawn(["pacat", "--playback", "-d", SINK, *zero.split()], self.env)
+        return self
+
+    def _spawn(self, cmd: list[str], env: dict) -> None:
+        self.procs.append(
+            subprocess.Popen(
+                cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# -- the parent: server, child, report ---------------------------------------------------
+def _judge(r: dict) -> None:
+    gap = r["steady_max_gap_periods"]
+    r["targets"] = {
+        "underruns": 0,
+        "steady_max_gap_periods": TARGET_GAP_PERIODS,
+        "rss_growth_mb": TARGET_RSS_GROWTH_MB,
+        "errors": 0,
+    }
+    r["pass"] = {
+        "underruns": r["underruns"] == 0,
+        "steady_max_gap": gap is not None and gap <= TARGET_GAP_PERIODS,
+        "rss_growth": r["rss_mb"]["growth"] <= TARGET_RSS_GROWTH_MB,
+        "errors": not r["errors"],
+    }
+    r["ok"] = all(r["pass"].values())
+
+
+def _stderr_errors(path: Path) -> list[str]:
+    """What PortAudio, ALSA or anything else wrote on the child's stderr, counted."""
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return []
+    return [f"stderr: {ln}" + (f" (x{n})" if n > 1 else "") for ln, n in Counter(lines).items()]
+
+
+def _print_table(r: dict) -> None:
+    ok = {True: "ok", False: "FAIL"}
+    p = r["pass"]
+    print(f"soak on {r['machine']}, {r['duration_s']} s on {r['device']} (load {r['load']})")
+    print(f"  keys pressed        {r['keys']} ({r['keys_per_s']}/s), tempo changes {r['tempo_changes']}")
+    sep = r["separations"]
+    print(
+        f"  separations         {sep['started']} started, {sep['finished']} finished, {sep['progress_events']} progress"
+    )
+    print(f"  underruns           {r['underruns']:<10} target 0            {ok[p['underruns']]}")
+    print(
+        f"  steady max gap      {r['steady_max_gap_ms']} ms = {r['steady_max_gap_periods']} periods"
+        f"  target <= {TARGET_GAP_PERIODS:g} periods of {r['period_ms']} ms  {ok[p['steady_max_gap']]}"
+    )
+    print(
+        f"                      ({r['steady_gap_source']}; start-up {r['startup_s']} s, max gap {r['max_gap_ms']} ms)"
+    )
+    m = r["rss_mb"]
+    print(
+        f"  RSS                 {m['start']} -> {m['end']} MB (+{m['growth']}), peak {m['peak']} MB"
+        f"  target growth <= {TARGET_RSS_GROWTH_MB:g} MB  {ok[p['rss_growth']]}"
+    )
+    a, b = m["parts_start"], m["parts_end"]
+    print("                      (" + ", ".join(f"{k} {a.get(k)} -> {b[k]}" for k in b) + " MB)")
+    print(f"  errors              {len(r['errors'])}{'':9}target 0            {ok[p['errors']]}")
+    for line in r["errors"]:
+        print(f"    {line}")
+
+
+def main(argv: list[str]) -> int:
+    """Run the soak benchmark; see the module docstring."""
+    ap = argparse.ArgumentParser(prog="python -m stemtui.bench soak")
+    ap.add_argument("--json", action="store_true", help="one JSON object")
+    ap.add_argument("--minutes", type=float, default=10.0, help="how long to play (fractions allowed)")
+    ap.add_argument("--keys-per-s", type=float, default=10.0)
+    ap.add_argument("--tempo-every", type=float, default=30.0, help="seconds between tempo changes")
+    ap.add_argument("--no-keepalive", action="store_true", help="no 20 ms stream of zeros beside the player")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    seconds = args.minutes * 60.0
+    if args.child:  # inside the server's environment: play, print the figures
+        from stemtui.bench.soak_player import soak
+
+        print(json.dumps(soak(seconds, args.keys_per_s, args.tempo_every, "pulse")))
+        return 0
+    missing = [t for t in ("pulseaudio", "pactl", "pacat") if shutil.which(t) is None]
+    if missing:
+        print(
+            f"soak: {', '.join(missing)} not installed (apt-get install pulseaudio pulseaudio-utils)", file=sys.stderr
+        )
+        return 2
+    load0 = os.getloadavg()
+    pulse = Pulse(keepalive=not args.no_keepalive)
+    try:
+        pulse.start()
+        err = pulse.tmp / "child.stderr"
+        cmd = [sys.executable, "-m", "stemtui.bench", "soak", "--child", f"--minutes={args.minutes}"]
+        cmd += [f"--keys-per-s={args.keys_per_s}", f"--tempo-every={args.tempo_every}"]
+        with open(err, "w") as errf:
+            proc = subprocess.run(
+                cmd, env={**pulse.env, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE, stderr=errf, text=True,
+                timeout=seconds + 300,
+            )  # fmt: skip
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            tail = (err.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+            print(f"soak: the player process failed (status {proc.returncode}): {tail}", file=sys.stderr)
+            return 1
+        result = {"bench": "soak", "minutes": args.minutes, **json.loads(lines[-1])}
+        result["errors"] += _stderr_errors(err)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        print(f"soak: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        pulse.stop()
+    load1 = os.getloadavg()
+    result["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    result["load"] = f"1-min load {load0[0]:.2f} before, {load1[0]:.2f} after"
+    result["keepalive"] = not args.no_keepalive
+    _judge(result)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_table(result)
+    return 0
