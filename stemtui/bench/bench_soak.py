@@ -12,10 +12,21 @@ ALSA ``pulse`` device of a private PulseAudio server (a null sink), while
   the player's separations are, and starts again whenever it finishes.
 
 It reports the underruns (target 0), the steady-state largest gap between
-two callbacks (after stream start-up; target ≤ 2 block periods), this
-process's RSS after warm-up and at the end (growth target ≤ 50 MB) and its
-peak, and every error: the engine's faults, tempo errors, exceptions in the
-key thread or the separation loop, and what PortAudio/ALSA wrote on stderr.
+two callbacks (target ≤ 2 block periods; ``Engine.steady_max_gap`` where the
+engine has it, else the bench's own figure over the callbacks after the
+first 3 s, and the JSON says which), the player process's RSS and its
+growth (target ≤ 50 MB), and every error: the engine's faults, tempo
+errors, exceptions in the key thread or the separation loop, and what
+PortAudio/ALSA wrote on stderr (one line each, counted).
+
+RSS "at start" is read after warm-up (the first minute, or half a shorter
+run: the song loaded, the first tempo change made, a separation done);
+"at end" once the keys have stopped and the tempo is back at 1.0× for 5 s,
+the state it started in, so start and end compare like with like (the
+figure as played is reported too). ``parts`` split RSS into anonymous
+memory, mapped files and shared memory, and ``deleted``: mappings of files
+already deleted, memory held for nothing. A ``timeline`` samples RSS every
+15 s.
 
 This module is the parent: it starts the sound server and runs the soak
 (:mod:`stemtui.bench.soak_player`) in a child process with the server's
@@ -164,9 +175,11 @@ def _print_table(r: dict) -> None:
     )
     m = r["rss_mb"]
     print(
-        f"  RSS                 {m['start']} -> {m['end']} MB (+{m['growth']}), peak {m['peak']} MB"
+        f"  RSS                 {m['start']} (at {m['start_at_s']} s) -> {m['end']} MB (+{m['growth']}), "
+        f"peak {m['peak']} MB"
         f"  target growth <= {TARGET_RSS_GROWTH_MB:g} MB  {ok[p['rss_growth']]}"
     )
+    print(f"                      (as played, before going back to 1.0x: {m['end_as_played']} MB)")
     a, b = m["parts_start"], m["parts_end"]
     print("                      (" + ", ".join(f"{k} {a.get(k)} -> {b[k]}" for k in b) + " MB)")
     print(f"  errors              {len(r['errors'])}{'':9}target 0            {ok[p['errors']]}")

@@ -20,9 +20,15 @@ from pathlib import Path
 SR = 44100
 #: Callbacks in the first seconds of a stream are start-up, not steady state.
 STARTUP_S = 3.0
-#: RSS "at start" is read after this much playback.
-WARMUP_S = 5.0
+#: RSS "at start" is read after this much playback (at most half the run):
+#: the song is loaded, the first tempo change made the copy of the song the
+#: stretch workers map, and a separation finished. One-time costs, not growth.
+WARMUP_S = 60.0
 TEMPOS = (0.85, 1.15, 1.0)
+#: After the keys stop: back to 1.0x, then this long before RSS "at end".
+SETTLE_S = 5.0
+#: RSS is also sampled this often, for the timeline.
+TIMELINE_S = 15.0
 
 
 def _rss_mb(field: str = "VmRSS") -> float:
@@ -34,8 +40,20 @@ def _rss_mb(field: str = "VmRSS") -> float:
 
 
 def _rss_parts() -> dict:
-    """RSS split into anonymous memory, mapped files and shared memory, in MB."""
-    return {k: round(_rss_mb(f"Rss{k.capitalize()}"), 1) for k in ("anon", "file", "shmem")}
+    """RSS split into anonymous memory, mapped files and shared memory, in MB.
+
+    ``deleted``: the part of it in mappings of files already deleted (memory
+    nothing can use any more, held until the mapping goes).
+    """
+    parts = {k: round(_rss_mb(f"Rss{k.capitalize()}"), 1) for k in ("anon", "file", "shmem")}
+    kb, deleted = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+            deleted = line.endswith("(deleted)")
+        elif deleted and line.startswith("Rss:"):
+            kb += int(line.split()[1])
+    parts["deleted"] = round(kb / 1024.0, 1)
+    return parts
 
 
 class Keys:
@@ -225,15 +243,25 @@ def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
     mixer.play()
     t0 = time.monotonic()
     keys.thread.start()
-    rss_start, parts_start = None, {}
+    rss_start, parts_start, timeline, warm_s = None, {}, [], 0.0
     while (now := time.monotonic() - t0) < seconds:
         time.sleep(0.5)
         if rss_start is None and now >= min(WARMUP_S, seconds / 2):
-            rss_start, parts_start = _rss_mb(), _rss_parts()
+            rss_start, parts_start, warm_s = _rss_mb(), _rss_parts(), now
+        if now >= TIMELINE_S * len(timeline):
+            timeline.append(round(_rss_mb(), 1))
         errors.extend(f"tempo: {line}" for line in mixer.take_tempo_errors())
-    rss_end, rss_peak, parts_end = _rss_mb(), _rss_mb("VmHWM"), _rss_parts()
+    played_s = time.monotonic() - t0
     keys.stop.set()
     keys.thread.join(5)
+    rss_played = _rss_mb()
+    # Back to the state RSS "at start" was read in (1.0x, still separating),
+    # so start and end compare like with like: a leak shows, the stretched
+    # runs of the tempo in use at the last second do not.
+    if mixer.tempo != 1.0:
+        mixer.set_tempo(1.0, 0)
+    time.sleep(SETTLE_S)
+    rss_end, rss_peak, parts_end = _rss_mb(), _rss_mb("VmHWM"), _rss_parts()
     seps.close()
     errors.extend(f"tempo: {line}" for line in mixer.take_tempo_errors())
     errors.extend(f"engine: {line}" for line in engine.faults())
@@ -249,7 +277,7 @@ def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
     result = {
         "device": engine.device_name,
         "realtime": engine.realtime,
-        "duration_s": round(time.monotonic() - t0, 1),
+        "duration_s": round(played_s, 1),
         "sample_rate": engine.sample_rate,
         "blocksize": engine.blocksize,
         "period_ms": round(1000 * period, 2),
@@ -268,11 +296,15 @@ def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
         "steady_gap_source": gap_src,
         "rss_mb": {
             "start": round(rss_start or rss_end, 1),
+            "start_at_s": round(warm_s, 1),
             "end": round(rss_end, 1),
+            "end_as_played": round(rss_played, 1),
             "growth": round(rss_end - (rss_start or rss_end), 1),
             "peak": round(rss_peak, 1),
             "parts_start": parts_start or parts_end,
             "parts_end": parts_end,
+            "timeline": timeline,
+            "timeline_every_s": TIMELINE_S,
         },
         "errors": errors,
     }
