@@ -197,6 +197,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-keepalive", action="store_true", help="no 20 ms stream of zeros beside the player")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if not args.minutes > 0 or not args.keys_per_s > 0 or not args.tempo_every > 0:
+        ap.error("--minutes, --keys-per-s and --tempo-every must be > 0")
     seconds = args.minutes * 60.0
     if args.child:  # inside the server's environment: play, print the figures
         from stemtui.bench.soak_player import soak
