@@ -298,3 +298,14 @@ def test_tempo_on_a_song_still_separating_continues_as_it_grows(tmp_path):
         assert time.monotonic() < deadline, "playback never got past the first run"
     assert m.current_source is not first and m.current_source.end == n
     m.close()
+
+
+def test_stretching_a_read_only_region_of_zero_or_one_frames():
+    """A seek to the very end at 0.85x renders 0 or 1 frames of the shared (read-only) song."""
+    from stemtui.core.tempo.stretch import stretch_stem
+
+    song = np.zeros((SR, 2), dtype=np.float32)
+    song.flags.writeable = False
+    for n in (0, 1, 2):
+        out = stretch_stem(song[:n], SR, 0.85, 0, 4)
+        assert out.shape == (4, 2) and out.dtype == np.float32

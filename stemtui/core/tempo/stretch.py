@@ -115,7 +115,10 @@ def stretch_stem(x: np.ndarray, sample_rate: int, tempo: float, semitones: int, 
         ``(frames_out, 2)`` float32.
     """
     st = make_stretcher(sample_rate, tempo, semitones)
-    y = st.process(np.ascontiguousarray(x.T, dtype=np.float32))
+    # A writable copy always: python-stretch refuses read-only arrays, and for
+    # 0 or 1 frames ``x.T`` is already contiguous, so ascontiguousarray would
+    # pass a read-only view of a shared song straight through.
+    y = st.process(np.require(x.T, np.float32, ["C", "W", "O"]))
     out = np.zeros((frames_out, 2), dtype=np.float32)
     n = min(frames_out, y.shape[1])
     out[:n] = y[:, :n].T
