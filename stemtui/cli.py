@@ -234,13 +234,17 @@ def _os_error(exc: OSError, settings) -> int:
 
     from stemtui.core.library.safeio import write_error
 
-    if exc.errno is None and exc.filename is None and _SHORT_WRITE.search(str(exc)):
-        # numpy reports a short write with neither ("882000 requested and
-        # 785376 written"); the writes we do not name ourselves go to the cache.
-        exc = OSError(errno.ENOSPC, "short write (is the disk full?)", str(settings.cache_dir))
-    if exc.filename is not None:
-        err = write_error(exc.filename, exc) if exc.errno in _WRITE_ERRNOS else None
-        line = str(err) if err is not None else f"{exc.filename}: {(exc.strerror or str(exc)).lower()}"
+    filename = exc.filename
+    if filename is None and (exc.errno in _WRITE_ERRNOS or (exc.errno is None and _SHORT_WRITE.search(str(exc)))):
+        # A write nobody named (numpy's np.save reports a short write with no
+        # errno at all: "882000 requested and 785376 written"): those go to the cache.
+        if exc.errno is None:
+            exc = OSError(errno.ENOSPC, "short write (is the disk full?)")
+        filename = settings.cache_dir
+    if filename is not None and exc.errno in _WRITE_ERRNOS:
+        line = str(write_error(filename, exc))
+    elif filename is not None:
+        line = f"{filename}: {(exc.strerror or str(exc)).lower()}"
     else:
         line = f"file error: {str(exc).strip() or type(exc).__name__}"
     print(f"stemtui: {line}", file=sys.stderr)
