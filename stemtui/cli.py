@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.target = target
     settings = Settings.from_args(args)
-    _sweep_at_start()
+    _sweep_at_start(settings)
     handler = _handler(args.command or "")
     try:
         code = handler(args, settings) or 0
@@ -222,11 +222,13 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _sweep_at_start() -> None:
-    """Remove the export part files of dead processes in the current folder (the default export target)."""
+def _sweep_at_start(settings) -> None:
+    """Remove what dead processes left: export parts in the current folder (the default export
+    target) and practice-save temp files. (The store sweeps its temp entries when it opens.)"""
     from stemtui.core.library.safeio import sweep_parts
 
     sweep_parts(".")
+    settings.practice_store()  # sweeps on opening
 
 
 def _os_error(exc: OSError, settings) -> int:
