@@ -261,4 +261,3 @@ def test_temp_files_of_dead_writers_are_swept_when_the_store_opens(practice_stor
         p.write_text("{")
     PracticeStore(practice_store.root)
     assert sorted(p.name for p in folder.iterdir()) == sorted([live.name, other.name])
-
