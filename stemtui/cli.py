@@ -7,6 +7,8 @@ command that needs them, so ``stemtui --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
+import re
 import sys
 from collections.abc import Sequence
 
@@ -165,7 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit code: 0 on success, 2 for bad input (one line on stderr),
-        130 on Ctrl-C.
+        1 for a failure on the way (one line), 130 on Ctrl-C. A reader that
+        closes our stdout early (``stemtui list | head -1``) ends us quietly
+        with 1, as Python's own docs advise (a shell shows 141 for tools
+        killed by SIGPIPE: non-zero either way).
     """
     from stemtui.core.errors import StemtuiError
     from stemtui.settings import Settings
@@ -184,15 +189,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.target = target
     settings = Settings.from_args(args)
+    _sweep_at_start(settings)
     handler = _handler(args.command or "")
     try:
-        return handler(args, settings) or 0
+        code = handler(args, settings) or 0
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
     except StemtuiError as exc:
         print(f"stemtui: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
+    except OSError as exc:
+        # A file error no layer turned into a StemtuiError yet: still one
+        # line naming the path and the reason, never a traceback.
+        return _os_error(exc, settings)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what is buffered does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _sweep_at_start(settings) -> None:
+    """Remove what dead processes left: export parts in the current folder (the default export
+    target) and practice-save temp files. (The store sweeps its temp entries when it opens.)"""
+    from stemtui.core.library.safeio import sweep_parts
+
+    sweep_parts(".")
+    settings.practice_store()  # sweeps on opening
+
+
+def _os_error(exc: OSError, settings) -> int:
+    """One line for an OSError that no layer turned into a StemtuiError, naming the path and the reason."""
+
+    from stemtui.core.library.safeio import write_error
+
+    filename = exc.filename
+    if filename is None and (exc.errno in _WRITE_ERRNOS or (exc.errno is None and _SHORT_WRITE.search(str(exc)))):
+        # A write nobody named (numpy's np.save reports a short write with no
+        # errno at all: "882000 requested and 785376 written"): those go to the cache.
+        if exc.errno is None:
+            exc = OSError(errno.ENOSPC, "short write (is the disk full?)")
+        filename = settings.cache_dir
+    if filename is not None and exc.errno in _WRITE_ERRNOS:
+        line = str(write_error(filename, exc))
+    elif filename is not None:
+        line = f"{filename}: {(exc.strerror or str(exc)).lower()}"
+    else:
+        line = f"file error: {str(exc).strip() or type(exc).__name__}"
+    print(f"stemtui: {line}", file=sys.stderr)
+    return 2 if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else 1
+
+
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+#: errno values that mean a write failed (the rest are named as they are).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG})
 
 
 COMMANDS = {

@@ -23,12 +23,16 @@ def cmd_import(args, settings) -> int:
 
 
 def cmd_list(args, settings) -> int:
+    from stemtui.core.errors import StemtuiError
     from stemtui.core.library.catalog import ensure_demo
     from stemtui.core.separation.job import in_progress
     from stemtui.core.timefmt import format_time
 
     store = settings.store()
-    ensure_demo(store)
+    try:
+        ensure_demo(store)
+    except StemtuiError as exc:  # a full or read-only cache: list what is there
+        print(f"stemtui: the demo song could not be installed: {exc}", file=sys.stderr)
     entries = store.entries() + in_progress(store)
     if args.json:
         print(json.dumps([e.to_json() for e in entries], indent=2))

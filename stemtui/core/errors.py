@@ -28,6 +28,21 @@ class BadInput(StemtuiError):
         self.reason = reason
 
 
+class WriteFailed(StemtuiError):
+    """Writing a file failed on the way (disk full, I/O error, broken pipe).
+
+    Shown as one line, ``PATH: cannot write: REASON``; exit code 1. Nothing
+    half-written is left behind.
+    """
+
+    exit_code = 1
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what = what
+        self.reason = reason
+
+
 class NoOutputDevice(StemtuiError):
     """No audio output is available (e.g. a headless host over SSH)."""
 

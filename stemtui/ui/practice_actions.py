@@ -195,7 +195,12 @@ class PracticeControl:
         if self.mixer is None:
             return
         if grid is None:
-            self.notify(error or "no steady beat found: tap it with t", severity="warning", timeout=5)
+            # A failed estimate (its worker died, say) is an error; no beat found is a hint. The
+            # click and count-in stay off either way; pressing the key again tries again.
+            if error:
+                self.notify(f"{error}: click off", severity="error", timeout=8)
+            else:
+                self.notify("no steady beat found: tap it with t", severity="warning", timeout=5)
             return
         self.mixer.metronome.set_grid(grid)
         self.notify(f"beat: {grid.bpm:.1f} BPM (from the {grid.source})", timeout=3)

@@ -25,7 +25,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
-from stemtui.core.errors import BadInput
+from stemtui.core.errors import BadInput, StemtuiError
 from stemtui.core.library.practice import (
     NamedLoop,
     PracticeState,
@@ -59,6 +59,8 @@ class PracticeKeeper:
 
     #: Seconds after the last change before the state is written.
     DELAY = 2.0
+    #: Seconds between looks at a background write still running.
+    POLL = 0.25
 
     def __init__(self, screen: Screen, states: PracticeStore, song_id: str | None) -> None:
         self.screen = screen
@@ -156,11 +158,20 @@ class PracticeKeeper:
         self._saved = snapshot = copy.deepcopy(self.state)
         if background:
             self._pending = self._writer.submit(self.states.save, self.song_id, snapshot)
+            self.screen.set_timer(self.POLL, self._poll, name="practice-save-check")
             return
         try:
             self.states.save(self.song_id, snapshot)
-        except (OSError, ValueError) as exc:
+        except (StemtuiError, OSError, ValueError) as exc:
             self._failed_once(exc)
+        else:
+            self._failed = False
+
+    def _poll(self) -> None:
+        """Tell a background write's failure soon after it happened, not at the next change."""
+        self._report()
+        if self._pending is not None and self._writer is not None:
+            self.screen.set_timer(self.POLL, self._poll, name="practice-save-check")
 
     def _wait(self) -> None:
         """Let a queued background write finish (so the final one lands last)."""
@@ -174,10 +185,14 @@ class PracticeKeeper:
         if fut is None or not fut.done():
             return
         self._pending = None
-        if fut.exception() is not None:
-            self._failed_once(fut.exception())
+        exc = fut.exception()
+        if exc is not None:
+            self._failed_once(exc)
+        else:
+            self._failed = False  # saving works again: a new failure is told again
 
     def _failed_once(self, exc: BaseException) -> None:
+        """Log every failure; tell the first of a run of them in one line (the old file stays as it was)."""
         log.warning("saving practice state of %s: %s", self.song_id, exc)
         self._saved = None  # try again after the next change
         if not self._failed:

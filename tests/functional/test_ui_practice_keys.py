@@ -16,6 +16,35 @@ from stemtui.ui.screens.export_screen import ExportScreen
 from tests.functional.test_ui_practice import reopen, run
 from tests.functional.test_ui_support import make_app, open_demo, wait_for
 
+#: Spectrogram frame and hop, in frames (46 ms windows: a stretcher's phase changes average out).
+N_FFT, HOP = 2048, 512
+
+
+def _power_spectrogram(x: np.ndarray) -> np.ndarray:
+    """``(frames, bins)`` power of the mono mix of ``x``."""
+    mono = x.mean(axis=1) if x.ndim == 2 else x
+    count = (len(mono) - N_FFT) // HOP
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(count)[:, None]
+    return np.abs(np.fft.rfft(mono[idx] * np.hanning(N_FFT).astype(np.float32), axis=1)) ** 2
+
+
+def stem_weights_stretched(audio: np.ndarray, stems: np.ndarray, names: list[str], tempo: float) -> dict[str, float]:
+    """Each stem's weight in ``audio`` (a render at ``tempo``), by least squares on power spectrograms.
+
+    A time-stretched render is not sample-exact, but its spectrogram at time
+    t is that of the song at ``t * tempo``, and the powers of unrelated stems
+    add: 1.0 = the stem is there at unity gain, 0.0 = it is absent. A render
+    at another tempo fits nothing.
+    """
+    target = _power_spectrogram(audio)
+    song_frames = np.clip(np.round(np.arange(len(target)) * tempo).astype(int), 0, None)
+    cols = []
+    for stem in stems:
+        p = _power_spectrogram(stem)
+        cols.append(p[np.minimum(song_frames, len(p) - 1)].ravel())
+    w, *_ = np.linalg.lstsq(np.stack(cols, axis=1), target.ravel(), rcond=None)
+    return {n: float(x) for n, x in zip(names, w, strict=True)}
+
 
 def test_tempo_transpose_tap_click_count_in_are_kept(demo_store, null_engine):
     app = make_app(demo_store, null_engine)
@@ -78,8 +107,13 @@ def test_export_key_writes_the_backing_track(demo_store, null_engine, tmp_path, 
         await wait_for(pilot, lambda: app.screen is player, timeout=120, what="the export")
         files = list(tmp_path.glob("*.wav"))
         assert [f.name for f in files] == ["Demo - Night Drive (no vocals, 110%).wav"]
-        info = sf.info(files[0])
-        assert abs(info.frames - m.song.frames / 1.1) <= 0.010 * info.samplerate
+        audio, sr = sf.read(files[0], dtype="float32")
+        assert sr == m.song.sample_rate
+        assert abs(len(audio) - m.song.frames / 1.1) <= 0.010 * sr
+        # In the audio: the vocals are absent, the rest there at unity, at 110 %.
+        w = stem_weights_stretched(audio, m.song.data, m.song.names, 1.1)
+        assert abs(w.pop("vocals")) < 0.05, w
+        assert all(0.85 < x < 1.15 for x in w.values()), w
         await pilot.press("q")
 
     run(app, scenario)

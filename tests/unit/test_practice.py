@@ -7,6 +7,7 @@ Mixer on a silent song; nothing mocked.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -248,3 +249,15 @@ def test_a_saved_loop_that_does_not_fit_the_song_is_dropped_with_a_message():
     problem = apply(m, PracticeState(loop=ActiveLoop(5.0, 6.0, True)))
     assert problem and "loop" in problem
     assert m.loop == (0, 0, False)
+
+
+def test_temp_files_of_dead_writers_are_swept_when_the_store_opens(practice_store):
+    folder = practice_store.root / "practice"
+    folder.mkdir(parents=True, exist_ok=True)
+    dead = folder / ".song1.json.999999.deadbeef.tmp"  # a save killed by SIGKILL (pid gone)
+    live = folder / f".song1.json.{os.getppid()}.cafef00d.tmp"  # a writer still running
+    other = folder / ".notes.tmp"  # not ours
+    for p in (dead, live, other):
+        p.write_text("{")
+    PracticeStore(practice_store.root)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([live.name, other.name])

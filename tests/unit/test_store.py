@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from stemtui.core.audio.song import Song, SongMeta
-from stemtui.core.errors import BadInput
+from stemtui.core.errors import BadInput, WriteFailed
 from stemtui.core.library.catalog import demo_id, ensure_demo, import_path
-from stemtui.core.library.store import CHUNK, Store
+from stemtui.core.library.store import CHUNK, MANIFEST, Store, write_stem
+from tests.tmpfs import tmpfs
 
 SR = 22050
 
@@ -137,3 +138,53 @@ def test_import_folder_is_content_addressed(tmp_store, tmp_path):
     e2, new2 = import_path(tmp_store, renamed)
     assert new1 and not new2 and e1.id == e2.id
     assert set(e1.stems) == {"vocals", "drums", "bass"}
+
+
+def test_a_removal_left_half_done_is_swept(tmp_path):
+    store = Store(tmp_path / "c")
+    trash = store.tmp_dir / "trash.0.0badf00d"  # a removal killed between its rename and its rmtree
+    (trash / "x").mkdir(parents=True)
+    Store(tmp_path / "c")
+    assert not trash.exists()
+
+
+# -- write failures on real small disks ---------------------------------------------------
+def _fill(folder) -> None:
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    chunk = 1 << 16
+    try:
+        while chunk:
+            try:
+                os.write(fd, b"\0" * chunk)
+            except OSError:
+                chunk //= 2
+    finally:
+        os.close(fd)
+
+
+def test_a_full_disk_fails_add_song_in_one_line_and_leaves_no_temp(tmp_path):
+    with tmpfs(tmp_path / "c", size="1m") as root:
+        store = Store(root)
+        with pytest.raises(WriteFailed, match=r"\.flac: cannot write: no space left on device$"):
+            store.add_song(small_song(5.0), "big")  # 3 noise stems of 5 s: ~2.6 MB of FLAC
+        assert list(store.tmp_dir.iterdir()) == [] and list(store.songs_dir.iterdir()) == []
+
+
+def test_a_full_disk_fails_the_manifest_in_one_line_and_removes_the_temp(tmp_path):
+    with tmpfs(tmp_path / "c", size="1m") as root:
+        store = Store(root)
+        song = small_song(0.2)
+        tmp = store.new_tmp("s1")
+        for i, name in enumerate(song.names):
+            write_stem(tmp / f"{name}.flac", song.data[i], SR)
+        _fill(root)
+        with pytest.raises(WriteFailed) as err:
+            store.commit(tmp, "s1", song.names, song.frames, SR, song.meta)
+        assert str(err.value) == f"{tmp / MANIFEST}: cannot write: no space left on device"
+        assert not tmp.exists() and store.entries() == []
+
+
+def test_a_read_only_cache_is_bad_input(tmp_path):
+    with tmpfs(tmp_path / "ro", read_only=True) as ro:
+        with pytest.raises(BadInput, match=r"/songs: cannot write: read-only file system$"):
+            Store(ro)

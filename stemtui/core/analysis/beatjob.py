@@ -24,7 +24,7 @@ import numpy as np
 
 from stemtui.core.analysis.beats import BeatEstimateError, BeatGrid, _mono, estimate_grid
 from stemtui.core.procs.channel import Channel, serve
-from stemtui.core.procs.protocol import Child, WorkerCancelled, WorkerDied, WorkerError
+from stemtui.core.procs.protocol import Child, WorkerCancelled, WorkerDied, WorkerError, describe_exit
 
 
 class BeatJobFailed(BeatEstimateError, WorkerError):
@@ -32,7 +32,10 @@ class BeatJobFailed(BeatEstimateError, WorkerError):
 
 
 class BeatJobDied(BeatEstimateError, WorkerDied):
-    """The beat analysis process died (killed, or crashed without a word)."""
+    """The beat analysis process died (killed, or crashed without a word).
+
+    One line: ``beat estimate failed: its worker process died (killed by SIGKILL)``.
+    """
 
 
 def _child_env() -> dict[str, str]:
@@ -75,7 +78,13 @@ def _run_child(
     except WorkerCancelled:
         return None
     except WorkerDied as exc:
-        raise exc.retyped(BeatJobDied) from None
+        raise BeatJobDied(
+            f"beat estimate failed: its worker process died ({describe_exit(exc.returncode)})",
+            kind=exc.kind,
+            traceback=exc.traceback,
+            returncode=exc.returncode,
+            details=exc.details,
+        ) from None
     except WorkerError as exc:
         raise exc.retyped(BeatJobFailed, "beat analysis failed: ") from None
     return None if reply.get("bpm") is None else BeatGrid.from_dict(reply)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from stemtui.core.audio.song import Song
-from stemtui.core.library.safeio import check_input_file
+from stemtui.core.errors import BadInput, StemtuiError
+from stemtui.core.library.safeio import check_input_file, write_error
 from stemtui.core.library.store import Entry, Store, hash_files
 
 #: Marker written once the demo was installed, so a deleted demo stays deleted
@@ -31,6 +33,10 @@ def ensure_demo(store: Store, force: bool = False) -> Entry | None:
 
     Returns:
         The demo's entry, or ``None`` when it was deliberately removed.
+
+    Raises:
+        BadInput / WriteFailed: The cache cannot hold it (full, read-only):
+            one line; nothing half-written is left.
     """
     sid = demo_id()
     existing = store.get(sid)
@@ -48,7 +54,12 @@ def ensure_demo(store: Store, force: bool = False) -> Entry | None:
     if existing is not None:  # damaged demo: replace it
         store.remove(existing)
     entry = store.add_song(song, sid)
-    marker.write_text(sid + "\n")
+    try:
+        marker.write_text(sid + "\n")
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # a torn marker would read as "removed on purpose"
+            marker.unlink()
+        raise write_error(marker, exc) from None
     return entry
 
 
@@ -101,7 +112,20 @@ def find_song(store: Store, query: str) -> Entry:
             check_input_file(p)  # a FIFO, device or socket: refused by name, never read
         if "/" in query or p.is_dir() or query.lower().endswith(".mp4"):
             return import_path(store, query)[0]
-    ensure_demo(store)
+    try:
+        ensure_demo(store)
+    except StemtuiError as exc:
+        # A full cache must not hide the songs already there; but asking for
+        # the demo itself gets the reason it is missing.
+        try:
+            return store.resolve(query)
+        except BadInput:
+            from stemtui.core.library.demo import DEMO_TITLE
+
+            q = query.strip().lower()
+            if q and (q in DEMO_TITLE.lower() or demo_id().startswith(q)):
+                raise exc from None
+            raise
     return store.resolve(query)
 
 

@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stemtui.core.library.safeio import sweep_parts, write_error
 from stemtui.core.library.store import _fsync, _write_json_synced
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ SCHEMA = 1
 GAIN_MAX = 2.0
 #: Song ids become file names: only these characters, so no id can escape the folder.
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: A save's temp file: ``.<id>.json.<pid>.<8 hex>.tmp``.
+TMP_SUFFIX = ".tmp"
+_TMP_RE = re.compile(r"^\.(?P<name>.+\.json)\.(?P<pid>[1-9][0-9]{0,9})\.(?P<tag>[0-9a-f]{8})\.tmp$")
 
 
 # -- the state -------------------------------------------------------------------------
@@ -151,6 +155,7 @@ class PracticeStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser()
+        self.sweep()
 
     def path(self, song_id: str) -> Path:
         """The state file of one song.
@@ -166,25 +171,36 @@ class PracticeStore:
     def save(self, song_id: str, state: PracticeState) -> Path:
         """Write the state atomically: temp file in the same folder, fsync, ``os.replace``.
 
+        A failed write leaves the old file as it was and no temp file.
+
         Returns:
             The state file.
 
         Raises:
-            OSError: If the folder cannot be written (the caller reports it).
+            BadInput / WriteFailed: One line naming the state file and the
+                reason (read-only or not permitted / disk full, quota, I/O).
+            ValueError: If ``song_id`` is not a plain id.
         """
         path = self.path(song_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # A dot name the folder listing ignores; unique per writer, so two
         # processes saving at once each replace the file whole.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
         try:
-            _write_json_synced(tmp, state.to_json(song_id))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync(path.parent)  # the rename itself survives a crash
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _write_json_synced(tmp, state.to_json(song_id))
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            _fsync(path.parent)  # the rename itself survives a crash
+        except OSError as exc:
+            raise write_error(path, exc) from None
         return path
+
+    def sweep(self) -> list[Path]:
+        """Remove temp files of writers that died (a SIGKILL mid-save); never raises. Returns them."""
+        return sweep_parts(self.root / "practice", _TMP_RE)
 
     # -- reading ---------------------------------------------------------------------------
     def load(

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from stemtui.core.errors import BadInput, StemtuiError
+from stemtui.core.errors import WriteFailed as WriteFailed  # re-exported: it lived here first
 
 #: A part file of ours: ``.NAME.<pid>.<8 hex>.part``.
 PART_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[1-9][0-9]{0,9})\.(?P<tag>[0-9a-f]{8})\.part$")
@@ -48,21 +49,6 @@ _KINDS = (
 
 #: errno values that mean "this target cannot be written at all".
 _REFUSED = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
-
-
-class WriteFailed(StemtuiError):
-    """Writing a file failed on the way (disk full, I/O error, broken pipe).
-
-    Shown as one line, ``PATH: cannot write: REASON``; exit code 1. Nothing
-    half-written is left behind.
-    """
-
-    exit_code = 1
-
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__(f"{what}: {reason}")
-        self.what = what
-        self.reason = reason
 
 
 def _reason(exc: OSError) -> str:
@@ -157,10 +143,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_parts(folder: str | os.PathLike) -> list[Path]:
+def sweep_parts(folder: str | os.PathLike, pattern: re.Pattern[str] = PART_RE) -> list[Path]:
     """Remove our part files in ``folder`` whose writer process is gone.
 
-    Only names matching :data:`PART_RE`, only regular files, never this
+    Only names matching ``pattern`` (:data:`PART_RE`; another writer's temp
+    names, with a ``pid`` group), only regular files, never this
     process's own, never one whose pid is alive. Never raises.
 
     Returns:
@@ -173,7 +160,7 @@ def sweep_parts(folder: str | os.PathLike) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        m = PART_RE.match(entry.name)
+        m = pattern.match(entry.name)
         if m is None:
             continue
         pid = int(m.group("pid"))

@@ -14,10 +14,18 @@ manifest last), so a crash at any moment leaves either no entry or a whole
 one. Reading never trusts an entry: a bad manifest, an old schema, or a
 missing or truncated stem marks it *damaged* (or *old*), which is listed
 and removable, and never raises.
+
+Writing fails loudly and cleanly: an OSError on the way (disk full, quota,
+read-only cache, permission) becomes one line naming the path and the
+reason (:func:`~stemtui.core.library.safeio.write_error`: ``BadInput`` for a
+cache that can never be written, ``WriteFailed`` otherwise), and the temp
+folder is removed first. Temp folders of processes that died are swept when
+a store is opened.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -33,7 +41,7 @@ import numpy as np
 
 from stemtui.core.audio.song import Song, SongMeta, stem_sort_key
 from stemtui.core.errors import BadInput
-from stemtui.core.library.safeio import SafeSoundFile, check_input_file
+from stemtui.core.library.safeio import SafeSoundFile, check_input_file, pid_alive, write_error
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
@@ -114,26 +122,38 @@ class Store:
         self.root = Path(root).expanduser()
         self.songs_dir = self.root / "songs"
         self.tmp_dir = self.root / "tmp"
-        self.songs_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        for d in (self.songs_dir, self.tmp_dir):
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(d, exc) from None
         self._sweep_tmp()
 
     # -- housekeeping ---------------------------------------------------------
     def _sweep_tmp(self) -> None:
-        """Remove half-written entries left by processes that died."""
-        for d in self.tmp_dir.iterdir():
+        """Remove half-written entries (and trash) left by processes that died. Never raises.
+
+        A name is ``<id>.<pid>.<rand>`` (``trash.0.<rand>`` for a removal's
+        trash: any process may finish that); entries of a live pid stay.
+        """
+        try:
+            names = [d for d in self.tmp_dir.iterdir() if d.is_dir()]
+        except OSError:
+            return
+        for d in names:
             parts = d.name.split(".")
             pid = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else 0
-            if pid and pid != os.getpid() and _pid_alive(pid):
-                continue
-            if pid == os.getpid():
+            if pid and (pid == os.getpid() or pid_alive(pid)):
                 continue
             shutil.rmtree(d, ignore_errors=True)
 
     def new_tmp(self, song_id: str) -> Path:
         """A fresh folder in ``tmp/`` for writing an entry."""
         d = self.tmp_dir / f"{song_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        d.mkdir(parents=True)
+        try:
+            d.mkdir(parents=True)
+        except OSError as exc:
+            raise write_error(self.tmp_dir, exc) from None
         return d
 
     # -- reading ------------------------------------------------------------------
@@ -214,7 +234,11 @@ class Store:
 
     # -- writing ------------------------------------------------------------------
     def add_song(self, song: Song, song_id: str) -> Entry:
-        """Store a complete song atomically; a cache hit returns the existing entry."""
+        """Store a complete song atomically; a cache hit returns the existing entry.
+
+        Raises:
+            BadInput / WriteFailed: The cache refused the write (one line); no temp folder is left.
+        """
         existing = self.get(song_id)
         if existing is not None and existing.ok:
             return existing
@@ -232,7 +256,23 @@ class Store:
 
         The rename is the commit point: before it there is no entry, after
         it a complete one.
+
+        Raises:
+            BadInput / WriteFailed: The manifest or the rename failed (one
+                line naming the path); ``tmp`` is removed.
         """
+        try:
+            return self._commit(tmp, song_id, names, frames, sample_rate, meta)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise write_error(exc.filename or tmp, exc) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _commit(
+        self, tmp: Path, song_id: str, names: list[str], frames: int, sample_rate: int, meta: SongMeta
+    ) -> Entry:
         # A musician's order (vocals first), whatever order the model uses.
         names = sorted(names, key=stem_sort_key)
         files: dict[str, dict[str, str | int]] = {
@@ -271,12 +311,20 @@ class Store:
             os.rename(tmp, dest)
         _fsync(self.songs_dir)
         entry = self.get(song_id)
-        assert entry is not None
+        if entry is None:  # removed by another process in between
+            raise FileNotFoundError(errno.ENOENT, "the entry vanished after its commit", str(dest))
         return entry
 
     def remove(self, entry: Entry) -> None:
-        """Delete an entry (damaged ones too); it vanishes atomically."""
-        self._discard(entry.path)
+        """Delete an entry (damaged ones too); it vanishes atomically.
+
+        Raises:
+            BadInput / WriteFailed: The cache cannot be changed (read-only, permission).
+        """
+        try:
+            self._discard(entry.path)
+        except OSError as exc:
+            raise write_error(entry.path, exc) from None
 
     def _discard(self, path: Path) -> None:
         if not path.exists():
@@ -349,10 +397,16 @@ def write_stem(path: Path, data: np.ndarray, sample_rate: int) -> None:
 
 
 def _write_json_synced(path: Path, obj: dict) -> None:
-    with open(path, "w") as fh:
-        json.dump(obj, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Write and fsync a JSON file; an OSError always carries ``path`` as its filename."""
+    try:
+        with open(path, "w") as fh:
+            json.dump(obj, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
 
 
 def _fsync(path: Path) -> None:
@@ -369,14 +423,8 @@ def _damaged(e: Entry, reason: str) -> Entry:
     return e
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+#: The old name (the separation job's progress files check writers with it).
+_pid_alive = pid_alive
 
 
 def wait_first_audio(song: Song, timeout: float = 5.0) -> float:
