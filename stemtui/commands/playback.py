@@ -6,6 +6,8 @@ import sys
 import time
 
 from stemtui.commands.common import (
+    STUCK_STOP_S,
+    StuckWatch,
     _progress_line,
     apply_metronome_flags,
     apply_mix_flags,
@@ -64,6 +66,7 @@ def cmd_play(args, settings) -> int:
     song, job = _song_for_play(args, settings)
     engine = Engine(device=args.device)
     interrupted = False
+    beat = None
     problems: list[str] = []  # one line each: tempo failures, then audio faults
 
     def warn(lines: list[str]) -> None:
@@ -77,7 +80,9 @@ def cmd_play(args, settings) -> int:
         if engine.notice:
             raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
         wait_first_audio(mixer.song, timeout=600)
-        apply_metronome_flags(mixer, args, settings.practice_store())
+        beat = apply_metronome_flags(mixer, args, settings.practice_store(), background=True)
+        if beat is not None and beat.count:
+            beat.wait()  # a count-in comes first: the grid must be there before playback
         a, _, on = mixer.loop
         first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
         if tempo != 1.0 or semitones:
@@ -91,21 +96,29 @@ def cmd_play(args, settings) -> int:
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""
         if tempo != 1.0 or semitones:
             tag += f"  [{tempo * 100:.0f}%{f', {semitones:+d} st' if semitones else ''}]"
+        stuck = StuckWatch()
         while True:
             time.sleep(0.1)
             pos = mixer.position / mixer.sample_rate
+            separating = job is not None and not song.complete.is_set()
             sep = ""
-            if job is not None and not song.complete.is_set():
+            if separating:
                 sep = f"  separating {100 * song.available / song.frames:3.0f}%" + (
                     " (waiting)" if mixer.starved else ""
                 )
             warn(mixer.take_tempo_errors())
+            warn(beat.take_error() if beat is not None else [])
+            waiting = mixer.counting_in or (separating and mixer.starved) or bool(engine.stream_lost)
+            warn(stuck.poll(mixer.position, mixer.sample_rate, waiting))
             where = f"{format_time(pos)} / {format_time(song.duration)}"
             _progress_line(f"▶ {song.title}  {where}{tag}{sep}  underruns {engine.underruns}")
             if mixer.ended or (args.duration is not None and time.monotonic() - t0 >= args.duration):
-                break
+                break  # the song's end, or --duration in wall time: whatever the playhead did
             if engine.stream_lost:
                 break  # no more sound will come; the summary says why
+            if stuck.stop:
+                warn([f"stopped: no progress for {STUCK_STOP_S:.0f} s"])
+                break
         mixer.pause()
         time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
         warn(mixer.take_tempo_errors())
@@ -117,6 +130,8 @@ def cmd_play(args, settings) -> int:
             job.discard()
         raise
     finally:
+        if beat is not None:
+            beat.cancel()
         pos = engine.mixer.position if engine.mixer else 0
         engine.close()
     print(

@@ -1,0 +1,186 @@
+"""`stemtui play` under stretch-worker faults, as real processes: SIGKILL and SIGSTOP.
+
+A song of stepped tones (second ``k`` of the song is a sine at
+``300 + 25 k`` Hz, the same in every stem) tells, from the recording alone,
+which second of the song is heard at each moment, stretched or not (the
+stretch keeps the pitch): so the recording shows that playback went on to
+the end, how long each second lasted (the tempo), and every silence.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.functional.test_stream_faults import _stretch_workers
+
+SR = 44100
+STEP_HZ, BASE_HZ = 25.0, 300.0
+WIN = SR // 8  # 125 ms analysis windows
+
+
+def stepped_song(folder, seconds: int, stems: int = 8) -> None:
+    folder.mkdir()
+    t = np.arange(SR * seconds) / SR
+    f = BASE_HZ + STEP_HZ * np.floor(t)
+    x = 0.6 / stems * np.sin(2 * np.pi * np.cumsum(f) / SR)
+    for i in range(stems):
+        sf.write(folder / f"part{i}.wav", x, SR, subtype="FLOAT")
+
+
+def rendered_s(pid: int, stems: int = 8) -> float:
+    """Seconds of stretched output the process's runs hold (the written pages of its mapped run files)."""
+    try:
+        with open(f"/proc/{pid}/maps") as fh:
+            paths = {ln.split(maxsplit=5)[5].strip() for ln in fh if "/run-" in ln and ln.rstrip().endswith(".f32")}
+    except OSError:
+        return 0.0
+    best = 0
+    for path in paths:
+        try:
+            best = max(best, os.stat(path).st_blocks * 512)
+        except OSError:
+            pass
+    return best / (stems * 2 * 4 * SR)
+
+
+def wait_switched(proc: subprocess.Popen, t0: float, tempo: float = 0.75) -> None:
+    """Until ``proc``'s run is rendered 3 s past any playhead it can have (so the mixer plays it).
+
+    Before the switch the song plays at 100 %, so the playhead is at most the
+    wall time since ``t0`` (the process's start) in song seconds.
+    """
+    deadline = time.monotonic() + 90
+    while rendered_s(proc.pid) < (time.monotonic() - t0) / tempo + 3.0:
+        assert time.monotonic() < deadline and proc.poll() is None, "no stretched audio was rendered"
+        time.sleep(0.01)
+
+
+def heard_seconds(rec: np.ndarray) -> np.ndarray:
+    """Per 125-ms window of the recording: the song second heard, or -1 (silence, or between two)."""
+    mono = rec.mean(axis=1) if rec.ndim == 2 else rec
+    n = len(mono) // WIN
+    out = np.full(n, -1)
+    freqs = np.fft.rfftfreq(WIN, 1 / SR)
+    win = np.hanning(WIN)
+    for i in range(n):
+        x = mono[i * WIN : (i + 1) * WIN]
+        if np.sqrt(np.mean(x**2)) < 0.02:
+            continue
+        spec = np.abs(np.fft.rfft(x * win))
+        k = (freqs[int(np.argmax(spec))] - BASE_HZ) / STEP_HZ
+        if abs(k - round(k)) < 0.25:
+            out[i] = round(k)
+    return out
+
+
+def silent_gaps_s(rec: np.ndarray) -> list[float]:
+    """Lengths of the silences (10-ms envelope below -40 dB) between the first and last sound."""
+    mono = np.abs(rec).max(axis=1)
+    hop = SR // 100
+    env = mono[: len(mono) // hop * hop].reshape(-1, hop).max(axis=1)
+    loud = np.nonzero(env > 0.01)[0]
+    inner = env[loud[0] : loud[-1] + 1] <= 0.01
+    gaps, run = [], 0
+    for s in inner:
+        run = run + 1 if s else 0
+        if run == 1:
+            gaps.append(0)
+        if s:
+            gaps[-1] = run / 100
+    return gaps
+
+
+def step_lengths_s(seconds: np.ndarray, lo: int, hi: int) -> list[float]:
+    """How long each song second in ``[lo, hi)`` was heard, in recording seconds."""
+    return [np.count_nonzero(seconds == k) * WIN / SR for k in range(lo, hi)]
+
+
+@pytest.mark.audio
+def test_a_stretch_worker_killed_mid_play_costs_no_silence_and_the_tempo_comes_back(pulse, tmp_path):
+    stepped_song(tmp_path / "Steps", 60)
+    env = {**pulse.env, "STEMTUI_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "stemtui"]
+    r = subprocess.run([*cmd, "import", str(tmp_path / "Steps")], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with pulse.record() as rec:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            [*cmd, "play", "steps", "--from", "0:30", "--tempo", "0.75", "--device", "pulse"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_switched(proc, t0)  # the run plays, and is still rendering (40 s of output in all)
+        killed = _stretch_workers(proc.pid)
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        # No --duration: it must end by itself, at the song's end (30 s of song at 75 %).
+        _, err = proc.communicate(timeout=120)
+    assert killed
+    warnings = [ln for ln in err.splitlines() if "warning: " in ln]
+    assert proc.returncode == 1, err
+    assert len(warnings) == 1, err
+    assert "stretch worker died; playing at 100 % while it restarts (tempo 75%" in warnings[0], err
+    assert "Traceback" not in err, err
+    y = rec.data
+    # Never more than a second of silence (the kill's fallback is the song itself, at once).
+    assert max(silent_gaps_s(y), default=0.0) <= 1.0, silent_gaps_s(y)
+    heard = heard_seconds(y)
+    ks = heard[heard >= 0]
+    # The content went on, in order, from 0:30 to the song's last second.
+    assert ks[0] in (30, 31) and ks[-1] == 59, (ks[0], ks[-1])
+    assert set(range(31, 60)) <= set(ks.tolist()), sorted(set(range(31, 60)) - set(ks.tolist()))
+    assert np.all(np.diff(ks) >= -1), "the song went backwards"
+    # The tempo came back: the last 10 s of song lasted 1/0.75 s each, not 1 s.
+    tail = step_lengths_s(heard, 49, 59)
+    assert abs(np.median(tail) - 1 / 0.75) <= 0.13, tail
+
+
+def test_play_with_a_starving_run_ends_in_wall_time_and_says_it_was_stuck(tmp_path):
+    stepped_song(tmp_path / "Steps", 60)
+    env = {**os.environ, "STEMTUI_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "stemtui"]
+    r = subprocess.run([*cmd, "import", str(tmp_path / "Steps")], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [*cmd, "play", "steps", "--tempo", "0.75", "--device", "null", "--duration", "40"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stopped: set[int] = set()
+    try:
+        wait_switched(proc, t0)  # the run plays, a few seconds ahead (of 80 s)
+        # From now on every stretch worker hangs (alive, silent): the run starves.
+        deadline = time.monotonic() + 120
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "play never ended"
+            for pid in set(_stretch_workers(proc.pid)) - stopped:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.add(pid)
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+    warnings = [ln for ln in err.splitlines() if "warning: " in ln]
+    assert proc.returncode == 1, err
+    assert any("playback stuck at" in w for w in warnings), err
+    assert len([w for w in warnings if "stuck" in w]) == 1, err
+    assert "underruns" in err and "Traceback" not in err, err
