@@ -237,7 +237,10 @@ class StuckWatch:
         if still <= limit or self._told:
             return []
         self._told = True
-        return [f"playback stuck at {format_time(pos / sample_rate)}: no audio for {limit:.0f} s"]
+        return [
+            f"playback stuck at {format_time(pos / sample_rate)}: no audio for {limit:.0f} s"
+            f" (play stops after {STUCK_STOP_S:.0f} s of it)"
+        ]
 
 
 def _fmt_size(n: int) -> str:

@@ -6,7 +6,6 @@ import sys
 import time
 
 from stemtui.commands.common import (
-    STUCK_STOP_S,
     StuckWatch,
     _progress_line,
     apply_metronome_flags,
@@ -117,8 +116,7 @@ def cmd_play(args, settings) -> int:
             if engine.stream_lost:
                 break  # no more sound will come; the summary says why
             if stuck.stop:
-                warn([f"stopped: no progress for {STUCK_STOP_S:.0f} s"])
-                break
+                break  # stuck for STUCK_STOP_S: its line was told
         mixer.pause()
         time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
         warn(mixer.take_tempo_errors())
