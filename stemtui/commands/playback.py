@@ -84,12 +84,10 @@ def cmd_play(args, settings) -> int:
             beat.wait()  # a count-in comes first: the grid must be there before playback
         a, _, on = mixer.loop
         first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
+        mixer.start_at(first, playing=False)
         if tempo != 1.0 or semitones:
-            mixer.start_at(first, playing=False)
-            mixer.set_tempo(tempo, semitones)
-            mixer.play()  # the song itself plays until the stretched audio is ready (< 1 s)
-        else:
-            mixer.start_at(first)
+            mixer.set_tempo(tempo, semitones)  # the song itself plays until the stretched audio is ready (< 1 s)
+        mixer.play()  # from paused: a count-in plays first
         t0 = time.monotonic()
         muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""

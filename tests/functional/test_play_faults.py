@@ -183,3 +183,27 @@ def test_play_with_a_starving_run_ends_by_itself_and_says_it_was_stuck_in_one_li
     assert len(warnings) == 1, err
     assert "playback stuck at" in warnings[0] and "(play stops after 10 s of it)" in warnings[0], err
     assert "underruns" in err and "Traceback" not in err, err
+
+
+@pytest.mark.audio
+def test_play_counts_in_on_the_estimated_beat_before_the_song(pulse, tmp_path):
+    """`play --count-in 4` on the demo (no saved grid, no --bpm): the beat is estimated from the
+    decoded song, and the recording holds four beats of clicks, then the song."""
+    from tests.functional.test_play_audio import demo_stems
+    from tests.pulse_harness import best_lag
+
+    cache = tmp_path / "cache"
+    stems = demo_stems(cache)  # installs the demo
+    env = {**pulse.env, "STEMTUI_CACHE_DIR": str(cache)}
+    cmd = [sys.executable, "-m", "stemtui", "play", "demo", "--from", "0:10", "--count-in", "4", "--device", "pulse"]
+    with pulse.record() as rec:
+        r = subprocess.run([*cmd, "--duration", "6"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    y = rec.data
+    first = int(np.nonzero(np.abs(y).max(axis=1) > 0.01)[0][0])
+    mix = sum(stems.values())
+    ref = mix[10 * SR : 12 * SR]
+    lag, ncc = best_lag(y, ref, min_overlap=SR)
+    assert ncc > 0.9, ncc
+    # The demo is at 100 BPM: four beats are 2.4 s of clicks before 0:10 plays.
+    assert abs((lag - first) / SR - 2.4) < 0.1, (lag - first) / SR
