@@ -89,6 +89,7 @@ def test_a_run_whose_worker_dies_is_replaced_and_the_song_plays_at_100_meanwhile
     assert new is not run and new.tempo == 0.6 and new.error is None
     assert set(new.pids).isdisjoint(run.pids)
     assert 0 < new.start <= at  # from the playhead (where the fallback began), not where the dead run did
+    wait_for(lambda: new.ready >= m.source_position + 200 * 512, timeout=30)  # this loop is unpaced
     before = m.position
     for _ in range(200):
         m.process(buf)

@@ -204,6 +204,7 @@ class TempoControl:
         with self._lock:
             tempo, semis = self.tempo, self.semitones
         asked = f"tempo {tempo * 100:.0f}%" + (f", {semis:+d} st" if semis else "")
+        why = (run.error or "").removeprefix("stretch worker died: ")
         if len(self._deaths) >= MAX_DEATHS:
             with self._lock:
                 if (self.tempo, self.semitones) == (tempo, semis):
@@ -214,11 +215,11 @@ class TempoControl:
             self._retire_all()
             self._report(
                 f"stretch worker died {len(self._deaths)} times in {DEATH_WINDOW_S:.0f} s; "
-                f"{asked} given up, playing at 100 % ({run.error})"
+                f"{asked} given up, playing at 100 % ({why})"
             )
             return
         if len(self._deaths) == 1:
-            self._report(f"stretch worker died; playing at 100 % while it restarts ({asked}: {run.error})")
+            self._report(f"stretch worker died; playing at 100 % while it restarts ({asked}: {why})")
         if loop_dead:
             m.set_loop_source(None)
             self._refresh_loop(tempo, semis)
