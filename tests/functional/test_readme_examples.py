@@ -18,7 +18,10 @@ The files the lines name are made first: ``song.mp3``, ``a.mp3``, ``b.flac``,
 with ``drums.wav``, ``bass.flac`` and ``vocals.mp3``.
 
 Not run: ``stemtui``, ``stemtui SONG`` and ``stemtui song.mp3``, which open
-the interactive TUI (the Pilot tests cover them), and ``make run``.
+the interactive TUI (the Pilot tests cover them), and ``make run``. The
+``python -m stemtui.bench ...`` commands are not in shell blocks (they are
+named in the benchmark prose) and take minutes: the benchmarks' own tests
+cover them.
 """
 
 from __future__ import annotations
