@@ -20,8 +20,7 @@ with ``drums.wav``, ``bass.flac`` and ``vocals.mp3``.
 Not run: ``stemtui``, ``stemtui SONG`` and ``stemtui song.mp3``, which open
 the interactive TUI (the Pilot tests cover them), and ``make run``. The
 ``python -m stemtui.bench ...`` commands are not in shell blocks (they are
-named in the benchmark prose) and take minutes: the benchmarks' own tests
-cover them.
+named in the benchmark prose) and take minutes each: they are not run here.
 """
 
 from __future__ import annotations
