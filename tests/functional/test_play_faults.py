@@ -36,19 +36,27 @@ def stepped_song(folder, seconds: int, stems: int = 8) -> None:
 
 
 def rendered_s(pid: int, stems: int = 8) -> float:
-    """Seconds of stretched output the process's runs hold (the written pages of its mapped run files)."""
+    """Seconds of stretched output the process's runs hold: the leading non-silent part of
+    every stem of its mapped run files (the song is never silent; unrendered frames are zeros)."""
     try:
         with open(f"/proc/{pid}/maps") as fh:
             paths = {ln.split(maxsplit=5)[5].strip() for ln in fh if "/run-" in ln and ln.rstrip().endswith(".f32")}
     except OSError:
         return 0.0
-    best = 0
+    block = SR // 10
+    best = 0.0
     for path in paths:
         try:
-            best = max(best, os.stat(path).st_blocks * 512)
+            data = np.fromfile(path, dtype=np.float32)
         except OSError:
-            pass
-    return best / (stems * 2 * 4 * SR)
+            continue
+        frames = len(data) // (stems * 2) // block * block
+        if not frames:
+            continue
+        peaks = np.abs(data.reshape(stems, -1, 2)[:, :frames]).reshape(stems, -1, block * 2).max(axis=2)
+        lead = [int(np.argmin(p > 1e-4)) if not p.all() else len(p) for p in peaks]
+        best = max(best, min(lead) / 10)
+    return best
 
 
 def wait_switched(proc: subprocess.Popen, t0: float, stems: int, tempo: float = 0.75) -> None:
