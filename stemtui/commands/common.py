@@ -48,10 +48,15 @@ def practice_flags(args) -> tuple[float, int]:
     return check_tempo(getattr(args, "tempo", 1.0)), check_semitones(getattr(args, "transpose", 0))
 
 
-def apply_metronome_flags(mixer, args, states) -> None:
+def apply_metronome_flags(mixer, args, states, background: bool = False) -> GridWait | None:
     """Apply --click / --count-in / --bpm: the grid from --bpm, the saved state, or the drums.
 
     ``states`` is the :class:`~stemtui.core.library.practice.PracticeStore` the saved grid is read from.
+    With no grid at hand the beat is estimated in a child process: from the
+    whole song, now (``export``, whose song is fully decoded); or, with
+    ``background``, from the first :data:`BEAT_AUDIO_S` of the song once they
+    are decoded, on a thread (``play``): the returned :class:`GridWait` sets
+    the metronome when the grid is ready.
 
     Raises:
         BadInput: A malformed --bpm, or no beat found when clicks were asked for.
@@ -64,7 +69,7 @@ def apply_metronome_flags(mixer, args, states) -> None:
     if count < 0 or count > 8:
         raise BadInput(f"--count-in {count}", "must be between 0 and 8")
     if not click and not count:
-        return
+        return None
     song = mixer.song
     spec = getattr(args, "bpm", None)
     grid = None
@@ -81,6 +86,8 @@ def apply_metronome_flags(mixer, args, states) -> None:
                 grid = BeatGrid.from_dict(state.grid)
             except ValueError:
                 grid = None
+    if grid is None and background:
+        return GridWait(mixer, click, count)
     if grid is None:
         from stemtui.core.analysis.beatjob import estimate_grid_in_subprocess
         from stemtui.core.analysis.beats import grid_audio
@@ -89,10 +96,151 @@ def apply_metronome_flags(mixer, args, states) -> None:
         audio, source = grid_audio(song)
         grid = estimate_grid_in_subprocess(audio, song.sample_rate, source)
         if grid is None:
-            raise BadInput(song.title, "no steady beat found for the click; give one with --bpm BPM[@FIRST_BEAT_S]")
+            raise BadInput(song.title, NO_BEAT)
+    _set_metronome(mixer, grid, click, count)
+    return None
+
+
+NO_BEAT = "no steady beat found for the click; give one with --bpm BPM[@FIRST_BEAT_S]"
+#: Seconds of decoded song the background estimate waits for (all of a shorter song).
+BEAT_AUDIO_S = 60.0
+
+
+def _set_metronome(mixer, grid, click: bool, count: int) -> None:
     mixer.metronome.set_grid(grid)
     mixer.metronome.set_click(click)
     mixer.metronome.set_count_in(count)
+
+
+class GridWait:
+    """The beat grid for ``play --click/--count-in``, estimated on a thread.
+
+    It waits until :data:`BEAT_AUDIO_S` of the song (or all of it) is decoded
+    or separated, runs the beat job (:class:`~stemtui.core.analysis.beatjob.EstimateJob`,
+    a child process), and sets the metronome. ``play`` starts the click when
+    it is ready, and waits for it before a count-in (which must come first).
+
+    Attributes:
+        done: Set when it has ended, however it ended.
+        reason: Why no grid came (no steady beat, the job failed), else ``None``.
+    """
+
+    def __init__(self, mixer, click: bool, count: int) -> None:
+        import threading
+
+        self.mixer, self.click, self.count = mixer, click, count
+        self.done = threading.Event()
+        self.reason: str | None = None
+        self._told = False
+        self._job = None
+        self._cancelled = False
+        threading.Thread(target=self._run, name="stemtui-play-beat", daemon=True).start()
+
+    def _run(self) -> None:
+        import time
+
+        from stemtui.core.analysis.beatjob import EstimateJob
+        from stemtui.core.analysis.beats import grid_audio
+
+        song = self.mixer.song
+        try:
+            enough = min(song.frames, int(BEAT_AUDIO_S * song.sample_rate))
+            while not self._cancelled and not song.complete.is_set() and song.available < enough:
+                time.sleep(0.05)
+            if self._cancelled:
+                return
+            audio, source = grid_audio(song)
+            self._job = job = EstimateJob(audio, song.sample_rate, source)
+            if self._cancelled:
+                job.cancel()
+            job.wait()
+            if job.result is not None:
+                _set_metronome(self.mixer, job.result, self.click, self.count)
+            elif not job.cancelled:
+                self.reason = job.error or NO_BEAT
+        except Exception as exc:  # noqa: BLE001 -- told in one line by `play`; the song plays on
+            from stemtui.core.audio.faults import describe
+
+            self.reason = f"finding the beat failed: {describe(exc)}"
+        finally:
+            self.done.set()
+
+    def wait(self) -> None:
+        """Block until the grid is set or failed (a count-in must come first).
+
+        Raises:
+            BadInput: No grid came (nothing has played yet: as from ``export``).
+        """
+        from stemtui.core.errors import BadInput
+
+        _progress_line("finding the beat …")
+        self.done.wait()
+        if self.reason is not None:
+            raise BadInput(self.mixer.song.title, self.reason)
+
+    def take_error(self) -> list[str]:
+        """The failure in one line, once (``[]`` while running, on success, and after the first call)."""
+        if not self.done.is_set() or self.reason is None or self._told:
+            return []
+        self._told = True
+        return [f"{self.mixer.song.title}: {self.reason}; playing without the click"]
+
+    def cancel(self) -> None:
+        """Stop waiting and kill the beat job."""
+        self._cancelled = True
+        if self._job is not None:
+            self._job.cancel()
+
+
+#: Wall seconds the playhead may stand still while it should move, before it is a fault.
+STUCK_S = 2.0
+#: The same before it has moved at all (a PulseAudio stream can stall ~2 s as it starts).
+START_GRACE_S = 5.0
+#: Wall seconds of standing still after which headless ``play`` stops.
+STUCK_STOP_S = 10.0
+
+
+class StuckWatch:
+    """Notices a playhead that stands still while it should move (``play``'s loop polls it).
+
+    Waiting is legitimate during a count-in, for a separation still running,
+    and while the engine reports its own fault (a lost device): the caller
+    says so with ``waiting``.
+
+    Attributes:
+        stop: Set once it has stood still for :data:`STUCK_STOP_S`: ``play`` ends.
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self._pos = -1
+        self._since = time.monotonic()
+        self._moved = False
+        self._told = False
+        self.stop = False
+
+    def poll(self, pos: int, sample_rate: int, waiting: bool) -> list[str]:
+        """``[one line]`` when the playhead is first found stuck, else ``[]``."""
+        import time
+
+        from stemtui.core.timefmt import format_time
+
+        now = time.monotonic()
+        if pos != self._pos or waiting:
+            self._moved = self._moved or (self._pos >= 0 and pos != self._pos)
+            self._pos, self._since, self._told = pos, now, False
+            return []
+        still = now - self._since
+        limit = STUCK_S if self._moved else START_GRACE_S
+        self.stop = still > limit + STUCK_STOP_S - STUCK_S
+        if still <= limit or self._told:
+            return []
+        self._told = True
+        return [
+            f"playback stuck at {format_time(pos / sample_rate)}: no audio for {limit:.0f} s"
+            f" (play stops after {STUCK_STOP_S:.0f} s of it)"
+        ]
 
 
 def _fmt_size(n: int) -> str:

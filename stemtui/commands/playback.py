@@ -6,6 +6,7 @@ import sys
 import time
 
 from stemtui.commands.common import (
+    StuckWatch,
     _progress_line,
     apply_metronome_flags,
     apply_mix_flags,
@@ -64,6 +65,7 @@ def cmd_play(args, settings) -> int:
     song, job = _song_for_play(args, settings)
     engine = Engine(device=args.device)
     interrupted = False
+    beat = None
     problems: list[str] = []  # one line each: tempo failures, then audio faults
 
     def warn(lines: list[str]) -> None:
@@ -77,35 +79,42 @@ def cmd_play(args, settings) -> int:
         if engine.notice:
             raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
         wait_first_audio(mixer.song, timeout=600)
-        apply_metronome_flags(mixer, args, settings.practice_store())
+        beat = apply_metronome_flags(mixer, args, settings.practice_store(), background=True)
+        if beat is not None and beat.count:
+            beat.wait()  # a count-in comes first: the grid must be there before playback
         a, _, on = mixer.loop
         first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
+        mixer.start_at(first, playing=False)
         if tempo != 1.0 or semitones:
-            mixer.start_at(first, playing=False)
-            mixer.set_tempo(tempo, semitones)
-            mixer.play()  # the song itself plays until the stretched audio is ready (< 1 s)
-        else:
-            mixer.start_at(first)
+            mixer.set_tempo(tempo, semitones)  # the song itself plays until the stretched audio is ready (< 1 s)
+        mixer.play()  # from paused: a count-in plays first
         t0 = time.monotonic()
         muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""
         if tempo != 1.0 or semitones:
             tag += f"  [{tempo * 100:.0f}%{f', {semitones:+d} st' if semitones else ''}]"
+        stuck = StuckWatch()
         while True:
             time.sleep(0.1)
             pos = mixer.position / mixer.sample_rate
+            separating = job is not None and not song.complete.is_set()
             sep = ""
-            if job is not None and not song.complete.is_set():
+            if separating:
                 sep = f"  separating {100 * song.available / song.frames:3.0f}%" + (
                     " (waiting)" if mixer.starved else ""
                 )
             warn(mixer.take_tempo_errors())
+            warn(beat.take_error() if beat is not None else [])
+            waiting = mixer.counting_in or (separating and mixer.starved) or bool(engine.stream_lost)
+            warn(stuck.poll(mixer.position, mixer.sample_rate, waiting))
             where = f"{format_time(pos)} / {format_time(song.duration)}"
             _progress_line(f"▶ {song.title}  {where}{tag}{sep}  underruns {engine.underruns}")
             if mixer.ended or (args.duration is not None and time.monotonic() - t0 >= args.duration):
-                break
+                break  # the song's end, or --duration in wall time: whatever the playhead did
             if engine.stream_lost:
                 break  # no more sound will come; the summary says why
+            if stuck.stop:
+                break  # stuck for STUCK_STOP_S: its line was told
         mixer.pause()
         time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
         warn(mixer.take_tempo_errors())
@@ -117,6 +126,8 @@ def cmd_play(args, settings) -> int:
             job.discard()
         raise
     finally:
+        if beat is not None:
+            beat.cancel()
         pos = engine.mixer.position if engine.mixer else 0
         engine.close()
     print(

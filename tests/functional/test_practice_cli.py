@@ -73,11 +73,33 @@ def test_bad_practice_flags_are_one_line_errors(tmp_path, sine_folder, flags, ne
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".x.wav")]
 
 
+def dip_times(y: np.ndarray, sr: int) -> np.ndarray:
+    """Centres, in seconds, of the dips in a recording's 10-ms envelope (below a third of its median)."""
+    hop = sr // 100
+    env = np.abs(y).max(axis=1)[: len(y) // hop * hop].reshape(-1, hop).max(axis=1)
+    loud = np.nonzero(env > 0.05)[0]
+    env = env[loud[0] : loud[-1] + 1]
+    low = env < np.median(env) / 3
+    edges = np.diff(np.concatenate([[0], low.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    return (loud[0] + (starts + ends) / 2) / 100
+
+
 @pytest.mark.audio
-def test_play_at_075_keeps_pitch_on_the_sink(pulse, tmp_path, sine_folder):
-    """`stemtui play --tempo 0.75` through PulseAudio: still 440 Hz, no underruns."""
+def test_play_at_075_keeps_pitch_and_stretches_time_on_the_sink(pulse, tmp_path):
+    """`stemtui play --tempo 0.75` through PulseAudio: still 440 Hz, each song second lasts 4/3 s, no underruns.
+
+    The sine has a 0.1-s gap at each whole second of song time: in the
+    recording, the gaps' spacing is the length scale (1.0 s at 100 %).
+    """
+    folder = tmp_path / "Gapped Sine"
+    folder.mkdir()
+    t = np.arange(SR * 10) / SR
+    x = 0.3 * np.sin(2 * np.pi * 440 * t) * ((t % 1.0) >= 0.1)
+    sf.write(folder / "keys.wav", x, SR, subtype="FLOAT")
+    sf.write(folder / "vocals.wav", 0.3 * np.sin(2 * np.pi * 660 * t), SR, subtype="FLOAT")
     cache = tmp_path / "cache"
-    run(["import", str(sine_folder)], cache)
+    assert run(["import", str(folder)], cache).returncode == 0
     env = {**pulse.env, "STEMTUI_CACHE_DIR": str(cache)}
     with pulse.record() as rec:
         r = subprocess.run(
@@ -86,7 +108,7 @@ def test_play_at_075_keeps_pitch_on_the_sink(pulse, tmp_path, sine_folder):
                 "-m",
                 "stemtui",
                 "play",
-                "sine song",
+                "gapped sine",
                 "--mute",
                 "vocals",
                 "--tempo",
@@ -94,7 +116,7 @@ def test_play_at_075_keeps_pitch_on_the_sink(pulse, tmp_path, sine_folder):
                 "--device",
                 "pulse",
                 "--duration",
-                "4",
+                "8",
             ],
             env=env,
             capture_output=True,
@@ -106,7 +128,13 @@ def test_play_at_075_keeps_pitch_on_the_sink(pulse, tmp_path, sine_folder):
     assert "underruns 0" in r.stderr, r.stderr
     y = rec.data
     loud = np.nonzero(np.abs(y).max(axis=1) > 0.1)[0]
-    assert len(loud) > 2 * SR, "less than 2 s of sound recorded"
-    # The middle of what was heard (the stretched part: the switch is < 1 s in).
-    mid = y[loud[0] + int(1.5 * SR) : loud[-1] - SR // 4]
-    assert abs(dominant_frequency(mid, SR) - 440.0) < 2.0
+    assert len(loud) > 4 * SR, "less than 4 s of sound recorded"
+    # The stretched part (the switch is < 1 s in): the gaps are 1/0.75 s apart.
+    dips = dip_times(y, SR)
+    late = dips[dips > loud[0] / SR + 2.0]
+    assert len(late) >= 3, dips
+    spacing = np.diff(late)
+    assert np.all(np.abs(spacing - 1 / 0.75) < 0.05), spacing
+    # And the pitch is kept: between two gaps, 440 Hz.
+    a, b = int((late[0] + 0.15) * SR), int((late[1] - 0.15) * SR)
+    assert abs(dominant_frequency(y[a:b], SR) - 440.0) < 3.0

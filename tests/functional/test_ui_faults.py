@@ -2,7 +2,8 @@
 
 An exception in the audio callback (a song whose samples raise when read,
 tests/fault_inject.py) and a stretch worker killed with SIGKILL while it
-renders each become one notification; the playhead keeps moving.
+renders each become one notification; the playhead keeps moving (the song
+at 100 % while a new stretch worker renders, then the asked tempo again).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def test_an_audio_callback_fault_is_one_notification_and_playback_goes_on(tmp_st
     run(app, scenario)
 
 
-def test_a_killed_stretch_worker_is_one_notification_and_the_song_plays_on_at_100(demo_store, null_engine):
+def test_a_killed_stretch_worker_is_one_notification_and_the_tempo_comes_back(demo_store, null_engine):
+    from stemtui.core.tempo.stretchworker import StretchRun
+
     app = make_app(demo_store, null_engine)
 
     async def scenario(pilot):
@@ -63,9 +66,19 @@ def test_a_killed_stretch_worker_is_one_notification_and_the_song_plays_on_at_10
         assert kill_stretch_workers() >= 1
         await wait_for(pilot, lambda: _told(app, "warning", "stretch worker"), timeout=10, what="the notification")
         [line] = _told(app, "warning", "stretch worker")
-        assert "\n" not in line and "100 %" in line, line
-        assert m.tempo == 1.0 and m.current_source is m.song_source
+        assert "\n" not in line and "playing at 100 % while it restarts" in line, line
+        assert round(m.tempo, 2) == 0.95  # the asked tempo is kept
         pos = m.position
         await wait_for(pilot, lambda: m.position > pos + m.sample_rate // 2, what="playback after the kill")
+        # A new run at 95 % plays again.
+        await wait_for(
+            pilot,
+            lambda: isinstance(m.current_source, StretchRun) and round(m.current_source.tempo, 2) == 0.95,
+            timeout=30,
+            what="the stretched run after the restart",
+        )
+        assert m.current_source.error is None
+        await asyncio.sleep(0.3)
+        assert len(_told(app, "warning", "stretch worker")) == 1, "told again without new deaths"
 
     run(app, scenario)

@@ -14,10 +14,14 @@ sources itself once a run has audio at the playhead, so nothing waits:
 Back at 100 % and no transpose the mixer plays the song itself again.
 
 Failures are reported, never fatal: a command that raises is recorded and
-the thread carries on with the next one; a run whose worker died
-(``StretchRun.error``) is recorded and, if the mixer needs it, playback falls
-back to the song itself at 100 % rather than waiting for audio that will not
-come. :meth:`TempoControl.take_errors` hands the lines to the UI or CLI.
+the thread carries on with the next one. A run whose worker died
+(``StretchRun.error``) is replaced: the mixer falls back to the song itself
+at 100 % at once (no silence), a new run at the asked tempo starts from the
+playhead with fresh workers, and the mixer switches to it once it is 2 s
+ahead (the usual rule). A dead loop run is replaced the same way. After
+:data:`MAX_DEATHS` deaths within :data:`DEATH_WINDOW_S` it gives up: 100 %,
+tempo reset. Each streak is told once, and the giving up once:
+:meth:`TempoControl.take_errors` hands the lines to the UI or CLI.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -39,6 +44,9 @@ LOOP_PAD_S = 0.1
 RETIRE_S = 3.0
 #: How often the control thread checks rendering runs for a dead worker, seconds.
 WATCH_S = 0.25
+#: Worker deaths within :data:`DEATH_WINDOW_S` seconds after which tempo gives up (stays at 100 %).
+MAX_DEATHS = 3
+DEATH_WINDOW_S = 30.0
 
 
 class TempoControl:
@@ -62,6 +70,9 @@ class TempoControl:
         self._runs: list[StretchRun] = []
         self._retired: list[tuple[float, StretchRun]] = []
         self._errors: list[str] = []
+        #: A run replacing one whose worker died, waiting for the mixer to be on the song first.
+        self._restart: StretchRun | None = None
+        self._deaths: deque[float] = deque()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="stemtui-tempo", daemon=True)
         self._thread.start()
@@ -87,7 +98,9 @@ class TempoControl:
 
         A failure is a command that raised (the thread went on with the next)
         or a stretch worker that died; in the latter case the mixer already
-        plays the song itself and :attr:`tempo` is back at 1.0.
+        plays the song itself at 100 % while a new run renders (told once per
+        streak of deaths), or, after :data:`MAX_DEATHS` of them, for good,
+        with :attr:`tempo` back at 1.0.
         """
         with self._lock:
             errors, self._errors = self._errors, []
@@ -102,6 +115,7 @@ class TempoControl:
         tempo, semitones = check_tempo(tempo), check_semitones(semitones)
         with self._lock:
             self.tempo, self.semitones = tempo, semitones
+            self._deaths.clear()  # a new ask: a new chance
         self._q.put(("set", tempo, semitones))
 
     def seek(self, frame: int) -> None:
@@ -153,6 +167,7 @@ class TempoControl:
                         self._seeks -= 1
             try:
                 self._check_runs()
+                self._switch_restart()
                 self._clean()
             except Exception as exc:  # noqa: BLE001 - as above
                 self._report(f"tempo: clean-up failed: {describe(exc)}")
@@ -161,35 +176,68 @@ class TempoControl:
         """How long the thread may sleep: forever when idle (it then costs the audio thread nothing)."""
         if not self.mixer.song.complete.is_set():
             return 0.5  # a song still separating: runs are extended as it grows
-        if any(r.error is None and not r.done and not r.finished.is_set() for r in self._runs):
+        if self._restart is not None or any(
+            r.error is None and not r.done and not r.finished.is_set() for r in self._runs
+        ):
             return WATCH_S  # rendering: watch for a worker that dies
         return 1.0 if self._retired else None
 
     def _check_runs(self) -> None:
-        """Report runs whose worker failed; if the mixer needs one, play the song instead."""
+        """Replace runs whose worker failed; meanwhile (or after too many deaths) play the song."""
         failed = [r for r in self._runs if r.error is not None]
         if not failed:
             return
         m = self.mixer
-        in_use = {id(s) for s in m.sources_in_use()}
-        needed = None
+        playing = {id(m.current_source), id(m.sources_in_use()[2]), id(self._restart)}
+        play_dead = any(id(r) in playing for r in failed)
+        loop_dead = any(r is m.loop_source for r in failed)
         for run in failed:
             self._retire(run)
-            semis = f", {run.semitones:+d} st" if run.semitones else ""
-            line = f"tempo {run.tempo * 100:.0f}%{semis}: the stretch worker failed ({run.error})"
-            if id(run) in in_use:
-                needed = run
-                line += "; playing the song at 100 %"
-            self._report(line)
-        if needed is None:
-            return
-        with self._lock:
-            if (self.tempo, self.semitones) == (needed.tempo, needed.semitones):
-                self.tempo, self.semitones = 1.0, 0  # what is heard now (nothing newer was asked)
+        if not (play_dead or loop_dead):
+            return  # nothing heard needed them
+        run = next(r for r in failed if id(r) in playing or r is m.loop_source)
         now = m.pending_seek if m.pending_seek is not None else m.position
-        m.set_loop_source(None)
-        m.switch_to(m.song_source, now, at=-1)
-        self._retire_all()
+        t = time.monotonic()
+        while self._deaths and t - self._deaths[0] > DEATH_WINDOW_S:
+            self._deaths.popleft()
+        self._deaths.append(t)
+        with self._lock:
+            tempo, semis = self.tempo, self.semitones
+        asked = f"tempo {tempo * 100:.0f}%" + (f", {semis:+d} st" if semis else "")
+        why = (run.error or "").removeprefix("stretch worker died: ")
+        if len(self._deaths) >= MAX_DEATHS:
+            with self._lock:
+                if (self.tempo, self.semitones) == (tempo, semis):
+                    self.tempo, self.semitones = 1.0, 0  # what is heard now (nothing newer was asked)
+            self._restart = None
+            m.set_loop_source(None)
+            m.switch_to(m.song_source, now, at=-1)
+            self._retire_all()
+            self._report(
+                f"stretch worker died {len(self._deaths)} times in {DEATH_WINDOW_S:.0f} s; "
+                f"{asked} given up, playing at 100 % ({why})"
+            )
+            return
+        if len(self._deaths) == 1:
+            self._report(f"stretch worker died; playing at 100 % while it restarts ({asked}: {why})")
+        if loop_dead:
+            m.set_loop_source(None)
+            self._refresh_loop(tempo, semis)
+        if play_dead:
+            m.switch_to(m.song_source, now, at=-1)  # at once: the song itself is always there
+            self._restart = self._new_run(now, tempo, semis)
+
+    def _switch_restart(self) -> None:
+        """Once the mixer plays the song again, switch to the run that replaces the dead one."""
+        run, m = self._restart, self.mixer
+        if run is None:
+            return
+        if run not in self._runs:
+            self._restart = None  # replaced by a newer command (a tempo change, a seek)
+        elif m.current_source is m.song_source:
+            # At the same song time, once it is 2 s ahead of the playhead.
+            m.switch_to(run, 0, at=run.start)
+            self._restart = None
 
     def _handle(self, cmd: tuple) -> None:
         m = self.mixer
