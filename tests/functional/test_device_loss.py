@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -201,3 +202,61 @@ def test_start_up_and_steady_gaps_are_told_apart(pulse, tmp_path):  # noqa: ARG0
     assert s["startup_s"] > 0.5, s  # ... and measured as start-up
     assert s["steady_max_gap_ms"] < min(s["max_gap_ms"] / 3, 300), s  # ... but not in the steady figure
     assert s["faults"] == [], s  # the start-up stall is not a lost device
+
+
+def _flat(screen: str) -> str:
+    """The screen's words in one line (a toast may wrap anywhere)."""
+    return " ".join(w for w in screen.replace("▌", " ").replace("▐", " ").split())
+
+
+@pytest.mark.slow
+def test_the_tui_tells_a_lost_device_and_plays_on_when_it_returns(server, demo_store, tmp_path):
+    from tests.conftest import require_tools
+    from tests.functional.test_ui_tmux import Tmux
+
+    require_tools("tmux")
+    env = {k: v for k, v in server.env.items() if k.startswith(("PULSE_", "XDG_"))}
+    env.update(
+        {
+            "STEMTUI_CACHE_DIR": str(demo_store.root),
+            "STEMTUI_DEVICE": "pulse",
+            "STEMTUI_LOG_DIR": str(tmp_path / "log"),
+            "TERM": "xterm-256color",
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        }
+    )
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    term = Tmux("device-loss")
+    screens: list[str] = []
+
+    def seen(words: str):
+        def check(screen: str) -> bool:
+            screens.append(screen)
+            return words in _flat(screen)
+
+        return check
+
+    try:
+        term.start(f"env -i {exports} {shlex.quote(sys.executable)} -m stemtui", width=120, height=34)
+        term.wait_for(lambda s: "Night Drive" in s and "complete" in s and "library" in s, what="the library")
+        term.keys("Enter")
+        term.wait_for(lambda s: "vocals" in s and "playing" in s, what="the player")
+        time.sleep(1.5)
+        server.unload_sink()
+        term.wait_for(seen("audio device lost"), what="the loss notification")
+        term.wait_for(seen("press D for the default device"), timeout=15, what="the offer after 5 s")
+        server.load_sink()
+        term.wait_for(seen("audio device back (pulse)"), timeout=15, what="the device back")
+        term.keys("q")
+        term.wait_for(lambda s: "newest first" in s, what="the library again")
+        term.keys("q")
+        term.wait_for(lambda s: "Night Drive" not in s, what="the app to quit")
+    finally:
+        term.kill()
+    for screen in screens:
+        assert not any(n in screen for n in LIBRARY_NOISE), screen
+    log = (tmp_path / "log" / "stemtui.log").read_text()
+    assert "audio device lost" in log and "audio device back" in log, log
+    assert "pa_linux_alsa" in (tmp_path / "log" / "native-stderr.log").read_text()
