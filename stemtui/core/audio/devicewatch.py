@@ -331,3 +331,20 @@ class DeviceWatch:
             return None
         eng.device_name = next((d.name for d in list_output_devices() if d.index == index), eng.device_name)
         return eng.device_name
+
+
+def gap_report(engine: Engine) -> dict[str, float]:
+    """The engine's callback-gap figures for benchmarks (the soak's, the latency bench's).
+
+    ``steady_periods`` is the steady max gap in block periods (target ≤ 2).
+    """
+    period_ms = 1000.0 * engine.gaps.period
+    steady = engine.steady_max_gap_ms
+    return {
+        "startup_s": round(engine.startup_s, 3),
+        "steady_max_gap_ms": round(steady, 2),
+        "steady_periods": round(steady / period_ms, 2) if period_ms else 0.0,
+        "max_gap_ms": round(engine.max_gap_ms, 2),
+        "period_ms": round(period_ms, 2),
+        "underruns": engine.underruns,
+    }
