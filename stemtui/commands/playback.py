@@ -97,8 +97,7 @@ def _play(args, settings) -> int:
             mixer.start_at(first)
         # --duration counts from when audio flows at the device's period (the
         # stream's start-up stall, ~1-2 s on PulseAudio, is not counted).
-        engine.wait_started(timeout=5.0)
-        t0 = time.monotonic()
+        t0 = engine.wait_started(timeout=5.0) or time.monotonic()
         muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""
         if tempo != 1.0 or semitones:

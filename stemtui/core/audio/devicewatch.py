@@ -112,6 +112,7 @@ class GapStats:
         t = self._t
         t[_STARTUP] = max(t[_STARTUP], since - t[_FIRST])
         t[_STEADY_MAX] = max(t[_STEADY_MAX], run_max)
+        t[_RUN_START] = since
         self._n[_STEADY] = 1
 
     @property
@@ -123,6 +124,11 @@ class GapStats:
     def steady(self) -> bool:
         """Whether the current stream's start-up is over."""
         return bool(self._n[_STEADY])
+
+    @property
+    def steady_since(self) -> float:
+        """``perf_counter`` time the steady state began (0: not yet)."""
+        return float(self._t[_RUN_START]) if self._n[_STEADY] else 0.0
 
     @property
     def max_gap(self) -> float:
@@ -238,6 +244,8 @@ class DeviceWatch:
 
     def _why_lost(self) -> str:
         eng = self.engine
+        if eng.stream_lost:
+            return ""  # ended for good by its callback (CallbackStop/Abort): nothing to reopen
         if self._ended.is_set():
             self._ended.clear()
             return "the stream ended" if eng._stream is not None else ""

@@ -113,14 +113,19 @@ class Engine:
         """Largest time between two callbacks after start-up, in ms: the steady-state health figure."""
         return self.gaps.steady_max_gap * 1000.0
 
-    def wait_started(self, timeout: float) -> bool:
-        """Wait until the stream's start-up is over (audio flows at its period); ``False`` on timeout."""
+    def wait_started(self, timeout: float) -> float | None:
+        """Wait until the stream's start-up is over; the ``time.monotonic()`` audio began to flow at its period.
+
+        The null stream flows at once. ``None`` on timeout.
+        """
+        if self.null:
+            return time.monotonic()
         deadline = time.monotonic() + timeout
         while not self.gaps.steady:
             if time.monotonic() >= deadline or self._lost:
-                return False
+                return None
             time.sleep(0.01)
-        return True
+        return time.monotonic() - (time.perf_counter() - self.gaps.steady_since)
 
     @property
     def device_lost_for(self) -> float | None:
