@@ -21,6 +21,8 @@ and how long the device has been lost is measured by the clock, not by it.
 
 from __future__ import annotations
 
+import atexit
+import sys
 import threading
 import time
 from collections import deque
@@ -180,9 +182,17 @@ class DeviceWatch:
         """Stop the thread; it may be stuck in PortAudio, so it is not waited for long."""
         self._quit.set()
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=1.0)
-        self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+            if thread.is_alive():
+                # Stuck in PortAudio (aborting or opening a stream on a sound
+                # server that does not answer): sounddevice's exit handler
+                # (Pa_Terminate) would wait for that stream forever, so the
+                # process could never exit. The OS releases it instead.
+                handler = getattr(sys.modules.get("sounddevice"), "_exit_handler", None)
+                if handler is not None:
+                    atexit.unregister(handler)
 
     def ended(self) -> None:
         """The device stream ended unasked (called on PortAudio's thread)."""
