@@ -237,6 +237,13 @@ def _flat(screen: str) -> str:
     return " ".join(w for w in screen.replace("▌", " ").replace("▐", " ").split())
 
 
+def shown_position(screen: str) -> float:
+    """The player's transport position (``▶ playing  0:03.2 / 1:04.0``), in s."""
+    m = re.search(r"(\d+):(\d\d\.\d) / \d+:\d\d\.\d", screen)
+    assert m, screen
+    return 60 * int(m.group(1)) + float(m.group(2))
+
+
 @pytest.mark.slow
 def test_the_tui_tells_a_lost_device_and_plays_on_when_it_returns(server, demo_store, tmp_path):
     from tests.conftest import require_tools
@@ -273,10 +280,16 @@ def test_the_tui_tells_a_lost_device_and_plays_on_when_it_returns(server, demo_s
         term.wait_for(lambda s: "vocals" in s and "playing" in s, what="the player")
         time.sleep(1.5)
         server.unload_sink()
-        term.wait_for(seen("audio device lost"), what="the loss notification")
-        term.wait_for(seen("press D for the default device"), timeout=15, what="the offer after 5 s")
+        lost = term.wait_for(seen("retrying every second"), what="the loss notification")
+        # "… holding at 0:01.6, retrying every second", wrapped anywhere in the toast.
+        m = re.search(r"(\d+):(\d\d\.\d),? retrying", lost) or re.search(r"holding at (\d+):(\d\d\.\d)", lost)
+        assert m, lost
+        kept = 60 * int(m.group(1)) + float(m.group(2))
+        screen = term.wait_for(seen("press D for the default device"), timeout=15, what="the offer after 5 s")
+        assert shown_position(screen) == kept, screen  # the position held while the device was gone
         server.load_sink()
         term.wait_for(seen("audio device back (pulse)"), timeout=15, what="the device back")
+        term.wait_for(lambda s: shown_position(s) > kept + 1.0, what="the position to move on")
         term.keys("q")
         term.wait_for(lambda s: "newest first" in s, what="the library again")
         term.keys("q")
