@@ -380,6 +380,41 @@ class PulseServer:
             raise PulseError(f"pactl {' '.join(args)} failed: {r.stderr.strip()}")
         return r.stdout
 
+    def sink_module(self) -> str | None:
+        """The index of the module that made the null sink, or ``None`` once unloaded."""
+        for ln in self.pactl("list", "short", "modules").splitlines():
+            parts = ln.split("\t")
+            if len(parts) > 2 and parts[1] == "module-null-sink" and f"sink_name={self.sink_name}" in parts[2]:
+                return parts[0]
+        return None
+
+    def unload_sink(self) -> None:
+        """Remove the null sink under whatever plays into it (a headset that drops).
+
+        Its keepalive and recorders end with it; :meth:`load_sink` brings it back.
+        """
+        index = self.sink_module()
+        if index is None:
+            raise PulseError(f"no sink {self.sink_name} to unload")
+        self.pactl("unload-module", index)
+        ka, self._keepalive = self._keepalive, None
+        if ka is not None:
+            _terminate(ka)
+        self._keepalive_index = None
+
+    def load_sink(self) -> None:
+        """Create the null sink again (same name and format), and its keepalive."""
+        self.pactl(
+            "load-module",
+            "module-null-sink",
+            f"sink_name={self.sink_name}",
+            f"rate={self.rate}",
+            f"channels={self.channels}",
+            "format=float32le",
+        )
+        if self.keepalive:
+            self._start_keepalive()
+
     def sink_inputs(self) -> list[str]:
         """Lines of ``pactl list short sink-inputs`` (streams playing now),
         without the keepalive stream."""

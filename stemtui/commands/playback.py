@@ -53,6 +53,15 @@ def _song_for_play(args, settings):
 
 
 def cmd_play(args, settings) -> int:
+    # What PortAudio/ALSA print from C goes to the log folder, not the terminal (helper G).
+    from stemtui.core.audio.native_stderr import NativeStderr
+
+    with NativeStderr(settings.log_dir):
+        return _play(args, settings)
+
+
+def _play(args, settings) -> int:
+    from stemtui.core.audio.devicewatch import GIVE_UP_S
     from stemtui.core.audio.engine import Engine
     from stemtui.core.errors import BadInput, NoOutputDevice
     from stemtui.core.library.store import wait_first_audio
@@ -88,7 +97,9 @@ def cmd_play(args, settings) -> int:
         if tempo != 1.0 or semitones:
             mixer.set_tempo(tempo, semitones)  # the song itself plays until the stretched audio is ready (< 1 s)
         mixer.play()  # from paused: a count-in plays first
-        t0 = time.monotonic()
+        # --duration counts from when audio flows at the device's period (the
+        # stream's start-up stall, ~1-2 s on PulseAudio, is not counted).
+        t0 = engine.wait_started(timeout=5.0) or time.monotonic()
         muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""
         if tempo != 1.0 or semitones:
@@ -105,7 +116,9 @@ def cmd_play(args, settings) -> int:
                 )
             warn(mixer.take_tempo_errors())
             warn(beat.take_error() if beat is not None else [])
-            waiting = mixer.counting_in or (separating and mixer.starved) or bool(engine.stream_lost)
+            # Not stuck: counting in, waiting on the separation, or a lost device (its own line).
+            lost = bool(engine.stream_lost) or engine.device_lost_for is not None
+            waiting = mixer.counting_in or (separating and mixer.starved) or lost
             warn(stuck.poll(mixer.position, mixer.sample_rate, waiting))
             where = f"{format_time(pos)} / {format_time(song.duration)}"
             _progress_line(f"▶ {song.title}  {where}{tag}{sep}  underruns {engine.underruns}")
@@ -115,6 +128,9 @@ def cmd_play(args, settings) -> int:
                 break  # no more sound will come; the summary says why
             if stuck.stop:
                 break  # stuck for STUCK_STOP_S: its line was told
+            lost_for = engine.device_lost_for
+            if lost_for is not None and lost_for >= GIVE_UP_S:
+                break  # the device did not come back; the summary says so
         mixer.pause()
         time.sleep(3 * engine.blocksize / engine.sample_rate)  # let the fade-out play
         warn(mixer.take_tempo_errors())
@@ -132,7 +148,8 @@ def cmd_play(args, settings) -> int:
         engine.close()
     print(
         f"stopped at {format_time(pos / max(1, engine.sample_rate))} on {engine.device_name} "
-        f"({engine.sample_rate} Hz) · underruns {engine.underruns} · max callback gap {engine.max_gap_ms:.1f} ms",
+        f"({engine.sample_rate} Hz) · underruns {engine.underruns} · max callback gap {engine.max_gap_ms:.1f} ms"
+        f" (start-up {engine.startup_s:.2f} s, then {engine.steady_max_gap_ms:.1f} ms)",
         file=sys.stderr,
     )
     warn(engine.faults())

@@ -26,6 +26,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from stemtui.core.audio.native_stderr import NativeStderr
 from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import APP_KEYS, bindings
 from stemtui.ui.paths import is_single_audio_file
@@ -391,8 +392,10 @@ def run_app(settings: Settings, target: str | None = None) -> int:
 
             entry = find_song(store, target)
     app = StemtuiApp(settings, entry, path, store=store)
+    # PortAudio/ALSA write to fd 2 from C: to the log folder, never over the screen.
     try:
-        result = app.run()
+        with NativeStderr(settings.log_dir):
+            result = app.run()
     finally:
         log.info("stemtui stopped")
     return int(result or 0)

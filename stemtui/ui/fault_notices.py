@@ -3,10 +3,13 @@
 The core reports faults and keeps playing: the engine counts exceptions in
 the audio callback (silence for those blocks) and notices a stream that
 ended unasked; the tempo control reports a stretch worker that died (playback
-goes on at 100 %). :class:`FaultNotices` turns those into notifications, each
-in one line: callback failures when they start and at most every 5 s while
-they go on, a lost stream once, each tempo error once. Every notice also
-goes to the log.
+goes on at 100 %); the engine's device watch tells a lost device (the
+position holds while it retries), its return, and after 5 s offers the
+default device or the null output. :class:`FaultNotices` turns those into
+notifications, each in one line: callback failures when they start and at
+most every 5 s while they go on, a lost stream once, each tempo error and
+device event once, and the offer with its keys (:meth:`use_fallback`, the
+player's ``D`` and ``N``). Every notice also goes to the log.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class FaultNotices:
         self.errors_told = 0
         self.told_at = 0.0
         self.lost_told: str | None = None
+        self.offer_told = False
 
     def poll(self, mixer: Mixer) -> None:
         """Tell what went wrong since the last poll (cheap when nothing did)."""
@@ -61,3 +65,21 @@ class FaultNotices:
             self.lost_told = lost
             log.error("audio: %s", lost)
             self.notify(lost, severity="error", timeout=10)
+        for severity, line in eng.take_device_events():
+            log.log(logging.INFO if severity == "information" else logging.ERROR, "audio: %s", line)
+            self.notify(line, severity=severity, timeout=10)
+        offered = eng.fallback_offered
+        if offered and not self.offer_told:
+            line = "no audio device: press D for the default device, N for no sound (null output)"
+            log.warning(line)
+            self.notify(line, severity="warning", timeout=30)
+        self.offer_told = offered
+
+    def use_fallback(self, kind: str) -> None:
+        """The player's ``D`` (``"default"``) and ``N`` (``"null"``): only while the device is lost."""
+        if not self.engine.fallback_offered and self.engine.device_lost_for is None:
+            self.notify("the audio device is playing: nothing to switch", timeout=3)
+            return
+        self.engine.use_fallback(kind)
+        what = "the default device" if kind == "default" else "no sound (the null output)"
+        self.notify(f"switching to {what} …", timeout=3)

@@ -80,6 +80,8 @@ PLAYER_KEYS: list[Key] = [
     Key("k", "toggle_click", "k", "metronome click on / off (finds the beat first)", "", "Practice"),
     Key("c", "count_in", "c", "count-in before play and each loop: off, 4, 2, 1, 8", "", "Practice"),
     Key("e", "export", "e", "export the backing track as you hear it", "", "Practice"),
+    Key("D", "use_fallback('default')", "D", "audio device lost: play on the default device instead"),
+    Key("N", "use_fallback('null')", "N", "audio device lost: play on with no sound (null output)"),
     Key("q,escape", "back", "q / esc", "back to the library", "library"),
 ]
 

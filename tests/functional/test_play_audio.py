@@ -102,13 +102,32 @@ def test_soloed_stem_is_present_alone(pulse, tmp_path):
     assert underruns(err) == 0
 
 
-def test_no_underruns_over_a_long_loop(pulse, tmp_path):
-    """Over ≥ 5 s with loop wraps every 1.5 s, no underrun."""
+def test_the_loop_wraps_in_the_recording_without_underruns(pulse, tmp_path):
+    """Over ≥ 5 s with loop wraps every 1.5 s: the loop region plays again and again, no underrun."""
     cache = tmp_path / "cache"
-    demo_stems(cache)
-    _, err = play(pulse, cache, "--loop", "0:10-0:11.5", "--volume", "drums=-6dB", seconds=6.5)
+    stems = demo_stems(cache)
+    rec, err = play(pulse, cache, "--loop", "0:10-0:11.5", "--volume", "drums=-6dB", seconds=6.5)
     assert underruns(err) == 0
     assert re.search(r"stopped at 0:1\d", err), err  # it played inside the loop
+    a, b = 10 * SR, int(11.5 * SR)
+    gains = {"drums": 10 ** (-6 / 20)}
+    region = sum(stems[n][a:b] * gains.get(n, 1.0) for n in stems)
+    # The middle of the region (away from the wrap's crossfade), found once per
+    # pass: at least three passes, one loop length apart, each sample-exact.
+    piece = region[SR // 4 : SR // 4 + SR]
+    passes, start = [], 0
+    while start + len(piece) <= len(rec):
+        lag, ncc = best_lag(rec[start:], piece, min_overlap=len(piece))
+        if ncc < 0.99:
+            break
+        passes.append(start + lag)
+        start += lag + len(piece)
+    assert len(passes) >= 3, passes
+    periods = np.diff(passes)
+    assert np.all(np.abs(periods - (b - a)) <= 64), periods  # one loop length apart: it wrapped
+    # And what comes after the loop's end in the song was never played.
+    after = sum(stems[n][b + SR // 4 : b + SR // 4 + SR] * gains.get(n, 1.0) for n in stems)
+    assert best_lag(rec, after, min_overlap=len(after))[1] < 0.5
 
 
 def test_devices_lists_pulse_and_play_by_index(pulse, tmp_path):

@@ -133,3 +133,41 @@ def test_the_guarded_callback_allocates_nothing(null_engine):
     # (tiny, transient) figure: a per-block record or string would.
     assert engine_peak <= mixer_peak + 64 and engine_peak < 2048, (engine_peak, mixer_peak)
     assert null_engine.callback_errors == 0
+
+
+def test_gap_stats_tell_the_start_up_stall_from_the_steady_state():
+    from stemtui.core.audio.devicewatch import STEADY_RUN_S, GapStats
+
+    period = BLOCK / SR
+    gaps = GapStats(period)
+    t = 100.0
+    # PulseAudio's start: three pre-fill callbacks at once, one 1.7-s stall,
+    # then callbacks at the period with one late (2 periods) among them.
+    times = [t, t + 0.0005, t + 0.001, t + 1.701]
+    n_steady = int(3 * STEADY_RUN_S / period)
+    for k in range(1, n_steady):
+        times.append(times[-1] + (2 * period if k == n_steady // 2 else period))
+    for now in times:
+        gaps.tick(now)
+    assert gaps.steady
+    assert gaps.max_gap > 1.69  # the overall figure holds the stall ...
+    assert 1.69 < gaps.startup < 1.71  # ... which is the start-up ...
+    assert abs(gaps.steady_max_gap - 2 * period) < 1e-6  # ... and not in the steady figure
+    # A reopened stream measures its own start-up; the figures so far stay.
+    gaps.restart()
+    assert not gaps.steady and gaps.steady_max_gap > 0
+    gaps.tick(200.0)
+    gaps.tick(200.0 + 5 * period)  # late, still in start-up: not a steady gap
+    assert abs(gaps.steady_max_gap - 2 * period) < 1e-6
+
+
+def test_gap_stats_end_start_up_after_at_most_5_s():
+    from stemtui.core.audio.devicewatch import STARTUP_MAX_S, GapStats
+
+    period = BLOCK / SR
+    gaps = GapStats(period)
+    now = 0.0
+    while now < STARTUP_MAX_S + 1:  # never a run at the period: every 4th callback is late
+        gaps.tick(now)
+        now += 4 * period if int(now / period) % 4 == 0 else period
+    assert gaps.steady and STARTUP_MAX_S <= gaps.startup <= STARTUP_MAX_S + 4 * period

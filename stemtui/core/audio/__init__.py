@@ -3,7 +3,10 @@
 Lives here: :mod:`.song` (stems in one array), :mod:`.mixer` (the mixer's
 control side) and :mod:`.mixcore` (what the audio callback runs),
 :mod:`.source` (what the mixer reads: the song or a stretched run),
-:mod:`.engine` (the sounddevice stream), :mod:`.metronome` and :mod:`.click`
+:mod:`.engine` (the sounddevice stream), :mod:`.devices` (listing and
+resolving output devices), :mod:`.devicewatch` (callback gaps; a lost or
+stalled device noticed and reopened), :mod:`.native_stderr` (what C
+libraries print on fd 2 goes to the log), :mod:`.metronome` and :mod:`.click`
 (the click channel and count-in), :mod:`.shm` (song buffers other processes
 can map).
 

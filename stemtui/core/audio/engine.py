@@ -12,9 +12,15 @@ exactly as with a speaker. ``Engine.notice`` then says why there is no sound.
 Failures are never silent. An exception inside the callback does not reach
 PortAudio (which would stop the stream for good, without a word): that block
 plays silence, the next ones play again, and the engine counts the fault and
-keeps its one-line description. A stream that ends without :meth:`Engine.stop_stream`
-(the device went away, PortAudio gave up) is noticed by its finished callback.
-:meth:`Engine.faults` says both in one line each.
+keeps its one-line description. A device stream that ends without
+:meth:`Engine.stop_stream` (the device went away), or whose callbacks stop,
+is handed to the device watch (:mod:`.devicewatch`): the position holds, the
+device is reopened every second, the default device or the null output is
+offered after 5 s (:meth:`Engine.use_fallback`), each step told in one line
+(:meth:`Engine.take_device_events`). A stream its callback ended
+(CallbackStop/Abort) stays ended. :meth:`Engine.faults` says it all, one line
+each. Callback gaps are measured with the stream's start-up apart
+(:attr:`Engine.startup_s`, :attr:`Engine.steady_max_gap_ms`).
 """
 
 from __future__ import annotations
@@ -22,104 +28,22 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from stemtui.core.audio.devices import OutputDevice, list_output_devices, resolve_device
+from stemtui.core.audio.devices import sounddevice_module as _sounddevice
+from stemtui.core.audio.devicewatch import DeviceWatch, GapStats
 from stemtui.core.audio.faults import describe
 from stemtui.core.audio.mixer import Mixer
 from stemtui.core.audio.realtime import promote_audio_helpers, try_realtime
 from stemtui.core.audio.song import Song
-from stemtui.core.errors import BadInput, NoOutputDevice
+from stemtui.core.errors import NoOutputDevice
+
+__all__ = ["DEFAULT_BLOCKSIZE", "Engine", "OutputDevice", "list_output_devices", "resolve_device"]
 
 DEFAULT_BLOCKSIZE = 512
-
-
-@dataclass(frozen=True)
-class OutputDevice:
-    """An output device as PortAudio lists it."""
-
-    index: int
-    name: str
-    hostapi: str
-    channels: int
-    default_samplerate: float
-    is_default: bool
-
-
-def _sounddevice():
-    """Import sounddevice, turning a missing PortAudio into NoOutputDevice."""
-    try:
-        import sounddevice as sd
-    except OSError as exc:  # PortAudio library not found
-        raise NoOutputDevice(f"no audio output: {exc} (install libportaudio2)") from None
-    return sd
-
-
-def list_output_devices() -> list[OutputDevice]:
-    """All devices with output channels.
-
-    Raises:
-        NoOutputDevice: If PortAudio is missing.
-    """
-    sd = _sounddevice()
-    try:
-        default_out = sd.default.device[1]
-        apis = sd.query_hostapis()
-        devices = sd.query_devices()
-    except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
-        raise NoOutputDevice(f"no audio output: {exc}") from None
-    out = []
-    for i, d in enumerate(devices):
-        if d["max_output_channels"] > 0:
-            out.append(
-                OutputDevice(
-                    index=i,
-                    name=d["name"],
-                    hostapi=apis[d["hostapi"]]["name"],
-                    channels=d["max_output_channels"],
-                    default_samplerate=float(d["default_samplerate"]),
-                    is_default=i == default_out,
-                )
-            )
-    return out
-
-
-def resolve_device(spec: str | int | None) -> OutputDevice:
-    """Find an output device by index, exact name, or name substring.
-
-    Args:
-        spec: ``None`` for the default device.
-
-    Raises:
-        NoOutputDevice: If there is no output device at all.
-        BadInput: If ``spec`` matches no device, or several.
-    """
-    devices = list_output_devices()
-    if not devices:
-        raise NoOutputDevice("no audio output device found")
-    if spec is None or spec == "":
-        for d in devices:
-            if d.is_default:
-                return d
-        return devices[0]
-    text = str(spec)
-    if text.isdigit():
-        for d in devices:
-            if d.index == int(text):
-                return d
-        raise BadInput(f"--device {text}", "no output device with that index (see `stemtui devices`)")
-    exact = [d for d in devices if d.name.lower() == text.lower()]
-    if exact:
-        return exact[0]
-    found = [d for d in devices if text.lower() in d.name.lower()]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise BadInput(f"--device {text}", "no output device by that name (see `stemtui devices`)")
-    names = ", ".join(f"{d.index}: {d.name}" for d in found)
-    raise BadInput(f"--device {text}", f"matches several devices ({names}); use the index")
 
 
 class Engine:
@@ -145,22 +69,29 @@ class Engine:
         self._stream: Any = None  # a sounddevice.OutputStream
         self._null_thread: threading.Thread | None = None
         self._null_stop = threading.Event()
-        # [underruns, callbacks, callback errors] and [max gap s, last callback
-        # time]; written by the audio thread, read by the UI without locks.
+        # [underruns, callbacks, callback errors]; written by the audio
+        # thread, read by the UI without locks. The gaps likewise.
         self._counts = np.zeros(3, dtype=np.int64)
         self._last_error: str | None = None
         self._lost: str | None = None
         self._end_reason = ""
-        # Bumped whenever a stream is started or stopped on purpose: a
-        # finished callback from an older generation was asked for.
+        # Bumped whenever a stream is started or stopped, on purpose or by
+        # the device watch: a finished callback from an older generation is
+        # not news. The lock guards it and _stream (never held while PortAudio
+        # may block).
         self._generation = 0
+        self._lock = threading.Lock()
+        self._device_index = -1
+        #: Gaps between callbacks, start-up and steady state apart.
+        self.gaps = GapStats()
+        #: The thread that notices a lost device and reopens it.
+        self.watch = DeviceWatch(self)
         # Exceptions the callback lets through to PortAudio: they end the
         # stream on purpose (sounddevice's CallbackStop/CallbackAbort).
         self._passthrough: tuple[type[BaseException], ...] = ()
         self._rt_tried = False
         #: Whether the audio thread got real-time scheduling (needs privileges).
         self.realtime = False
-        self._times = np.zeros(2, dtype=np.float64)
 
     # -- stats -------------------------------------------------------------
     @property
@@ -175,8 +106,52 @@ class Engine:
 
     @property
     def max_gap_ms(self) -> float:
-        """Largest time between two callbacks, in ms (buffers can hide it)."""
-        return float(self._times[0] * 1000.0)
+        """Largest time between two callbacks, in ms, stream start-up included (buffers can hide it)."""
+        return self.gaps.max_gap * 1000.0
+
+    @property
+    def startup_s(self) -> float:
+        """The stream's start-up: first callback to steady callbacks at the period, in s."""
+        return self.gaps.startup
+
+    @property
+    def steady_max_gap_ms(self) -> float:
+        """Largest time between two callbacks after start-up, in ms: the steady-state health figure."""
+        return self.gaps.steady_max_gap * 1000.0
+
+    def wait_started(self, timeout: float) -> float | None:
+        """Wait until the stream's start-up is over; the ``time.monotonic()`` audio began to flow at its period.
+
+        The null stream flows at once. ``None`` on timeout.
+        """
+        if self.null:
+            return time.monotonic()
+        deadline = time.monotonic() + timeout
+        while not self.gaps.steady:
+            if time.monotonic() >= deadline or self._lost:
+                return None
+            time.sleep(0.01)
+        return time.monotonic() - (time.perf_counter() - self.gaps.steady_since)
+
+    @property
+    def device_lost_for(self) -> float | None:
+        """Seconds since the device was lost, or ``None`` while it plays."""
+        return self.watch.lost_for
+
+    @property
+    def fallback_offered(self) -> bool:
+        """Whether the device has been lost long enough to offer :meth:`use_fallback`."""
+        return self.watch.lost_since is not None and self.watch.offered
+
+    def use_fallback(self, kind: str) -> None:
+        """While the device is lost, play on ``"default"`` (the default device) or ``"null"`` (no sound)."""
+        if kind not in ("default", "null"):
+            raise ValueError(kind)
+        self.watch.choose(kind)
+
+    def take_device_events(self) -> list[tuple[str, str]]:
+        """``(severity, line)`` about the device (lost, back, still gone) since the last call."""
+        return self.watch.take_events()
 
     @property
     def callback_errors(self) -> int:
@@ -202,6 +177,17 @@ class Engine:
             lines.append(f"audio callback failed {times}, playing silence meanwhile (last: {self._last_error})")
         if self._lost:
             lines.append(self._lost)
+        w = self.watch
+        if w.history:
+            n = len(w.history)
+            lines.append(
+                f"audio device lost {'once' if n == 1 else f'{n} times'} and regained: {'; '.join(w.history[-3:])}"
+            )
+        lost_for = w.lost_for
+        if lost_for is not None:
+            lines.append(f"audio device lost ({w.lost_reason}) and not regained within {lost_for:.0f} s")
+        elif w.gave_up:
+            lines.append(w.gave_up)
         return lines
 
     # -- lifecycle -----------------------------------------------------------
@@ -236,7 +222,9 @@ class Engine:
         self.mixer = Mixer(song) if xfade_ms is None else Mixer(song, xfade_ms)
         self.sample_rate = sr
         self._counts[:] = 0
-        self._times[:] = 0
+        self.gaps.reset(self.blocksize / sr)
+        self.watch.history.clear()
+        self.watch.gave_up = None
         self._last_error = self._lost = None
         self._end_reason = ""
         self._rt_tried = self.null  # the null stream's thread needs no priority
@@ -255,29 +243,39 @@ class Engine:
             # The device can't run at the song's rate: resample once at load.
             return int(dev.default_samplerate)
 
-    def _start_device(self, dev: OutputDevice, sr: int) -> None:
+    def _open_stream(self, index: int, sr: int, gen: int) -> Any:
+        """Open and start an output stream whose finished callback reports as ``gen``."""
         sd = _sounddevice()
         self._passthrough = (sd.CallbackStop, sd.CallbackAbort)
-        self._generation += 1
-        gen = self._generation
+        stream = sd.OutputStream(
+            device=index,
+            samplerate=sr,
+            channels=2,
+            dtype="float32",
+            blocksize=self.blocksize,
+            callback=self.callback,
+            finished_callback=lambda: self._finished(gen),
+        )
+        stream.start()
+        promote_audio_helpers()
+        return stream
+
+    def _start_device(self, dev: OutputDevice, sr: int) -> None:
+        with self._lock:
+            self._generation += 1
+            gen = self._generation
         try:
-            self._stream = sd.OutputStream(
-                device=dev.index,
-                samplerate=sr,
-                channels=2,
-                dtype="float32",
-                blocksize=self.blocksize,
-                callback=self.callback,
-                finished_callback=lambda: self._finished(gen),
-            )
-            self._stream.start()
-            promote_audio_helpers()
+            stream = self._open_stream(dev.index, sr, gen)
         except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
             raise NoOutputDevice(f"{dev.name}: cannot open output ({exc})") from None
+        with self._lock:
+            self._stream = stream
         self.device_name = dev.name
+        self._device_index = dev.index
+        self.watch.start()
 
     def _start_null(self, sr: int) -> None:
-        self._generation += 1
+        self._generation += 1  # under self._lock when the device watch calls it
         # Like a device's stream, the null stream ends on CallbackStop/Abort;
         # no need to import sounddevice (PortAudio) for that if nobody has.
         sd = sys.modules.get("sounddevice")
@@ -307,10 +305,19 @@ class Engine:
                 self._finished(gen)
 
     def _finished(self, generation: int) -> None:
-        """The stream's finished callback: record an end nobody asked for."""
-        if generation == self._generation and self._lost is None:
+        """The stream's finished callback: record an end nobody asked for.
+
+        The callback ending it (CallbackStop/Abort) or the null stream ending
+        is final; a device stream that ends otherwise was lost, and the device
+        watch takes over.
+        """
+        if generation != self._generation or self._lost is not None:
+            return
+        if self._end_reason or self._stream is None:
             why = f" ({self._end_reason})" if self._end_reason else ""
             self._lost = f"the audio stream stopped by itself{why}; no sound until the song is reopened"
+        else:
+            self.watch.ended()
 
     def callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002
         """The audio callback: counters, then the mixer. No allocation, no locks.
@@ -347,11 +354,7 @@ class Engine:
         if status is not None and status.output_underflow:
             self._counts[0] += 1
         self._counts[1] += 1
-        now = time.perf_counter()
-        last = self._times[1]
-        if last and now - last > self._times[0]:
-            self._times[0] = now - last
-        self._times[1] = now
+        self.gaps.tick(time.perf_counter())
         mixer = self.mixer
         if mixer is None:
             outdata.fill(0.0)
@@ -360,13 +363,13 @@ class Engine:
 
     def stop_stream(self) -> None:
         """Stop and close the current stream, if any."""
-        self._generation += 1  # asked for: its finished callback reports nothing
-        if self._stream is not None:
-            try:
-                self._stream.stop()
-                self._stream.close()
-            finally:
-                self._stream = None
+        with self._lock:
+            self._generation += 1  # asked for: its finished callback reports nothing
+            stream, self._stream = self._stream, None
+        self.watch.forget()
+        if stream is not None:
+            stream.stop()
+            stream.close()
         if self._null_thread is not None:
             self._null_stop.set()
             self._null_thread.join(timeout=2)
@@ -374,6 +377,7 @@ class Engine:
 
     def close(self) -> None:
         """Release the device and the mixer's tempo workers. Safe to call twice."""
+        self.watch.close()
         self.stop_stream()
         if self.mixer is not None:
             self.mixer.close()

@@ -302,6 +302,10 @@ class PlayerScreen(Screen):
             self.mixer.seek(self.loop.home())
             self._tick()
 
+    def action_use_fallback(self, kind: str) -> None:
+        """``D``/``N`` while the audio device is lost (helper G; see FaultNotices)."""
+        self.faults.use_fallback(kind)
+
     def action_back(self) -> None:
         if self.mixer is not None:
             self.mixer.pause()
