@@ -12,7 +12,7 @@ ALSA ``pulse`` device of a private PulseAudio server (a null sink), while
   the player's separations are, and starts again whenever it finishes.
 
 It reports the underruns (target 0), the steady-state largest gap between
-two callbacks (target ≤ 2 block periods; ``Engine.steady_max_gap`` where the
+two callbacks (target ≤ 2 block periods; ``Engine.steady_max_gap_ms`` where the
 engine has it, else the bench's own figure over the callbacks after the
 first 3 s, and the JSON says which), the player process's RSS and its
 growth (target ≤ 50 MB), and every error: the engine's faults, tempo
