@@ -18,7 +18,7 @@ import numpy as np
 
 from stemtui.core.audio.song import as_stereo
 from stemtui.core.errors import BadInput
-from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError
+from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError, describe_exit
 from stemtui.core.separation.splitter import (
     Progress,
     SeparationCancelled,
@@ -53,16 +53,20 @@ class SeparationTask:
         on_progress: Called with each :class:`Progress`.
         nice: Niceness added to the worker, e.g. 10 while playing, so the
             player's threads win the cores.
+        input_path: A stereo float32 ``.npy`` at ``sample_rate`` already
+            written (see :func:`~stemtui.core.separation.scratch.write_npy`),
+            instead of ``audio`` (pass ``None``): nothing is held in memory.
     """
 
     def __init__(
         self,
-        audio: np.ndarray,
+        audio: np.ndarray | None,
         sample_rate: int,
         options: SeparationOptions | None = None,
         workdir: str | os.PathLike = ".",
         on_progress: Callable[[Progress], None] | None = None,
         nice: int = 0,
+        input_path: str | os.PathLike | None = None,
     ) -> None:
         self._audio: np.ndarray | None = audio
         self.sample_rate = int(sample_rate)
@@ -70,6 +74,7 @@ class SeparationTask:
         self.workdir = Path(workdir)
         self.on_progress = on_progress
         self.nice = nice
+        self.input_path = Path(input_path) if input_path is not None else self.workdir / "input.npy"
         self.output_path = self.workdir / "stems.f32"
         self.log_path = self.workdir / "worker.log"
         self._cond = threading.Condition()
@@ -85,10 +90,10 @@ class SeparationTask:
         """Write the input and spawn the worker; returns at once."""
         self.options.validate()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        inp = self.workdir / "input.npy"
-        assert self._audio is not None
-        np.save(inp, as_stereo(self._audio))
-        self._audio = None  # the worker reads the file; don't keep a second copy
+        inp = self.input_path
+        if self._audio is not None:
+            np.save(inp, as_stereo(self._audio))
+            self._audio = None  # the worker reads the file; don't keep a second copy
         args = worker_command(inp, self.output_path, self.options, self.sample_rate, self.nice, watch_stdin=True)[3:]
         self._child = Child(
             WORKER_MODULE,
@@ -136,7 +141,11 @@ class SeparationTask:
         if err is None:
             return
         if isinstance(err, WorkerDied):
-            raise err.retyped(SeparationWorkerDied)
+            # One line the user can act on; the worker's log goes with its
+            # temporary folder, its stderr tail stays in ``traceback``.
+            died = err.retyped(SeparationWorkerDied)
+            died.args = (f"the separation worker died ({describe_exit(err.returncode)})",)
+            raise died
         if err.kind == "BadInput":
             raise BadInput(err.details.get("what", "input"), err.details.get("reason", str(err)))
         if err.kind in _ERRORS:
