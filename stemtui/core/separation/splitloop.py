@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -241,12 +242,15 @@ def _run(model, mix: _Mix, sink, fold, options, device, precision, t0, on_progre
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(jobs, thread_name_prefix="stemtui-seg") as pool:
-            futures = [pool.submit(compute, job) for job in order[:jobs]]
+            # A queue, not a list: a kept future keeps its segment's result,
+            # which made memory grow with the song (56 MB a segment).
+            futures = deque(pool.submit(compute, job) for job in order[:jobs])
             for k in range(len(order)):
-                est = futures[k].result()
+                est = futures.popleft().result()
                 if k + jobs < len(order):
                     futures.append(pool.submit(compute, order[k + jobs]))
                 yield est
+                del est
 
     report()
     model.to(device).eval()

@@ -18,8 +18,13 @@ still being computed, yet the finished stems equal a one-shot ``apply_model``
   weight, so every pass accumulates into the same output buffer.
 * A pass never touches frames before the start of its next segment again.
   The frames before the smallest such start over all passes are therefore
-  final: they are de-normalised and published (``on_ready``). Passes are
-  interleaved, always advancing the one furthest behind.
+  final: they are de-normalised, handed on (written to the output file by
+  the worker) and dropped from the accumulator, which so holds only about
+  two segments, whatever the song's length; then published (``on_ready``).
+  Passes are interleaved, always advancing the one furthest behind.
+* The mix is never held whole either: its normalisation statistics are
+  merged block by block, and each segment reads its window (demucs's
+  zero padding included) from the input, in memory or in a file.
 * Shift offsets come from ``random.Random(seed)`` in demucs's order (model by
   model, shift by shift), so runs are repeatable; with one model and
   ``shifts <= 1`` they equal ``apply_model`` run right after

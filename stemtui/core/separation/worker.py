@@ -8,10 +8,14 @@ Protocol:
 
 * ``INPUT`` is a ``.npy`` float32 ``(frames, channels)`` array at
   ``--sample-rate`` (what :class:`SeparationTask` writes), or any audio file
-  (decoded with :func:`stemtui.core.library.audiofiles.read_audio`).
+  (decoded a block at a time into ``OUT.decoded.npy``). It is read a segment
+  at a time (resampled first into ``OUT.resampled.npy`` when its rate is not
+  the model's); both scratch files are removed at the end.
 * ``OUT`` becomes a raw float32 file, a C-order ``(stems, frames, 2)`` array at
   the model's rate, zero-filled, that the parent maps read-only while the
-  worker fills it. Frames ``[0, k)`` are final once a ``ready`` event says so.
+  worker fills it. Frames ``[0, k)`` are final once a ``ready`` event says so;
+  the worker writes them with ``pwrite`` and holds only the frames not yet
+  final, so its memory does not grow with the song.
 * The rest is the worker protocol of :mod:`stemtui.core.procs.protocol`:
   stdout carries one JSON object per line, and nothing else (stray prints
   are sent to stderr)::
