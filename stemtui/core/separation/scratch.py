@@ -59,7 +59,8 @@ def write_npy(path: str | os.PathLike, blocks: Iterable[np.ndarray], channels: i
                 b = np.ascontiguousarray(b, dtype="<f4")
                 if b.ndim != 2 or b.shape[1] != channels:
                     raise ValueError(f"block of shape {b.shape}, expected (n, {channels})")
-                fh.write(b.data.cast("B"))
+                if b.size:
+                    fh.write(b.data.cast("B"))
                 frames += b.shape[0]
             fh.seek(0)
             fh.write(_npy_header(frames, channels))
@@ -81,6 +82,7 @@ class NpyFrames:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._fd = -1
         try:
             with open(self.path, "rb") as fh:
                 version = np.lib.format.read_magic(fh)
@@ -147,6 +149,8 @@ class StemsFile:
         """Store ``block`` (``(stems, n, 2)``) as frames ``[start, start + n)``."""
         if start + block.shape[1] > self.frames:
             raise ValueError(f"frames {start}+{block.shape[1]} past the end ({self.frames})")
+        if not block.shape[1]:
+            return
         for s in range(self.stems):
             data = np.ascontiguousarray(block[s], dtype="<f4").data.cast("B")
             offset = (s * self.frames + start) * 8
