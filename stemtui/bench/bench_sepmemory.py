@@ -99,14 +99,15 @@ def main(argv: list[str]) -> int:
         print(f"{'minutes':>8} {'peak RSS MB':>12} {'wall s':>8} {'s per s':>8}")
         for r in rows:
             print(f"{r['minutes']:>8g} {r['peak_rss_mb']:>12.1f} {r['wall_s']:>8.1f} {r['realtime_factor']:>8.3f}")
-        print(f"growth: {result['growth_mb_per_hour']} MB per hour of audio")
+        print(f"growth between the two longest: {result['growth_mb_per_hour']} MB per hour of audio")
     return 0
 
 
 def _slope(rows: list[dict]) -> float | None:
+    """MB per hour between the two longest songs (the shortest has too few segments to reach the plateau)."""
     if len(rows) < 2:
         return None
-    a, b = rows[0], rows[-1]
+    a, b = sorted(rows, key=lambda r: r["minutes"])[-2:]
     if b["minutes"] == a["minutes"]:
         return None
     return round((b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["minutes"] - a["minutes"]) * 60, 1)

@@ -274,6 +274,9 @@ class Separations:
                 self._post(self.Ended(run, entry=hit, cached=True))
                 return
             check()
+            from stemtui.core.separation.budget import check_disk
+
+            check_disk(str(run.path), job.budget(), self.store.tmp_dir)  # one notification, nothing written
             job.start()
             self._post(self.Started(run, job.meta.title, job.meta.artist))
             check()

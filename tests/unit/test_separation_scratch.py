@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from stemtui.core.errors import BadInput
-from stemtui.core.library.audiofiles import audio_length, decode_blocks, read_audio
+from stemtui.core.library.audioblocks import audio_length, decode_blocks
+from stemtui.core.library.audiofiles import read_audio
 from stemtui.core.separation.budget import Budget, check_disk, estimate
 from stemtui.core.separation.scratch import NpyFrames, StemsFile, stem_blocks, write_npy
 from stemtui.core.separation.splitter import SeparationOptions
@@ -40,7 +41,7 @@ def test_npy_frames_refuses_other_arrays(tmp_path):
     with pytest.raises(BadInput, match="float32"):
         NpyFrames(tmp_path / "f64.npy")
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
-    with pytest.raises(BadInput, match="not a float32 .npy"):
+    with pytest.raises(BadInput, match=r"not a float32 \.npy"):
         NpyFrames(tmp_path / "junk.npy")
 
 

@@ -123,7 +123,7 @@ def estimate(path: Path, options, tmp_dir: Path, cache_root: Path) -> Budget:
     Raises:
         BadInput: The file is not audio (from the probe).
     """
-    from stemtui.core.library.audiofiles import audio_length
+    from stemtui.core.library.audioblocks import audio_length
 
     frames, rate = audio_length(path)
     seconds = frames / rate

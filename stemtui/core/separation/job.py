@@ -113,7 +113,8 @@ class SeparationJob:
             WriteFailed: The disk refused the decoded input (nothing is left).
         """
         from stemtui.core.audio.song import as_stereo
-        from stemtui.core.library.audiofiles import decode_blocks, read_tags
+        from stemtui.core.library.audioblocks import decode_blocks
+        from stemtui.core.library.audiofiles import read_tags
         from stemtui.core.separation.scratch import write_npy
         from stemtui.core.separation.splitter import SeparationTask
 

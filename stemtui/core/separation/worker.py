@@ -169,7 +169,7 @@ def _separate(args, chan: Channel) -> int:
         audio, rate = NpyFrames(args.input), args.sample_rate
     else:
         from stemtui.core.audio.song import as_stereo
-        from stemtui.core.library.audiofiles import decode_blocks
+        from stemtui.core.library.audioblocks import decode_blocks
 
         rate, blocks = decode_blocks(args.input)
         write_npy(temps[0], map(as_stereo, blocks))
