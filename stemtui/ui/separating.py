@@ -185,14 +185,25 @@ class Separations:
             self.app.push_screen(SeparationScreen(run, on_retry=self.retry))
 
     def retry(self, run: SeparationRun) -> SeparationRun | None:
-        """Separate ``run``'s file again with the same options (after its worker died)."""
+        """Separate ``run``'s file again with the same options (after its worker died).
+
+        Its screen, if showing, shows the new run.
+        """
         if run.active:
             return None
+        fields = {f.name: getattr(run.options, f.name) for f in dataclasses.fields(run.options)}
+        new = SeparationRun(run.path, separation_options(self.base(), **fields))
+        self.run = new
         screen = self.app.screen
         if isinstance(screen, SeparationScreen) and screen.run is run:
-            self.app.pop_screen()
-        fields = {f.name: getattr(run.options, f.name) for f in dataclasses.fields(run.options)}
-        return self.request(run.path, **fields)
+            screen.run = new
+            screen.show_run()
+        else:
+            self.app.push_screen(SeparationScreen(new, on_retry=self.retry))
+        self.app.run_worker(
+            partial(self._separate, new), thread=True, exclusive=True, group=SEPARATION_GROUP, exit_on_error=False
+        )
+        return new
 
     def play(self, run: SeparationRun) -> None:
         """Open the player on the part separated so far; separation goes on behind it.
