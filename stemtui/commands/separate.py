@@ -96,7 +96,7 @@ def cmd_separate(args, settings) -> int:
                 sys.stderr.write("\r\x1b[2K")
             message = str(exc)
             if isinstance(exc, SeparationWorkerDied):
-                message = f"{path}: {exc}; run the command again to retry"
+                message = f"{path}: {exc.user_message}; run the command again to retry"
             if args.json:
                 print(json.dumps({"event": "error", "file": path, "message": message}), flush=True)
             print(f"stemtui: {message}", file=sys.stderr)

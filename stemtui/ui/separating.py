@@ -305,7 +305,7 @@ class Separations:
         except SeparationWorkerDied as exc:
             if job is not None:
                 job.discard()
-            self._post(self.Ended(run, error=one_line(exc), died=True))
+            self._post(self.Ended(run, error=exc.user_message, died=True))
         except StemtuiError as exc:
             if job is not None:
                 job.discard()

@@ -18,7 +18,7 @@ import numpy as np
 
 from stemtui.core.audio.song import as_stereo
 from stemtui.core.errors import BadInput
-from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError, describe_exit
+from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError
 from stemtui.core.separation.splitter import (
     Progress,
     SeparationCancelled,
@@ -32,7 +32,17 @@ from stemtui.core.separation.worker import _ERRORS, WORKER_MODULE, worker_comman
 
 
 class SeparationWorkerDied(SeparationFailed, WorkerDied):
-    """The worker process died (killed, or crashed without a word); one line, see ``worker.log``."""
+    """The worker process died (killed, or crashed without a word); one line, see ``worker.log``.
+
+    :attr:`user_message` is the line for the user once the temporary folder
+    (and the log with it) is gone: ``the separation worker died (killed by SIGKILL)``.
+    """
+
+    @property
+    def user_message(self) -> str:
+        from stemtui.core.procs.protocol import describe_exit
+
+        return f"the separation worker died ({describe_exit(self.returncode)})"
 
 
 class SeparationWorkerFailed(SeparationFailed, WorkerError):
@@ -141,11 +151,7 @@ class SeparationTask:
         if err is None:
             return
         if isinstance(err, WorkerDied):
-            # One line the user can act on; the worker's log goes with its
-            # temporary folder, its stderr tail stays in ``traceback``.
-            died = err.retyped(SeparationWorkerDied)
-            died.args = (f"the separation worker died ({describe_exit(err.returncode)})",)
-            raise died
+            raise err.retyped(SeparationWorkerDied)
         if err.kind == "BadInput":
             raise BadInput(err.details.get("what", "input"), err.details.get("reason", str(err)))
         if err.kind in _ERRORS:
