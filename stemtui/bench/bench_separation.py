@@ -1,6 +1,8 @@
 """Separation benchmark: stemtui against demucs's own CLI, side by side.
 
-``python -m stemtui.bench separation [--json] [--seconds 30]``
+``python -m stemtui.bench separation [--json] [--seconds 30]``; with
+``--long``, peak RSS against song length instead (see
+:mod:`stemtui.bench.bench_sepmemory`).
 
 Both sides separate the same stereo WAV with the same model: a full-size
 ``HTDemucs(sources=[drums, bass, other, vocals], bottom_channels=512,
@@ -267,6 +269,10 @@ def worker_plan(device: str) -> dict:
 
 def main(argv: list[str]) -> int:
     """Run the benchmark; print a report (or one JSON object with ``--json``)."""
+    if "--long" in argv:  # peak RSS against song length: its own module
+        from stemtui.bench.bench_sepmemory import main as long_main
+
+        return long_main(argv)
     ap = argparse.ArgumentParser(prog="python -m stemtui.bench separation", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the timed song (default 30)")

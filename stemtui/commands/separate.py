@@ -1,4 +1,11 @@
-"""`stemtui separate`: a queue of files through Demucs into the store."""
+"""`stemtui separate`: a queue of files through Demucs into the store.
+
+Before each separation it says how long it should take (an estimate) and
+how much disk it needs, and refuses a file whose stems would not fit in the
+cache (exit 1, one line, nothing written). A worker that dies (killed, out
+of memory) is one line, exit 1, with nothing stored: running the command
+again retries.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +25,10 @@ def cmd_separate(args, settings) -> int:
 
     from stemtui.core.errors import StemtuiError
     from stemtui.core.library.safeio import check_input_file
+    from stemtui.core.separation.budget import check_disk, describe
     from stemtui.core.separation.job import SeparationJob
     from stemtui.core.separation.splitter import SeparationCancelled
+    from stemtui.core.separation.task import SeparationWorkerDied
 
     opts = separation_options(args)
     store = settings.store()
@@ -41,6 +50,12 @@ def cmd_separate(args, settings) -> int:
             job = SeparationJob(store, path, opts, on_progress=emit)
             hit = job.lookup()
             if hit is None:
+                budget = job.budget()
+                if args.json:
+                    print(json.dumps({"event": "plan", "file": path, **asdict(budget)}), flush=True)
+                else:
+                    _progress_line(f"{label}{path}: {describe(budget)}", final=True)
+                check_disk(path, budget, store.tmp_dir)
                 if not args.json:
                     _progress_line(f"{label}{path}: loading {opts.model} …")
                 job.start()
@@ -79,8 +94,11 @@ def cmd_separate(args, settings) -> int:
                 job.discard()
             if sys.stderr.isatty():
                 sys.stderr.write("\r\x1b[2K")
+            message = str(exc)
+            if isinstance(exc, SeparationWorkerDied):
+                message = f"{path}: {exc.user_message}; run the command again to retry"
             if args.json:
-                print(json.dumps({"event": "error", "file": path, "message": str(exc)}), flush=True)
-            print(f"stemtui: {exc}", file=sys.stderr)
+                print(json.dumps({"event": "error", "file": path, "message": message}), flush=True)
+            print(f"stemtui: {message}", file=sys.stderr)
             worst = max(worst, exc.exit_code)
     return worst

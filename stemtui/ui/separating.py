@@ -24,6 +24,7 @@ cancels the worker and the job: no entry and no temporary folder are left.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -129,6 +130,7 @@ class Separations:
         error: str = ""
         cancelled: bool = False
         cached: bool = False
+        died: bool = False  # the worker process died: retry offered
 
     def __init__(
         self,
@@ -170,7 +172,7 @@ class Separations:
             return None
         run = SeparationRun(Path(path), options)
         self.run = run
-        app.push_screen(SeparationScreen(run))
+        app.push_screen(SeparationScreen(run, on_retry=self.retry))
         app.run_worker(
             partial(self._separate, run), thread=True, exclusive=True, group=SEPARATION_GROUP, exit_on_error=False
         )
@@ -180,7 +182,28 @@ class Separations:
         """Bring up the separation screen of a running separation."""
         screen = self.app.screen
         if not (isinstance(screen, SeparationScreen) and screen.run is run):
-            self.app.push_screen(SeparationScreen(run))
+            self.app.push_screen(SeparationScreen(run, on_retry=self.retry))
+
+    def retry(self, run: SeparationRun) -> SeparationRun | None:
+        """Separate ``run``'s file again with the same options (after its worker died).
+
+        Its screen, if showing, shows the new run.
+        """
+        if run.active:
+            return None
+        fields = {f.name: getattr(run.options, f.name) for f in dataclasses.fields(run.options)}
+        new = SeparationRun(run.path, separation_options(self.base(), **fields))
+        self.run = new
+        screen = self.app.screen
+        if isinstance(screen, SeparationScreen) and screen.run is run:
+            screen.run = new
+            screen.show_run()
+        else:
+            self.app.push_screen(SeparationScreen(new, on_retry=self.retry))
+        self.app.run_worker(
+            partial(self._separate, new), thread=True, exclusive=True, group=SEPARATION_GROUP, exit_on_error=False
+        )
+        return new
 
     def play(self, run: SeparationRun) -> None:
         """Open the player on the part separated so far; separation goes on behind it.
@@ -239,6 +262,7 @@ class Separations:
     def _separate(self, run: SeparationRun) -> None:
         from stemtui.core.separation.job import SeparationJob
         from stemtui.core.separation.splitter import SeparationCancelled
+        from stemtui.core.separation.task import SeparationWorkerDied
 
         worker = get_current_worker()
 
@@ -261,6 +285,9 @@ class Separations:
                 self._post(self.Ended(run, entry=hit, cached=True))
                 return
             check()
+            from stemtui.core.separation.budget import check_disk
+
+            check_disk(str(run.path), job.budget(), self.store.tmp_dir)  # one notification, nothing written
             job.start()
             self._post(self.Started(run, job.meta.title, job.meta.artist))
             check()
@@ -275,6 +302,10 @@ class Separations:
             if job is not None:
                 job.discard()
             self._post(self.Ended(run, cancelled=True))
+        except SeparationWorkerDied as exc:
+            if job is not None:
+                job.discard()
+            self._post(self.Ended(run, error=exc.user_message, died=True))
         except StemtuiError as exc:
             if job is not None:
                 job.discard()
@@ -327,6 +358,11 @@ class Separations:
         if event.cancelled:
             run.phase = "cancelled"
             app.notify(f"{run.title}: separation cancelled, nothing stored", severity="warning", timeout=5)
+        elif event.died:
+            # Stay on its screen (r retries there); elsewhere the library's a does.
+            run.phase, run.error = "failed", event.error
+            how = "press r to retry" if here else "add the file again (a in the library) to retry"
+            app.notify(f"{run.path.name}: {event.error}; nothing stored; {how}", severity="error", timeout=30)
         elif event.error:
             run.phase, run.error = "failed", event.error
             app.notify(event.error, title=f"could not separate {run.path.name}", severity="error", timeout=15)
@@ -338,6 +374,8 @@ class Separations:
         lib = self.library()
         if lib is not None:
             lib.reload(select=entry.id if entry is not None else None)
+        if here and event.died:  # its screen stays, offering r
+            return
         if here:
             if entry is not None:
                 app.switch_screen(self.player(entry, None, None))

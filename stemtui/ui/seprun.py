@@ -32,7 +32,7 @@ PHASE_TEXT = {
     "storing": "storing the stems…",
     "cancelling": "cancelling…",
     "done": "stored",
-    "failed": "separation failed",
+    "failed": "separation failed: nothing stored (r retries)",
     "cancelled": "separation cancelled",
 }
 

@@ -130,7 +130,9 @@ def test_offline_error_for_htdemucs(tmp_path, song_wav):
         timeout=120,
     )
     assert p.returncode == 2
-    lines = p.stderr.strip().splitlines()
+    # The plan (time and disk) comes first; then the error, in one line.
+    plan, *lines = p.stderr.strip().splitlines()
+    assert "of audio: about" in plan
     assert len(lines) == 1 and "Traceback" not in p.stderr
     assert "htdemucs" in lines[0] and "--model-repo" in lines[0] and str(env_home) in lines[0]
     assert complete_ids(cache) == [] and list((cache / "tmp").iterdir()) == []
@@ -168,7 +170,8 @@ def long_wav(tmp_path_factory) -> Path:
 def test_ctrl_c_cancels_and_leaves_nothing(tmp_path, long_wav):
     cache = tmp_path / "cache"
     p = cli(["separate", str(long_wav), *UNITTEST, "--json"], cache)
-    # Wait for the first progress event, then interrupt as a terminal would.
+    # Wait for the first progress event (after the plan), then interrupt as a terminal would.
+    assert json.loads(p.stdout.readline())["event"] == "plan"
     first = p.stdout.readline()
     assert json.loads(first)["event"] == "progress"
     t0 = time.monotonic()

@@ -318,3 +318,35 @@ def test_quitting_while_separating_stops_the_worker_and_cleans_up(tmp_store, nul
     run(app, scenario)
     assert seen["task"]._proc.poll() is not None
     assert tmp_store.entries() == [] and list(tmp_store.tmp_dir.iterdir()) == []
+
+
+def test_a_killed_worker_is_one_notification_and_r_retries(tmp_store, null_engine, tmp_path):
+    import os
+    import signal
+
+    wav = write_song(tmp_path / "Killed.wav", 30.0, seed=5)
+    app = make_app(tmp_store, null_engine, separation_options=unittest_options(4.0))
+
+    async def scenario(pilot):
+        run_ = app.request_separation(wav)
+        await wait_for(
+            pilot,
+            lambda: run_.progress is not None and run_.progress.fraction > 0,
+            timeout=60,
+            what="the first segment",
+        )
+        os.kill(run_.job.task.pid, signal.SIGKILL)
+        await wait_for(pilot, lambda: run_.phase == "failed", timeout=20, what="the death")
+        died = [m for _, m in app.messages if "worker died" in m]
+        assert died == ["Killed.wav: the separation worker died (killed by SIGKILL); nothing stored; press r to retry"]
+        assert isinstance(app.screen, SeparationScreen) and app.screen.run is run_
+        assert tmp_store.entries() == [] and list(tmp_store.tmp_dir.iterdir()) == []
+        no_traceback(app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.separations.run is not run_, what="the retry")
+        again = app.separations.run
+        assert again.path == run_.path and again.options == run_.options
+        await wait_for(pilot, lambda: again.phase == "done", timeout=120, what="the retried separation")
+        assert [e.title for e in tmp_store.entries()] == ["Killed"]
+
+    run(app, scenario)

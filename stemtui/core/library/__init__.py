@@ -3,7 +3,8 @@
 Lives here: :mod:`.store` (the crash-safe, content-addressed stem cache),
 :mod:`.practice` (saved practice state per song, the user's data),
 :mod:`.audiofiles` (reading and writing audio files, stem folders,
-``.stem.mp4``), :mod:`.export` (offline export of a mix), :mod:`.demo` (the
+``.stem.mp4``), :mod:`.audioblocks` (long files decoded a block at a time),
+:mod:`.export` (offline export of a mix), :mod:`.demo` (the
 synthesized demo song), :mod:`.catalog` (import, demo install, lookup).
 
 May import: :mod:`stemtui.core.audio`, :mod:`stemtui.core.errors`. Never

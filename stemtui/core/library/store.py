@@ -33,6 +33,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -394,6 +395,13 @@ def write_stem(path: Path, data: np.ndarray, sample_rate: int) -> None:
     with SafeSoundFile(path, sample_rate, 2, STEM_FORMAT, STEM_SUBTYPE, atomic=False) as f:
         for s in range(0, data.shape[0], CHUNK):
             f.write(np.nan_to_num(np.clip(data[s : s + CHUNK], -1.0, 1.0), copy=False))
+
+
+def write_stem_blocks(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> None:
+    """:func:`write_stem` from ``(n, 2)`` blocks, so a long stem is never held whole."""
+    with SafeSoundFile(path, sample_rate, 2, STEM_FORMAT, STEM_SUBTYPE, atomic=False) as f:
+        for b in blocks:
+            f.write(np.nan_to_num(np.clip(b, -1.0, 1.0), copy=False))
 
 
 def _write_json_synced(path: Path, obj: dict) -> None:

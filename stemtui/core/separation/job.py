@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.errors import BadInput
-from stemtui.core.library.store import Entry, Store, hash_files, write_stem
+from stemtui.core.library.store import Entry, Store, hash_files, write_stem_blocks
 
 if TYPE_CHECKING:  # the worker module is imported when a job starts
     from stemtui.core.separation.task import SeparationTask
@@ -83,6 +83,7 @@ class SeparationJob:
         self.tmp: Path | None = None
         self._song: Song | None = None
         self._last_write = 0.0
+        self._t_start = 0.0
 
     # -- 1. cache -----------------------------------------------------------------
     def lookup(self) -> Entry | None:
@@ -91,31 +92,58 @@ class SeparationJob:
         return e if e is not None and e.ok else None
 
     # -- 2. start -------------------------------------------------------------------
+    def budget(self):
+        """Time and disk this separation will take (a :class:`~.budget.Budget`), from the file's header.
+
+        Raises:
+            BadInput: The file is not audio.
+        """
+        from stemtui.core.separation.budget import estimate
+
+        return estimate(self.path, self.options, self.store.tmp_dir, self.store.root)
+
     def start(self) -> None:
-        """Decode the file and start the worker.
+        """Decode the file into the temporary folder and start the worker.
+
+        The file is decoded a block at a time straight into ``input.npy``, so
+        the parent never holds the song.
 
         Raises:
             BadInput: If the file is not usable audio (nothing is stored).
+            WriteFailed: The disk refused the decoded input (nothing is left).
         """
-        from stemtui.core.library.audiofiles import read_audio, read_tags
+        from stemtui.core.audio.song import as_stereo
+        from stemtui.core.library.audioblocks import decode_blocks
+        from stemtui.core.library.audiofiles import read_tags
+        from stemtui.core.separation.scratch import write_npy
         from stemtui.core.separation.splitter import SeparationTask
 
-        audio, sr = read_audio(self.path)
+        rate, blocks = decode_blocks(self.path)
         title, artist = read_tags(self.path)
         opts = self.options
         self.meta = SongMeta(
             title, artist, source=str(self.path.resolve()), model=opts.model, options=opts.cache_key_fields()
         )
         self.tmp = self.store.new_tmp(self.id)
-        self._write_progress(0.0, force=True)
-        self.task = SeparationTask(
-            audio, sr, opts, workdir=self.tmp / "work", on_progress=self._progress, nice=self.nice
-        )
         try:
+            self._write_progress(0.0, force=True)
+            work = self.tmp / "work"
+            work.mkdir()
+            write_npy(work / "input.npy", map(as_stereo, blocks))
+            self.task = SeparationTask(
+                None,
+                rate,
+                opts,
+                workdir=work,
+                on_progress=self._progress,
+                nice=self.nice,
+                input_path=work / "input.npy",
+            )
             self.task.start()
         except BaseException:
             self.discard()
             raise
+        self._t_start = time.monotonic()
         if self.nice > 0:
             _run_when_idle(self.task.pid)
 
@@ -183,10 +211,13 @@ class SeparationJob:
         try:
             task, tmp = self._started(), self.tmp
             assert tmp is not None and self.meta is not None
-            stems = task.wait()
+            task.wait()
+            last = task.last_progress  # its elapsed time leaves out starting python and torch
+            compute_s = last.elapsed_s if last is not None else time.monotonic() - self._t_start
             names, sr = task.stems_info()
-            frames = next(iter(stems.values())).shape[0]
-            _write_stems(tmp, names, stems, sr)
+            frames = task.frames
+            task.input_path.unlink(missing_ok=True)  # room for the FLAC stems
+            _write_stems(tmp, names, task.output_path, frames, sr)
             if self._song is not None:
                 self._song.mark_available(frames)
             task.close()
@@ -194,10 +225,14 @@ class SeparationJob:
             (tmp / PROGRESS_FILE).unlink(missing_ok=True)
             entry = self.store.commit(tmp, self.id, names, frames, sr, self.meta)
             self.tmp = None
-            return entry
         except BaseException:
             self.discard()
             raise
+        if self.nice <= 0:  # a niced run beside playback is not this machine's speed
+            from stemtui.core.separation.budget import record_speed
+
+            record_speed(self.store.root, self.options, self.options.device, compute_s, frames / sr)
+        return entry
 
     def cancel(self) -> None:
         """Stop the worker; no entry is left."""
@@ -213,18 +248,25 @@ class SeparationJob:
             self.tmp = None
 
 
-def _write_stems(folder: Path, names: list[str], stems: dict, sample_rate: int) -> None:
-    """Encode the stems as FLAC, one thread per core.
+def _write_stems(folder: Path, names: list[str], output: Path, frames: int, sample_rate: int) -> None:
+    """Encode the stems of the worker's output file as FLAC, one thread per core.
 
-    libsndfile's encoder runs without the GIL: 4 stems of 30 s took 0.14 s
-    on 2 threads against 0.28 s one after the other, time the user waits
-    after the last segment.
+    Each stem is read from the file a block at a time (not through a
+    mapping), so memory stays flat however long the song. libsndfile's
+    encoder runs without the GIL: 4 stems of 30 s took 0.14 s on 2 threads
+    against 0.28 s one after the other, time the user waits after the last
+    segment.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from stemtui.core.separation.scratch import stem_blocks
+
+    def one(i: int) -> None:
+        write_stem_blocks(folder / f"{names[i]}.flac", stem_blocks(output, frames, i), sample_rate)
+
     workers = max(1, min(len(names), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers, thread_name_prefix="stemtui-flac") as pool:
-        list(pool.map(lambda n: write_stem(folder / f"{n}.flac", stems[n], sample_rate), names))
+        list(pool.map(one, range(len(names))))
 
 
 def _run_when_idle(pid: int | None) -> None:

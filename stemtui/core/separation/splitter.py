@@ -18,8 +18,13 @@ still being computed, yet the finished stems equal a one-shot ``apply_model``
   weight, so every pass accumulates into the same output buffer.
 * A pass never touches frames before the start of its next segment again.
   The frames before the smallest such start over all passes are therefore
-  final: they are de-normalised and published (``on_ready``). Passes are
-  interleaved, always advancing the one furthest behind.
+  final: they are de-normalised, handed on (written to the output file by
+  the worker) and dropped from the accumulator, which so holds only about
+  two segments, whatever the song's length; then published (``on_ready``).
+  Passes are interleaved, always advancing the one furthest behind.
+* The mix is never held whole either: its normalisation statistics are
+  merged block by block, and each segment reads its window (demucs's
+  zero padding included) from the input, in memory or in a file.
 * Shift offsets come from ``random.Random(seed)`` in demucs's order (model by
   model, shift by shift), so runs are repeatable; with one model and
   ``shifts <= 1`` they equal ``apply_model`` run right after
@@ -43,6 +48,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +61,7 @@ from stemtui.core.separation.models import (
     resolve_device,
     save_model_safetensors,
 )
+from stemtui.core.separation.scratch import NpyFrames
 
 __all__ = [
     "ModelUnavailable",
@@ -179,46 +186,93 @@ def stem_layout(sources: list[str], two_stems: str | None) -> tuple[list[str], n
 
 
 def prepare_input(audio: np.ndarray, sample_rate: int, model_rate: int) -> np.ndarray:
-    """``(2, frames)`` float32 at the model's rate (soxr HQ when rates differ)."""
+    """``(frames, 2)`` float32 at the model's rate (soxr HQ when rates differ)."""
     x = as_stereo(audio)
     if int(sample_rate) != int(model_rate):
         import soxr
 
         x = soxr.resample(x, int(sample_rate), int(model_rate), quality="HQ")
-    return np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _resample_file(src: NpyFrames, sample_rate: int, model_rate: int, dest: Path) -> NpyFrames:
+    """``src`` resampled to the model's rate into ``dest``, a block at a time.
+
+    soxr's stream gives the same samples and length as its one-shot call.
+    """
+    import soxr
+
+    from stemtui.core.separation.scratch import write_npy
+
+    stream = soxr.ResampleStream(int(sample_rate), int(model_rate), 2, dtype="float32", quality="HQ")
+
+    def blocks():
+        for blk in src.blocks():
+            yield stream.resample_chunk(as_stereo(blk), last=False)
+        yield stream.resample_chunk(np.zeros((0, 2), dtype=np.float32), last=True)
+
+    write_npy(dest, blocks())
+    return NpyFrames(dest)
+
+
+def _mix_reader(audio, sample_rate: int, rate: int, resampled: Path | None):
+    """``(read(a, b), frames, blocks())`` of the stereo mix at the model's rate.
+
+    A :class:`NpyFrames` input is read from its file (resampled into the file
+    ``resampled`` first when rates differ); an array is held in memory.
+    """
+    from stemtui.core.separation.scratch import BLOCK
+
+    if isinstance(audio, NpyFrames):
+        src = audio
+        if int(sample_rate) != int(rate):
+            dest = resampled if resampled is not None else audio.path.with_suffix(f".{rate}.npy")
+            src = _resample_file(audio, sample_rate, rate, dest)
+        if src.channels == 2:
+            return src.read, src.frames, src.blocks
+        return (lambda a, b: as_stereo(src.read(a, b))), src.frames, (lambda: map(as_stereo, src.blocks()))
+    x = prepare_input(audio, sample_rate, rate)
+    frames = x.shape[0]
+    return (lambda a, b: x[a:b]), frames, (lambda: (x[s : s + BLOCK] for s in range(0, frames, BLOCK)))
 
 
 def separate_array(
-    audio: np.ndarray,
+    audio,
     sample_rate: int,
     options: SeparationOptions | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cancel_event: threading.Event | None = None,
     on_ready: Callable[[int], None] | None = None,
-    on_start: Callable[[list[str], int, int], np.ndarray | None] | None = None,
+    on_start: Callable[[list[str], int, int], Any] | None = None,
     model=None,
     jobs: int = 1,
-) -> tuple[list[str], np.ndarray]:
-    """Separate decoded audio in this process (the worker's engine).
+    resampled: Path | None = None,
+) -> tuple[list[str], Any]:
+    """Separate audio in this process (the worker's engine).
 
     Args:
-        audio: ``(frames[, channels])`` float audio; made stereo.
+        audio: ``(frames[, channels])`` float audio (made stereo), or a
+            :class:`~stemtui.core.separation.scratch.NpyFrames` file, read a
+            window at a time so memory does not grow with the song.
         sample_rate: Its rate; resampled (soxr) to the model's.
         options: How to separate.
         on_progress: Called with a :class:`Progress` at start and per segment.
         cancel_event: When set, stops before the next segment.
         on_ready: Called with ``k`` when frames ``[0, k)`` became final.
         on_start: Called once with ``(names, model_rate, frames)`` before any
-            compute; may return the ``(stems, frames, 2)`` float32 array
-            (e.g. a memmap) to write into, zero-filled.
+            compute; may return where the stems go: a ``(stems, frames, 2)``
+            float32 array to fill, or an object whose ``write(start, block)``
+            takes each finished ``(stems, n, 2)`` block (a
+            :class:`~stemtui.core.separation.scratch.StemsFile`).
         model: An already loaded model, else ``options.model`` is loaded.
         jobs: Segments computed at once, each in its own thread. The result
             is the same for any value; see :mod:`stemtui.core.separation.worker` for
             why the worker uses 2 single-threaded jobs on a CPU.
+        resampled: Where a file input goes once resampled (default: beside it).
 
     Returns:
         ``(names, stems)``: stems is ``(len(names), frames, 2)`` float32 at the
-        model's rate.
+        model's rate (``None`` when ``on_start`` gave a writer).
 
     Raises:
         SeparationCancelled, ModelUnavailable, BadInput, SeparationFailed.
@@ -232,17 +286,27 @@ def separate_array(
         model = load_model(options.model, options.repo)
     names, fold = stem_layout(list(model.sources), options.two_stems)
     rate = model_sample_rate(model)
-    wav = prepare_input(audio, sample_rate, rate)
-    frames = wav.shape[1]
-    if frames == 0:
-        raise BadInput("audio", "zero-length audio")
-    out = on_start(names, rate, frames) if on_start else None
-    if out is None:
-        out = np.zeros((len(names), frames, 2), dtype=np.float32)
     try:
-        from stemtui.core.separation.splitloop import _run
+        from stemtui.core.separation.splitloop import _Mix, _run, norm_stats
 
-        _run(model, wav, out, fold, options, device, precision, t0, on_progress, cancel_event, on_ready, jobs)
+        read, frames, blocks = _mix_reader(audio, sample_rate, rate, resampled)
+        if frames == 0:
+            raise BadInput("audio", "zero-length audio")
+        target = on_start(names, rate, frames) if on_start else None
+        out = np.zeros((len(names), frames, 2), dtype=np.float32) if target is None else target
+        if isinstance(out, np.ndarray):
+            arr = out
+
+            def sink(start: int, block: np.ndarray) -> None:
+                arr[:, start : start + block.shape[1]] = block
+
+        else:
+            sink = out.write
+        import torch
+
+        mean, std = norm_stats(blocks())  # as demucs.api.Separator, over the mono downmix
+        mix = _Mix(read, frames, torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32) + 1e-8)
+        _run(model, mix, sink, fold, options, device, precision, t0, on_progress, cancel_event, on_ready, jobs)
     except KeyboardInterrupt:
         # Ctrl-C in the worker (the terminal signals the whole process group):
         # the user asked to stop, which is a cancel, not a failure.
@@ -252,7 +316,7 @@ def separate_array(
     except Exception as exc:  # noqa: BLE001 - any failure inside torch/demucs becomes SeparationFailed
         first = (str(exc).strip().splitlines() or [""])[0]
         raise SeparationFailed(f"separation failed: {type(exc).__name__}: {first}") from None
-    return names, out
+    return names, out if isinstance(out, np.ndarray) else None
 
 
 def __getattr__(name: str):

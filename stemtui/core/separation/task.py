@@ -32,7 +32,17 @@ from stemtui.core.separation.worker import _ERRORS, WORKER_MODULE, worker_comman
 
 
 class SeparationWorkerDied(SeparationFailed, WorkerDied):
-    """The worker process died (killed, or crashed without a word); one line, see ``worker.log``."""
+    """The worker process died (killed, or crashed without a word); one line, see ``worker.log``.
+
+    :attr:`user_message` is the line for the user once the temporary folder
+    (and the log with it) is gone: ``the separation worker died (killed by SIGKILL)``.
+    """
+
+    @property
+    def user_message(self) -> str:
+        from stemtui.core.procs.protocol import describe_exit
+
+        return f"the separation worker died ({describe_exit(self.returncode)})"
 
 
 class SeparationWorkerFailed(SeparationFailed, WorkerError):
@@ -53,16 +63,20 @@ class SeparationTask:
         on_progress: Called with each :class:`Progress`.
         nice: Niceness added to the worker, e.g. 10 while playing, so the
             player's threads win the cores.
+        input_path: A stereo float32 ``.npy`` at ``sample_rate`` already
+            written (see :func:`~stemtui.core.separation.scratch.write_npy`),
+            instead of ``audio`` (pass ``None``): nothing is held in memory.
     """
 
     def __init__(
         self,
-        audio: np.ndarray,
+        audio: np.ndarray | None,
         sample_rate: int,
         options: SeparationOptions | None = None,
         workdir: str | os.PathLike = ".",
         on_progress: Callable[[Progress], None] | None = None,
         nice: int = 0,
+        input_path: str | os.PathLike | None = None,
     ) -> None:
         self._audio: np.ndarray | None = audio
         self.sample_rate = int(sample_rate)
@@ -70,6 +84,7 @@ class SeparationTask:
         self.workdir = Path(workdir)
         self.on_progress = on_progress
         self.nice = nice
+        self.input_path = Path(input_path) if input_path is not None else self.workdir / "input.npy"
         self.output_path = self.workdir / "stems.f32"
         self.log_path = self.workdir / "worker.log"
         self._cond = threading.Condition()
@@ -85,10 +100,10 @@ class SeparationTask:
         """Write the input and spawn the worker; returns at once."""
         self.options.validate()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        inp = self.workdir / "input.npy"
-        assert self._audio is not None
-        np.save(inp, as_stereo(self._audio))
-        self._audio = None  # the worker reads the file; don't keep a second copy
+        inp = self.input_path
+        if self._audio is not None:
+            np.save(inp, as_stereo(self._audio))
+            self._audio = None  # the worker reads the file; don't keep a second copy
         args = worker_command(inp, self.output_path, self.options, self.sample_rate, self.nice, watch_stdin=True)[3:]
         self._child = Child(
             WORKER_MODULE,

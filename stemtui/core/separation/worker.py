@@ -8,10 +8,14 @@ Protocol:
 
 * ``INPUT`` is a ``.npy`` float32 ``(frames, channels)`` array at
   ``--sample-rate`` (what :class:`SeparationTask` writes), or any audio file
-  (decoded with :func:`stemtui.core.library.audiofiles.read_audio`).
+  (decoded a block at a time into ``OUT.decoded.npy``). It is read a segment
+  at a time (resampled first into ``OUT.resampled.npy`` when its rate is not
+  the model's); both scratch files are removed at the end.
 * ``OUT`` becomes a raw float32 file, a C-order ``(stems, frames, 2)`` array at
   the model's rate, zero-filled, that the parent maps read-only while the
-  worker fills it. Frames ``[0, k)`` are final once a ``ready`` event says so.
+  worker fills it. Frames ``[0, k)`` are final once a ``ready`` event says so;
+  the worker writes them with ``pwrite`` and holds only the frames not yet
+  final, so its memory does not grow with the song.
 * The rest is the worker protocol of :mod:`stemtui.core.procs.protocol`:
   stdout carries one JSON object per line, and nothing else (stray prints
   are sent to stderr)::
@@ -45,8 +49,6 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
 
 from stemtui.core.errors import BadInput
 from stemtui.core.procs.channel import Channel, serve
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _separate(args, chan: Channel) -> int:
+    from stemtui.core.separation.scratch import NpyFrames, StemsFile, write_npy
     from stemtui.core.separation.splitter import (
         load_model,
         pick_precision,
@@ -158,14 +161,19 @@ def _separate(args, chan: Channel) -> int:
         separate_array,
     )
 
+    output = args.output or args.input.with_suffix(".stems.f32")
+    temps = [output.with_name(f"{output.name}.{n}.npy") for n in ("decoded", "resampled")]
     if args.input.suffix.lower() == ".npy":
         if not args.sample_rate:
             raise BadInput(str(args.input), "a .npy input needs --sample-rate")
-        audio, rate = np.load(args.input, mmap_mode="r"), args.sample_rate
+        audio, rate = NpyFrames(args.input), args.sample_rate
     else:
-        from stemtui.core.library.audiofiles import read_audio
+        from stemtui.core.audio.song import as_stereo
+        from stemtui.core.library.audioblocks import decode_blocks
 
-        audio, rate = read_audio(args.input)
+        rate, blocks = decode_blocks(args.input)
+        write_npy(temps[0], map(as_stereo, blocks))
+        audio = NpyFrames(temps[0])
     opts = SeparationOptions(
         model=args.model,
         repo=args.repo,
@@ -185,10 +193,11 @@ def _separate(args, chan: Channel) -> int:
 
     torch.set_num_threads(threads)
     model = load_model(opts.model, opts.repo)
-    output = args.output or args.input.with_suffix(".stems.f32")
+    files: list[StemsFile] = []
 
     def on_start(names, samplerate, frames):
-        out = np.memmap(output, dtype=np.float32, mode="w+", shape=(len(names), frames, 2))
+        out = StemsFile(output, len(names), frames)  # sized before the parent maps it
+        files.append(out)
         chan.send(
             "info",
             names=names,
@@ -217,9 +226,15 @@ def _separate(args, chan: Channel) -> int:
         on_start=on_start,
         model=model,
         jobs=jobs,
+        resampled=temps[1],
     )
-    # No msync: the parent maps the same page cache, and the file is scratch
+    # No fsync: the parent maps the same page cache, and the file is scratch
     # (the stems are stored, and fsynced, as FLAC by the parent).
+    for f in files:
+        f.close()
+    audio.close()
+    for t in temps:  # the resampled or decoded input: disk the FLAC stems may need
+        t.unlink(missing_ok=True)
     chan.done()
     return 0
 

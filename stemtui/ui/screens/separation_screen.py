@@ -10,10 +10,12 @@ the separation goes on and the library shows it as ``separating NN%``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import var
@@ -40,7 +42,7 @@ class SeparationScreen(Screen):
     they are handled); their ``control`` is the screen, id ``separation``.
     """
 
-    BINDINGS = bindings(SEPARATION_KEYS)
+    BINDINGS = [*bindings(SEPARATION_KEYS), Binding("r", "retry", "retry", show=False)]
 
     composed: var[bool] = var(False)
     """Whether the widgets exist (a report before that is shown on mount)."""
@@ -67,10 +69,12 @@ class SeparationScreen(Screen):
         def control(self) -> SeparationScreen:
             return self.screen
 
-    def __init__(self, run: SeparationRun) -> None:
+    def __init__(self, run: SeparationRun, on_retry: Callable[[SeparationRun], object] | None = None) -> None:
         super().__init__(id="separation")
         #: The separation shown (the app's, changed by its message handlers).
         self.run = run
+        #: Starts the same separation again (``r`` once its worker died).
+        self.on_retry = on_retry
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="sep-title")
@@ -139,6 +143,10 @@ class SeparationScreen(Screen):
         if self.run.active and self.run.phase != "cancelling":
             self.app.post_message(self.CancelRequested(self, self.run))
         self.dismiss()
+
+    def action_retry(self) -> None:
+        if self.run.phase == "failed" and self.on_retry is not None:
+            self.on_retry(self.run)
 
     @on(Button.Pressed, "#play-now")
     def _play_now_pressed(self) -> None:
