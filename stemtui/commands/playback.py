@@ -97,9 +97,12 @@ def _play(args, settings) -> int:
         if tempo != 1.0 or semitones:
             mixer.set_tempo(tempo, semitones)  # the song itself plays until the stretched audio is ready (< 1 s)
         mixer.play()  # from paused: a count-in plays first
-        # --duration counts from when audio flows at the device's period (the
-        # stream's start-up stall, ~1-2 s on PulseAudio, is not counted).
-        t0 = engine.wait_started(timeout=5.0) or time.monotonic()
+        played = time.monotonic()
+        # --duration counts from when playback began, or from when audio
+        # flowed at the device's period if that came later (the stream's
+        # start-up stall, ~1-2 s on PulseAudio, is not counted; waiting for
+        # the first separated chunk or the beat grid happened before).
+        t0 = max(played, engine.wait_started(timeout=5.0) or played)
         muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""
         if tempo != 1.0 or semitones:

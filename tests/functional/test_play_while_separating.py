@@ -140,7 +140,8 @@ def test_play_a_file_while_it_separates(pulse, tmp_path):
     # stems' mix, not the original file, and not silence or garbage.
     store = Store(cache)
     mix = stored_mix(store, entries[0])
-    assert_plays(rec.data, mix[: 8 * SR], "the start of the stored stems' mix")
+    summary = r.stderr.replace("\r", "\n").strip().splitlines()[-3:]
+    assert_plays(rec.data, mix[: 8 * SR], f"the start of the stored stems' mix ({summary})")
     original, _ = sf.read(wav, dtype="float32")
     assert best_lag(original[: 8 * SR], sounding(rec.data), min_overlap=3 * SR)[1] < MATCH, (
         "the recording matches the unseparated file as well: the check cannot tell the stems' mix from it"

@@ -103,7 +103,7 @@ def test_beat_job_killed(tmp_path, monkeypatch):
         time.sleep(0.01)
     killed_within_2s(job._proc.pid, job.done.is_set)
     assert job.result is None and not job.cancelled
-    assert job.error == "beat analysis died: killed by SIGKILL"
+    assert job.error == "beat estimate failed: its worker process died (killed by SIGKILL)"
     # The error the UI and the CLI already report for a failed beat estimate.
     assert isinstance(job.failure, BeatJobDied) and isinstance(job.failure, BeatEstimateError)
     assert isinstance(job.failure, WorkerDied)
