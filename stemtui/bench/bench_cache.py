@@ -21,7 +21,8 @@ import numpy as np
 from stemtui.core.audio.mixer import Mixer
 from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.library.demo import synthesize
-from stemtui.core.library.store import Store, wait_first_audio
+from stemtui.core.library.stemfiles import wait_first_audio
+from stemtui.core.library.store import Store
 
 SR = 44100
 

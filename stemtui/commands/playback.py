@@ -64,7 +64,7 @@ def _play(args, settings) -> int:
     from stemtui.core.audio.devicewatch import GIVE_UP_S
     from stemtui.core.audio.engine import Engine
     from stemtui.core.errors import BadInput, NoOutputDevice
-    from stemtui.core.library.store import wait_first_audio
+    from stemtui.core.library.stemfiles import wait_first_audio
     from stemtui.core.timefmt import format_time, parse_time
 
     start = parse_time(args.start, "--from") if args.start else None

@@ -33,7 +33,8 @@ from stemtui.core.library.safeio import (
     sweep_parts,
     unwind_on_signals,
 )
-from stemtui.core.library.store import hash_files, write_stem
+from stemtui.core.library.stemfiles import write_stem
+from stemtui.core.library.store import hash_files
 from tests.tmpfs import tmpfs
 
 SR = 22050

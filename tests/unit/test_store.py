@@ -11,7 +11,8 @@ import pytest
 from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.errors import BadInput, WriteFailed
 from stemtui.core.library.catalog import demo_id, ensure_demo, import_path
-from stemtui.core.library.store import CHUNK, MANIFEST, Store, write_stem
+from stemtui.core.library.stemfiles import CHUNK, write_stem
+from stemtui.core.library.store import MANIFEST, Store
 from tests.tmpfs import tmpfs
 
 SR = 22050

@@ -1,6 +1,7 @@
 """The user's songs on disk: the stem cache, practice state, files in and out.
 
 Lives here: :mod:`.store` (the crash-safe, content-addressed stem cache),
+:mod:`.stemfiles` (its FLAC stems written and decoded progressively),
 :mod:`.practice` (saved practice state per song, the user's data),
 :mod:`.audiofiles` (reading and writing audio files, stem folders,
 ``.stem.mp4``), :mod:`.audioblocks` (long files decoded a block at a time),

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stemtui.core.library.safeio import sweep_parts, write_error
-from stemtui.core.library.store import _fsync, _write_json_synced
+from stemtui.core.library.stemfiles import fsync_path, write_json_synced
 
 if TYPE_CHECKING:
     from stemtui.core.audio.mixer import Mixer
@@ -188,12 +188,12 @@ class PracticeStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                _write_json_synced(tmp, state.to_json(song_id))
+                write_json_synced(tmp, state.to_json(song_id))
                 os.replace(tmp, path)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-            _fsync(path.parent)  # the rename itself survives a crash
+            fsync_path(path.parent)  # the rename itself survives a crash
         except OSError as exc:
             raise write_error(path, exc) from None
         return path

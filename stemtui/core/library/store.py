@@ -31,26 +31,25 @@ import json
 import os
 import shutil
 import threading
-import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from stemtui.core.audio.song import Song, SongMeta, stem_sort_key
 from stemtui.core.errors import BadInput
-from stemtui.core.library.safeio import SafeSoundFile, check_input_file, pid_alive, write_error
+from stemtui.core.library.safeio import check_input_file, pid_alive, write_error
+from stemtui.core.library.stemfiles import (
+    STEM_FORMAT,
+    STEM_SUBTYPE,
+    decode_into,
+    fsync_path,
+    write_json_synced,
+    write_stem,
+)
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
-STEM_FORMAT = "FLAC"
-STEM_SUBTYPE = "PCM_16"
-#: Frames decoded per stem before playback can start, then per step after.
-FIRST_CHUNK = 1 << 16
-CHUNK = 1 << 18
 
 
 def hash_files(paths: list[Path], extra: dict | None = None) -> str:
@@ -296,8 +295,8 @@ class Store:
             "format": f"{STEM_FORMAT}/{STEM_SUBTYPE}",
             "files": files,
         }
-        _write_json_synced(tmp / MANIFEST, manifest)
-        _fsync(tmp)
+        write_json_synced(tmp / MANIFEST, manifest)
+        fsync_path(tmp)
         dest = self.songs_dir / song_id
         try:
             os.rename(tmp, dest)
@@ -310,7 +309,7 @@ class Store:
                 return current
             self._discard(dest)
             os.rename(tmp, dest)
-        _fsync(self.songs_dir)
+        fsync_path(self.songs_dir)
         entry = self.get(song_id)
         if entry is None:  # removed by another process in between
             raise FileNotFoundError(errno.ENOENT, "the entry vanished after its commit", str(dest))
@@ -353,77 +352,13 @@ class Store:
             raise BadInput(entry.title, f"{entry.state} entry: {entry.reason}")
         meta = SongMeta(entry.title, entry.artist, entry.source, entry.model, entry.options)
         song = Song.empty(entry.stems, entry.frames, entry.sample_rate, meta, entry.id)
-        t = threading.Thread(target=_decode_into, args=(song, entry), name="stemtui-decode", daemon=True)
+        t = threading.Thread(target=decode_into, args=(song, entry), name="stemtui-decode", daemon=True)
         t.start()
         if block:
             song.complete.wait()
             if song.load_error:
                 raise BadInput(entry.title, song.load_error)
         return song
-
-
-def _decode_into(song: Song, entry: Entry) -> None:
-    """Decode every stem chunk by chunk, round-robin, publishing as it goes."""
-    import soundfile as sf
-
-    files = []
-    try:
-        files = [sf.SoundFile(str(entry.stem_path(n))) for n in entry.stems]
-        pos, step = 0, FIRST_CHUNK
-        while pos < song.frames:
-            n = min(step, song.frames - pos)
-            got = n
-            for i, f in enumerate(files):
-                # Reading straight into the song's buffer: no extra copy.
-                got = min(got, len(f.read(n, dtype="float32", out=song.data[i, pos : pos + n])))
-            if got < n:
-                raise ValueError(f"stem ended early at {pos + got} of {song.frames} frames")
-            pos += n
-            song.mark_available(pos)
-            step = CHUNK
-    except Exception as exc:  # noqa: BLE001 -- any decode failure of a stem found late is a damaged entry: report, don't crash
-        song.load_error = f"damaged entry ({exc})"
-        song.complete.set()
-    finally:
-        for f in files:
-            f.close()
-
-
-def write_stem(path: Path, data: np.ndarray, sample_rate: int) -> None:
-    """Write one stereo stem as 16-bit FLAC and fsync it; NaN (which libsndfile's FLAC encoder
-    fails on) as silence. Raises BadInput/WriteFailed naming ``path`` if the disk refuses."""
-    with SafeSoundFile(path, sample_rate, 2, STEM_FORMAT, STEM_SUBTYPE, atomic=False) as f:
-        for s in range(0, data.shape[0], CHUNK):
-            f.write(np.nan_to_num(np.clip(data[s : s + CHUNK], -1.0, 1.0), copy=False))
-
-
-def write_stem_blocks(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> None:
-    """:func:`write_stem` from ``(n, 2)`` blocks, so a long stem is never held whole."""
-    with SafeSoundFile(path, sample_rate, 2, STEM_FORMAT, STEM_SUBTYPE, atomic=False) as f:
-        for b in blocks:
-            f.write(np.nan_to_num(np.clip(b, -1.0, 1.0), copy=False))
-
-
-def _write_json_synced(path: Path, obj: dict) -> None:
-    """Write and fsync a JSON file; an OSError always carries ``path`` as its filename."""
-    try:
-        with open(path, "w") as fh:
-            json.dump(obj, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        if exc.filename is None and exc.errno is not None:
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-        raise
-
-
-def _fsync(path: Path) -> None:
-    """fsync a file or a folder (a folder's entries: the rename commit point)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _damaged(e: Entry, reason: str) -> Entry:
@@ -433,13 +368,3 @@ def _damaged(e: Entry, reason: str) -> Entry:
 
 #: The old name (the separation job's progress files check writers with it).
 _pid_alive = pid_alive
-
-
-def wait_first_audio(song: Song, timeout: float = 5.0) -> float:
-    """Block until the first chunk is decoded; returns the seconds waited."""
-    t0 = time.perf_counter()
-    while song.available == 0 and not song.complete.is_set():
-        if time.perf_counter() - t0 > timeout:
-            break
-        time.sleep(0.001)
-    return time.perf_counter() - t0

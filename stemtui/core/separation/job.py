@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.errors import BadInput
-from stemtui.core.library.store import Entry, Store, hash_files, write_stem_blocks
+from stemtui.core.library.stemfiles import write_stem_blocks
+from stemtui.core.library.store import Entry, Store, hash_files
 
 if TYPE_CHECKING:  # the worker module is imported when a job starts
     from stemtui.core.separation.task import SeparationTask
