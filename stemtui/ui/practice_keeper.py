@@ -26,13 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from stemtui.core.errors import BadInput, StemtuiError
-from stemtui.core.library.practice import (
-    NamedLoop,
-    PracticeState,
-    PracticeStore,
-    apply,
-    capture,
-)
+from stemtui.core.library.practice import NamedLoop, PracticeState, PracticeStore
+from stemtui.core.library.practicemix import apply, capture
 from stemtui.ui.loop import LoopEditor
 
 if TYPE_CHECKING:

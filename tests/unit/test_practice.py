@@ -23,9 +23,8 @@ from stemtui.core.library.practice import (
     PracticeState,
     PracticeStore,
     StemMix,
-    apply,
-    capture,
 )
+from stemtui.core.library.practicemix import apply, capture
 from stemtui.core.library.store import Store
 
 SR = 8000

@@ -3,6 +3,7 @@
 Lives here: :mod:`.store` (the crash-safe, content-addressed stem cache),
 :mod:`.stemfiles` (its FLAC stems written and decoded progressively),
 :mod:`.practice` (saved practice state per song, the user's data),
+:mod:`.practicemix` (that state captured from and applied to a mixer),
 :mod:`.audiofiles` (reading and writing audio files, stem folders,
 ``.stem.mp4``), :mod:`.audioblocks` (long files decoded a block at a time),
 :mod:`.export` (offline export of a mix), :mod:`.demo` (the
