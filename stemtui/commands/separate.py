@@ -51,11 +51,12 @@ def cmd_separate(args, settings) -> int:
             hit = job.lookup()
             if hit is None:
                 budget = job.budget()
+                # A disk too small is refused in one line (it names what is needed) before the plan is told.
+                check_disk(path, budget, store.tmp_dir)
                 if args.json:
                     print(json.dumps({"event": "plan", "file": path, **asdict(budget)}), flush=True)
                 else:
                     _progress_line(f"{label}{path}: {describe(budget)}", final=True)
-                check_disk(path, budget, store.tmp_dir)
                 if not args.json:
                     _progress_line(f"{label}{path}: loading {opts.model} …")
                 job.start()
