@@ -114,3 +114,15 @@ def null_engine():
         yield engine
     finally:
         engine.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that play through the real PulseAudio sink get one rerun (pytest-rerunfailures).
+
+    They assert no underruns and match recordings sample by sample, on a
+    shared 2-core machine whose scheduler can cost a block now and then. A
+    real fault fails both runs; the rerun is reported in the summary.
+    """
+    for item in items:
+        if item.get_closest_marker("audio") is not None:
+            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=1))

@@ -53,7 +53,9 @@ def write_long_song(path: Path, minutes: float, seed: int = 0) -> None:
 
 def measure(song: Path, cache: Path, model_args: list[str]) -> dict:
     """One separation's peak RSS (MB) and wall time (s)."""
-    env = {**os.environ, "STEMTUI_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    from stemtui.settings import CACHE_ENV
+
+    env = {**os.environ, CACHE_ENV: str(cache), "HF_HUB_OFFLINE": "1"}
     t0 = time.monotonic()
     r = subprocess.run(
         [sys.executable, "-c", _PEAK, str(song), *model_args], env=env, capture_output=True, text=True, check=False
