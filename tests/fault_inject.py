@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -23,6 +24,24 @@ from stemtui.core.audio.song import Song, SongMeta
 
 SR = 44100
 FREQ = 440.0
+
+
+def stretch_workers(parent: int) -> list[int]:
+    """Pids of the stretch worker processes whose parent is ``parent`` (runs' and spares')."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                cmd = fh.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"stemtui.core.tempo.stretchworker" in cmd:
+            pids.append(int(d))
+    return pids
 
 
 class InjectedFault(RuntimeError):

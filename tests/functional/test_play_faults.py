@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.functional.test_stream_faults import _stretch_workers
+from tests.fault_inject import stretch_workers
 
 SR = 44100
 STEP_HZ, BASE_HZ = 25.0, 300.0
@@ -125,7 +125,7 @@ def test_a_stretch_worker_killed_mid_play_costs_no_silence_and_the_tempo_comes_b
             text=True,
         )
         wait_switched(proc, t0, 2)  # the run plays, and is still rendering (40 s of output in all)
-        killed = _stretch_workers(proc.pid)
+        killed = stretch_workers(proc.pid)
         for pid in killed:
             os.kill(pid, signal.SIGKILL)
         t_kill = time.monotonic() - t_rec  # in recording seconds (parec starts before this, not after)
@@ -173,7 +173,7 @@ def test_play_with_a_starving_run_ends_by_itself_and_says_it_was_stuck_in_one_li
         deadline = time.monotonic() + 120
         while proc.poll() is None:
             assert time.monotonic() < deadline, "play never ended"
-            for pid in set(_stretch_workers(proc.pid)) - stopped:
+            for pid in set(stretch_workers(proc.pid)) - stopped:
                 os.kill(pid, signal.SIGSTOP)
                 stopped.add(pid)
             time.sleep(0.02)

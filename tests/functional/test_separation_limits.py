@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
+from stemtui.bench.bench_sepmemory import write_long_song
 from stemtui.core.library.store import Store
 from tests.tiny_models import test_audio
 from tests.tmpfs import tmpfs
@@ -48,18 +48,8 @@ def worker_pids(cache: Path) -> list[int]:
 
 
 def long_song(path: Path, minutes: float, seed: int = 0) -> Path:
-    """Noise bursts and tones, written a minute at a time as 16-bit WAV."""
-    rng = np.random.default_rng(seed)
-    with sf.SoundFile(str(path), "w", SR, 2, subtype="PCM_16") as f:
-        left = int(minutes * 60 * SR)
-        t0 = 0
-        while left > 0:
-            n = min(left, 60 * SR)
-            t = (t0 + np.arange(n)) / SR
-            tone = 0.2 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 331 * t)
-            burst = 0.2 * rng.standard_normal(n) * ((t % 0.5) < 0.05)
-            f.write(np.stack([tone + burst, 0.8 * tone + burst], axis=1).astype(np.float32))
-            left, t0 = left - n, t0 + n
+    """Noise bursts and tones, written a minute at a time (the separation benchmark's song)."""
+    write_long_song(path, minutes, seed)
     return path
 
 

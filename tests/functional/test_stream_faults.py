@@ -23,7 +23,7 @@ import pytest
 import soundfile as sf
 
 from stemtui.core.audio.song import Song, SongMeta
-from tests.fault_inject import FaultyData
+from tests.fault_inject import FaultyData, stretch_workers
 
 SR = 44100
 BLOCK = 512
@@ -108,23 +108,6 @@ def test_play_reports_a_callback_fault_in_one_line_and_exits_1(monkeypatch, caps
     assert "stopped at 0:01" in err and "Traceback" not in err, err
 
 
-def _stretch_workers(parent: int) -> list[int]:
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{d}/cmdline", "rb") as fh:
-                cmd = fh.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == parent and b"stemtui.core.tempo.stretchworker" in cmd:
-            pids.append(int(d))
-    return pids
-
-
 def test_play_reports_dead_stretch_workers_and_keeps_playing(tmp_path):
     folder = tmp_path / "Long Sine"
     folder.mkdir()
@@ -146,7 +129,7 @@ def test_play_reports_dead_stretch_workers_and_keeps_playing(tmp_path):
     # Every stretch worker dies as soon as it exists (before it can render a
     # frame: starting one takes ~0.2 s), including the pool's spares.
     while proc.poll() is None and time.monotonic() < deadline:
-        for pid in _stretch_workers(proc.pid):
+        for pid in stretch_workers(proc.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed += 1

@@ -14,26 +14,16 @@ import time
 import numpy as np
 
 from stemtui.core.audio.mixer import Mixer
+from tests.fault_inject import stretch_workers
 from tests.unit.test_tempo import SR, sine_song, switch_to_run, wait_for
 
 
 def kill_stretch_workers() -> int:
     """SIGKILL this process's stretch worker children (the runs' and the pool's spares)."""
-    n = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{d}/cmdline", "rb") as fh:
-                cmd = fh.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == os.getpid() and b"stemtui.core.tempo.stretchworker" in cmd:
-            os.kill(int(d), signal.SIGKILL)
-            n += 1
-    return n
+    pids = stretch_workers(os.getpid())
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return len(pids)
 
 
 def test_the_control_thread_survives_a_failing_command_and_reports_it():
