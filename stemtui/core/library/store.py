@@ -364,7 +364,3 @@ class Store:
 def _damaged(e: Entry, reason: str) -> Entry:
     e.state, e.reason = "damaged", reason
     return e
-
-
-#: The old name (the separation job's progress files check writers with it).
-_pid_alive = pid_alive

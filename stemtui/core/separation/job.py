@@ -289,7 +289,7 @@ def _run_when_idle(pid: int | None) -> None:
 
 def in_progress(store: Store) -> list[Entry]:
     """Separations running in any process, as entries in state ``separating``."""
-    from stemtui.core.library.store import _pid_alive
+    from stemtui.core.library.safeio import pid_alive
 
     out = []
     for d in store.tmp_dir.iterdir():
@@ -298,7 +298,7 @@ def in_progress(store: Store) -> list[Entry]:
             info = json.loads(f.read_text())
         except (OSError, ValueError):
             continue
-        if not _pid_alive(int(info.get("pid", 0))):
+        if not pid_alive(int(info.get("pid", 0))):
             continue
         pct = int(float(info.get("fraction", 0.0)) * 100)
         out.append(
