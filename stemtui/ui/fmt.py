@@ -56,6 +56,11 @@ def fmt_length(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def fmt_take(name: str, start_s: float, duration_s: float) -> str:
+    """A take's row in the stem table: ``take 1 · 0:12–0:31`` (its name and song-time span)."""
+    return f"{name} · {fmt_length(start_s)}–{fmt_length(start_s + duration_s)}"
+
+
 def fmt_db(gain: float) -> str:
     """A gain as compact dB text for the stem table: ``+0 dB``, ``-6 dB``, ``-inf``."""
     db = gain_to_db(gain)

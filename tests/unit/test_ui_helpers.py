@@ -149,8 +149,11 @@ def test_every_player_binding_is_on_the_help_screen():
         "apostrophe",
     ):
         assert key in bound, key
+    # The take keys: record, compare, rename, delete.
+    for key in ("R", "C", "f2", "x", "delete"):
+        assert key in bound, key
 
 
 def test_footer_shows_few_keys():
     shown = [b for b in bindings(PLAYER_KEYS) if b.show]
-    assert [b.key_display for b in shown] == ["space", "1–9", "s", "+-", "[ ]", ", .", "q"]
+    assert [b.key_display for b in shown] == ["space", "1–9", "s", "+-", "[ ]", ", .", "R", "q"]

@@ -137,6 +137,14 @@ class LoopControl:
         self.editor.set_seconds(start, end)
         self._changed()
 
+    def set_span(self, start: float, end: float) -> None:
+        """Loop ``start``–``end`` (seconds) and jump to its start: a note picked in the comparison view."""
+        if self.editor is None:
+            return
+        self.editor.set_seconds(start, end)
+        self.editor.mixer.seek(self.editor.home())
+        self._changed()
+
     # -- saved loops ---------------------------------------------------------------------------
     def save(self) -> None:
         """``n``: save the current loop under a name (the recalled loop's name, or ``loop N``)."""

@@ -3,8 +3,9 @@
 Helpers built with what they use do the work: ``PracticeKeeper`` (saved
 state; its writer starts in ``on_mount``, closes in ``on_unmount``),
 ``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose, click,
-count-in, export), ``PlayerView`` (the widgets); loop and practice
-``action_*`` methods only delegate. Keys and clicks call
+count-in, export), ``TakeControl`` (record, compare, rename, delete takes),
+``PlayerView`` (the widgets); loop, practice and take ``action_*`` methods
+only delegate (the last two come from the ``PracticeKeys``/``TakeKeys`` mixins). Keys and clicks call
 :class:`~stemtui.core.audio.mixer.Mixer` methods directly (lock-free: a key
 is heard within one audio block); a 20 Hz timer polls playhead, peaks and
 underruns into the widgets, and faults to notify (:meth:`PlayerScreen._report_faults`).
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -42,10 +43,12 @@ from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
 from stemtui.ui.loop import LoopEditor
 from stemtui.ui.player_view import PlayerView
-from stemtui.ui.practice_actions import PracticeControl
+from stemtui.ui.practice_actions import PracticeControl, PracticeKeys
 from stemtui.ui.practice_keeper import PracticeKeeper
 from stemtui.ui.screens.loops import LoopControl
+from stemtui.ui.take_actions import TakeControl, TakeKeys
 from stemtui.ui.widgets.keys import KeyReminder
+from stemtui.ui.widgets.rec_indicator import RecordIndicator
 from stemtui.ui.widgets.stem_table import StemTable
 from stemtui.ui.widgets.titlebar import TitleBar
 from stemtui.ui.widgets.transport import StatusLine, Timeline, TimeRuler, TransportInfo
@@ -70,11 +73,11 @@ def pending_seek(mixer: Mixer) -> int | None:
     return mixer.pending_seek
 
 
-class PlayerScreen(Screen):
+class PlayerScreen(TakeKeys, PracticeKeys, Screen):
     """Plays one song from the store; ``q``/``esc`` goes back to the library.
 
     Helpers: :attr:`loops` (loop keys), :attr:`practice_keys` (practice
-    keys), :attr:`practice` (the saved state), :attr:`view` (the widgets),
+    keys), :attr:`takes` (take keys), :attr:`practice` (the saved state), :attr:`view` (the widgets),
     :attr:`faults` (audio and tempo faults, told as notifications).
     """
 
@@ -120,6 +123,7 @@ class PlayerScreen(Screen):
         self.practice = PracticeKeeper(self, states, entry.id if entry.ok and run is None else None)
         self.loops = LoopControl(self, self.practice, self.playhead, self._show_loop, self._tick)
         self.practice_keys = PracticeControl(self, entry, self.practice, lambda text: self.view.show_practice(text))
+        self.takes = TakeControl(self, entry, engine, self.practice, self.loops)
         self._last_tick = time.monotonic()
         self.faults = FaultNotices(engine, self.notify)
 
@@ -136,7 +140,9 @@ class PlayerScreen(Screen):
             yield StemTable(self.entry.stems, id="stems")
         with Vertical(id="transport-panel", classes="panel") as panel:
             panel.border_title = "transport"
-            yield TransportInfo(id="transport-info")
+            with Horizontal(id="transport-row"):
+                yield TransportInfo(id="transport-info")
+                yield RecordIndicator(id="rec")
             yield Timeline(id="timeline")
             yield TimeRuler(id="ruler")
         yield KeyReminder(id="cheatsheet")
@@ -154,14 +160,16 @@ class PlayerScreen(Screen):
         view.show_song(self.entry)
         self.table.focus()
         self.practice.start()
-        self._load()
+        self.takes.start()
+        self.load_song()
         self.set_interval(1.0 / POLL_HZ, self._tick)
 
     # -- loading ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load(self) -> None:
+    def load_song(self) -> None:
+        """Open the song (again, once its takes change) and load it in the engine; a thread worker."""
         try:
-            song = self.song if self.song is not None else self.store.open(self.entry)
+            song = self.takes.with_takes(self.song if self.song is not None else self.store.open(self.entry))
             mixer = self.engine.load(song)
         except Exception as exc:
             log.exception("loading %s", self.entry.id)
@@ -176,6 +184,7 @@ class PlayerScreen(Screen):
         self.loops.attach(self.practice.restore(mixer, state, message))
         self.mixer = mixer
         self.practice_keys.attach(mixer, state)
+        self.takes.attach(mixer, self.table)
         self.view.show_engine(self.engine)
         if self.engine.notice:
             self.app.show_notice(self.engine.notice)
@@ -215,6 +224,7 @@ class PlayerScreen(Screen):
         if m is None:
             return
         self.view.show_playhead(m, self.playhead() / m.sample_rate, dt, self.engine.underruns)
+        self.takes.poll(dt)
         if self.run is not None:
             self.view.show_separation(self.run, m)
         self._report_faults(m)
@@ -258,7 +268,7 @@ class PlayerScreen(Screen):
             self._show_mix()
 
     def action_select(self, delta: int) -> None:
-        n = len(self.entry.stems)
+        n = len(self.table.names)
         self.table.selected = (self.table.selected + delta) % n
 
     def action_mute_selected(self) -> None:
@@ -284,7 +294,7 @@ class PlayerScreen(Screen):
     # -- transport actions ----------------------------------------------------------------
     @guarded
     def action_toggle_play(self) -> None:
-        if self.mixer is not None:
+        if self.mixer is not None and not self.takes.stop():  # space also stops a take
             self.mixer.toggle_play()
             self._tick()
 
@@ -307,6 +317,8 @@ class PlayerScreen(Screen):
         self.faults.use_fallback(kind)
 
     def action_back(self) -> None:
+        if self.takes.discard():  # esc while recording discards the take
+            return
         if self.mixer is not None:
             self.mixer.pause()
         # Saved now, not at unmount: the library may reopen the song at once.
@@ -314,6 +326,7 @@ class PlayerScreen(Screen):
         self.dismiss()
 
     def on_unmount(self) -> None:
+        self.takes.close()
         if self.mixer is not None:
             self.mixer.pause()
         self.practice.close()
@@ -362,25 +375,6 @@ class PlayerScreen(Screen):
     @guarded
     def action_next_loop(self) -> None:
         self.loops.next_saved()
-
-    # -- practice keys (the helper does the work) -----------------------------------------
-    def action_tempo(self, steps: int) -> None:
-        self.practice_keys.tempo(steps)
-
-    def action_transpose(self, steps: int) -> None:
-        self.practice_keys.transpose(steps)
-
-    def action_tap(self) -> None:
-        self.practice_keys.tap()
-
-    def action_toggle_click(self) -> None:
-        self.practice_keys.toggle_click()
-
-    def action_count_in(self) -> None:
-        self.practice_keys.count_in()
-
-    def action_export(self) -> None:
-        self.practice_keys.export()
 
     # -- mouse -------------------------------------------------------------------------------
     @on(StemTable.MuteToggled, "#stems")

@@ -2,7 +2,9 @@
 
 The table shows state; it never touches the mixer. Clicks become messages
 (``StemTable.MuteToggled`` ...) that the player screen turns into mixer
-calls, exactly like the keys do.
+calls, exactly like the keys do. A take (a stem named ``take:ID``) shows
+its label instead (``take 1 · 0:12–0:31``); :meth:`StemTable.set_stems`
+rebuilds the rows when a take comes or goes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from textual.widgets import Label
 
 from stemtui.ui.fmt import fall
 from stemtui.ui.widgets.meter import LevelMeter, VolumeBar
+
+#: Stems whose name starts with this are takes (``take:ID``), appended after the song's own.
+TAKE_PREFIX = "take:"
+#: The widest the name column gets (a take's label is the longest).
+NAME_MAX = 20
+
+
+def is_take(name: str) -> bool:
+    """Whether a stem name is a take's (``take:3``)."""
+    return name.startswith(TAKE_PREFIX)
 
 
 class ToggleCell(Label):
@@ -51,10 +63,12 @@ class StemRow(Horizontal):
     selected: reactive[bool] = reactive(False)
     """The row has the cursor (``m``, ``s``, ``+``/``-`` act on it)."""
 
-    def __init__(self, index: int, name: str, name_width: int) -> None:
-        super().__init__(id=f"stem-{index}", classes="stem-row")
+    def __init__(self, index: int, name: str, name_width: int, label: str = "") -> None:
+        super().__init__(id=f"stem-{index}", classes="stem-row -take" if is_take(name) else "stem-row")
         self.index = index
         self.stem_name = name
+        #: What the name cell shows (a take's name and span), or the stem's name.
+        self.label = label or name
         self.name_width = name_width
         self.mute_cell = ToggleCell("M", classes="toggle mute")
         self.solo_cell = ToggleCell("S", classes="toggle solo")
@@ -64,7 +78,7 @@ class StemRow(Horizontal):
     def compose(self) -> ComposeResult:
         key = str(self.index + 1) if self.index < 9 else " "
         yield Label(f" {key}", classes="key")
-        name = Label(self.stem_name, classes="name", markup=False)
+        name = Label(self.label, classes="name", markup=False)
         name.styles.width = self.name_width
         yield name
         yield self.mute_cell
@@ -143,13 +157,18 @@ class StemTable(Widget, can_focus=True):
         def control(self) -> StemTable:
             return self.table
 
-    def __init__(self, names: list[str], **kwargs) -> None:
+    def __init__(self, names: list[str], labels: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.names = list(names)
+        #: What a stem's name cell shows instead of its name (takes), by name.
+        self.labels = dict(labels or {})
         self._levels = np.full(len(names), float("-inf"))
+        self._rows: list[StemRow] = []
+        self._mix: tuple[np.ndarray, np.ndarray, np.ndarray, list[bool]] | None = None
 
     def compose(self) -> ComposeResult:
-        width = min(max([8, *(len(n) + 2 for n in self.names)]), 16)
+        shown = [self.labels.get(n, n) for n in self.names]
+        width = min(max([8, *(len(n) + 2 for n in shown)]), NAME_MAX if self.labels else 16)
         with Horizontal(classes="stem-header"):
             yield Label(" #", classes="key")
             head = Label("stem", classes="name")
@@ -160,14 +179,27 @@ class StemTable(Widget, can_focus=True):
             yield Label("volume", classes="volume")
             yield Label("level", classes="level")
         for i, name in enumerate(self.names):
-            yield StemRow(i, name, width)
+            yield StemRow(i, name, width, self.labels.get(name, ""))
 
     def on_mount(self) -> None:
         self._rows = list(self.query(StemRow))
         self.watch_selected(self.selected)
 
+    async def set_stems(self, names: list[str], labels: dict[str, str]) -> None:
+        """Show these stems (a take was added, renamed or deleted); the last mix shown stays."""
+        if list(names) == self.names and dict(labels) == self.labels:
+            return
+        self.names, self.labels = list(names), dict(labels)
+        self._levels = np.full(len(names), float("-inf"))
+        await self.recompose()
+        self._rows = list(self.query(StemRow))
+        self.selected = min(self.selected, len(self.names) - 1)
+        self.watch_selected(self.selected)
+        if self._mix is not None and len(self._mix[0]) == len(self.names):
+            self.sync(*self._mix)
+
     def watch_selected(self, selected: int) -> None:
-        for row in getattr(self, "_rows", []):
+        for row in self._rows:
             row.selected = row.index == selected
 
     def row(self, stem: int) -> StemRow:
@@ -176,7 +208,10 @@ class StemTable(Widget, can_focus=True):
 
     def sync(self, mute: np.ndarray, solo: np.ndarray, volume: np.ndarray, audible: list[bool]) -> None:
         """Show a mixer's flags and volumes (cheap: unchanged values repaint nothing)."""
+        self._mix = (mute, solo, volume, audible)
         for row in self._rows:
+            if row.index >= len(mute):
+                continue
             i = row.index
             row.muted = bool(mute[i])
             row.soloed = bool(solo[i])
@@ -187,7 +222,7 @@ class StemTable(Widget, can_focus=True):
         """Feed new peaks (dBFS per stem), or ``None`` to drop every meter to zero."""
         for row in self._rows:
             i = row.index
-            if peaks_db is None:
+            if peaks_db is None or i >= len(peaks_db):
                 self._levels[i] = float("-inf")
             else:
                 self._levels[i] = fall(self._levels[i], float(peaks_db[i]), dt)

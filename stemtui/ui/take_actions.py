@@ -1,0 +1,314 @@
+"""The player's take keys: record, stop, discard, compare, rename and delete takes.
+
+:class:`TakeControl` is a helper the
+:class:`~stemtui.ui.screens.player.PlayerScreen` owns (made in its
+``__init__``, started in ``on_mount``, closed in ``on_unmount``);
+:class:`TakeKeys` gives the screen the ``action_*`` methods, which only
+delegate. ``R`` starts a take: the count-in plays first (as for playback),
+then the backing, while the recorder copies the input. ``R`` or ``space``
+stops it: the take is saved, and the song is opened again with the take
+appended as a stem (``take:ID``), the mix and playhead kept. ``esc``
+discards it. On a take's row, ``C`` compares it with a stem (in a worker
+process) and opens the comparison view; a note picked there is looped.
+``F2`` renames a take, ``x`` deletes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from stemtui.core.errors import BadInput, StemtuiError
+from stemtui.ui.fmt import fall, fmt_take
+from stemtui.ui.guard import guarded
+from stemtui.ui.takeseams import begin_recording, open_take_store, run_compare, song_with_takes
+from stemtui.ui.widgets.rec_indicator import RecordIndicator, RecState
+from stemtui.ui.widgets.stem_table import TAKE_PREFIX, is_take
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from stemtui.core.analysis.comparison import CompareResult, NoteResult
+    from stemtui.core.audio.engine import Engine
+    from stemtui.core.audio.mixer import Mixer
+    from stemtui.core.audio.song import Song
+    from stemtui.core.library.store import Entry
+    from stemtui.core.takes.takestore import Take, TakeStore
+    from stemtui.ui.practice_keeper import PracticeKeeper
+    from stemtui.ui.screens.loops import LoopControl
+    from stemtui.ui.takeseams import Recording
+    from stemtui.ui.widgets.stem_table import StemTable
+
+log = logging.getLogger("stemtui.ui")
+
+#: Seconds of song either side of a note looped from the comparison view.
+NOTE_MARGIN_S = 0.25
+
+
+class TakeKeys:
+    """The player's take actions (a mixin): each delegates to :attr:`takes`."""
+
+    takes: TakeControl
+
+    def action_record(self) -> None:
+        self.takes.record()
+
+    def action_compare(self) -> None:
+        self.takes.compare()
+
+    def action_rename_take(self) -> None:
+        self.takes.rename()
+
+    def action_delete_take(self) -> None:
+        self.takes.delete()
+
+
+class TakeControl:
+    """Recording and the takes of one player's song.
+
+    Args:
+        screen: The player: notifications, thread workers, dialogs, and
+            :meth:`load_song` to open the song again with a new take.
+        entry: The song (takes need it stored).
+        engine: The engine whose input is recorded.
+        keeper: Saves the mix and playhead before the song is opened again.
+        loops: Loops a note picked in the comparison view.
+    """
+
+    def __init__(
+        self, screen: Screen, entry: Entry, engine: Engine, keeper: PracticeKeeper, loops: LoopControl
+    ) -> None:
+        self.screen = screen
+        self.entry = entry
+        self.engine = engine
+        self.keeper = keeper
+        self.loops = loops
+        #: The takes store, from :meth:`start` (``None`` for a song not stored).
+        self.store: TakeStore | None = None
+        #: The song's takes by id, as listed when the song was (re)opened.
+        self.takes: dict[str, Take] = {}
+        self.mixer: Mixer | None = None
+        #: The take being recorded, or ``None``.
+        self.recording: Recording | None = None
+        self._level = float("-inf")
+
+    def notify(self, message: str, **kwargs) -> None:
+        self.screen.notify(message, **kwargs)
+
+    # -- lifecycle -------------------------------------------------------------
+    @property
+    def state(self) -> RecState:
+        """``idle``, ``counting`` (the count-in plays) or ``recording``."""
+        if self.recording is None:
+            return "idle"
+        return "counting" if self.recording.counting_in else "recording"
+
+    def start(self) -> None:
+        """Open the takes store (the screen's ``on_mount``)."""
+        if self.entry.ok and self.store is None:
+            self.store = open_take_store(self.screen.app.settings)
+
+    def close(self) -> None:
+        """Stop a take still recording and keep it (the screen's ``on_unmount``): nothing is lost."""
+        rec, self.recording = self.recording, None
+        if rec is not None:
+            try:
+                rec.stop()
+            except Exception:
+                log.exception("stopping a take on leaving")
+
+    def with_takes(self, song: Song) -> Song:
+        """``song`` with its takes appended as stems (from the screen's load worker)."""
+        if self.store is None or not song.id:
+            return song
+        takes, song = song_with_takes(self.store, song)
+        self.takes = {t.id: t for t in takes}
+        return song
+
+    def attach(self, mixer: Mixer, table: StemTable) -> None:
+        """The song was (re)opened: show its takes as rows."""
+        self.mixer = mixer
+        labels = {f"{TAKE_PREFIX}{t.id}": fmt_take(t.name, t.start_s, t.duration_s) for t in self.takes.values()}
+        self.screen.run_worker(table.set_stems(list(mixer.song.names), labels), group="stem-rows")
+
+    # -- polling (the screen's 20 Hz tick) -----------------------------------------
+    def poll(self, dt: float) -> None:
+        """Show the state, the time recorded and the input level."""
+        bar = self.screen.query_one("#rec", RecordIndicator)
+        rec = self.recording
+        bar.state = self.state
+        if rec is None:
+            self._level = float("-inf")
+            return
+        self._level = fall(self._level, rec.take_peak_db(), dt)
+        bar.level_db = self._level
+        bar.elapsed = rec.elapsed_s
+
+    # -- record / stop / discard -----------------------------------------------
+    @guarded
+    def record(self) -> None:
+        """``R``: start a take, or stop the one recording (and keep it)."""
+        if self.recording is not None:
+            self.stop()
+            return
+        m = self.mixer
+        if m is None:
+            return
+        if self.store is None or not self.entry.ok:
+            raise BadInput("record", "only a stored song can take recordings (wait for the separation)")
+        m.pause()
+        reference = next((n for i, n in enumerate(m.song.names) if m.mute[i] and not is_take(n)), "")
+        try:
+            self.recording = begin_recording(self.engine, m, self.store, reference)
+        except StemtuiError as exc:
+            self.screen.notify(str(exc), severity="error", timeout=8)
+            return
+        m.play()  # the count-in first, if set; the recorder aligns the take to song time
+        self.poll(0.0)
+
+    def stop(self) -> bool:
+        """``space`` or ``R`` while recording: keep the take; whether there was one."""
+        rec, self.recording = self.recording, None
+        if rec is None:
+            return False
+        if self.mixer is not None:
+            self.mixer.pause()
+        self.poll(0.0)
+        self.screen.run_worker(lambda: self._finish(rec), thread=True, group="take-finish")
+        return True
+
+    def _finish(self, rec: Recording) -> None:
+        """Save the take (a thread worker: it writes the file), then open the song again."""
+        try:
+            take = rec.stop()
+        except Exception as exc:
+            log.exception("saving a take")
+            self.screen.app.call_from_thread(self.screen.notify, f"take not saved: {exc}", severity="error")
+            return
+        self.screen.app.call_from_thread(self._saved, take)
+
+    def _saved(self, take: Take) -> None:
+        self.screen.notify(f"{fmt_take(take.name, take.start_s, take.duration_s)} saved", timeout=3)
+        self.reopen()
+
+    def discard(self) -> bool:
+        """``esc`` while recording: throw the take away; whether there was one."""
+        rec, self.recording = self.recording, None
+        if rec is None:
+            return False
+        if self.mixer is not None:
+            self.mixer.pause()
+        rec.discard()
+        self.poll(0.0)
+        self.screen.notify("take discarded", timeout=2)
+        return True
+
+    def reopen(self) -> None:
+        """Open the song again (its takes changed), keeping the mix and the playhead."""
+        self.keeper.save_now()
+        self.screen.autoplay = False
+        self.screen.load_song()
+
+    # -- takes: the selected row ----------------------------------------------------
+    def selected(self) -> Take | None:
+        """The take on the table's selected row (``None`` and a hint when it is a stem)."""
+        m = self.mixer
+        if m is None:
+            return None
+        i = self.screen.table.selected
+        name = m.song.names[i] if 0 <= i < m.stem_count else ""
+        take = self.takes.get(name[len(TAKE_PREFIX) :]) if is_take(name) else None
+        if take is None:
+            raise BadInput("takes", "select a take's row first (↑ ↓); R records one")
+        return take
+
+    @guarded
+    def compare(self) -> None:
+        """``C``: pick the stem to compare the selected take with, then compare."""
+        take = self.selected()
+        if take is None or self.mixer is None:
+            return
+        from stemtui.ui.screens.take_dialogs import ReferenceScreen
+
+        stems = [n for n in self.mixer.song.names if not is_take(n)]
+        self.screen.app.push_screen(
+            ReferenceScreen(take.name, stems, take.reference), lambda ref: self._compare(take, ref)
+        )
+
+    def _compare(self, take: Take, reference: str | None) -> None:
+        if not reference or self.store is None or self.mixer is None:
+            return
+        self.screen.notify(f"comparing {take.name} with the {reference} …", timeout=3)
+        song, store = self.mixer.song, self.store
+        self.screen.run_worker(
+            lambda: self._run_compare(store, song, take, reference), thread=True, exclusive=True, group="compare"
+        )
+
+    def _run_compare(self, store: TakeStore, song: Song, take: Take, reference: str) -> None:
+        """The analysis, in a worker process this thread waits on; then the view."""
+        try:
+            result = run_compare(store, song, take, reference, self._progress)
+        except Exception as exc:
+            log.exception("comparing take %s", take.id)
+            self.screen.app.call_from_thread(self.screen.notify, f"compare: {exc}", severity="error", timeout=8)
+            return
+        self.screen.app.call_from_thread(self.show_comparison, result)
+
+    def _progress(self, fraction: float) -> None:
+        """The analysis's progress (from the compare thread), told now and then."""
+        log.debug("compare %.0f%%", fraction * 100)
+
+    def show_comparison(self, result: CompareResult) -> None:
+        """Open the comparison view; a note picked there is looped."""
+        from stemtui.ui.screens.compare_screen import CompareScreen
+
+        self.screen.app.push_screen(CompareScreen(result, self.entry.title), self.loop_note)
+
+    @guarded
+    def loop_note(self, note: NoteResult | None) -> None:
+        """Loop a note picked in the comparison view (with a little room either side), from its start."""
+        if note is None or self.mixer is None:
+            return
+        start = max(0.0, note.ref_start - NOTE_MARGIN_S)
+        self.loops.set_span(start, note.ref_end + NOTE_MARGIN_S)
+        self.mixer.play()
+
+    @guarded
+    def rename(self) -> None:
+        """``F2``: rename the selected take."""
+        take = self.selected()
+        if take is None:
+            return
+        from stemtui.ui.screens.take_dialogs import TakeNameScreen
+
+        self.screen.app.push_screen(TakeNameScreen(take.name, lambda name: self._rename(take, name)))
+
+    def _rename(self, take: Take, name: str) -> None:
+        name = name.strip()
+        if not name:
+            raise BadInput("take name", "empty")
+        assert self.store is not None and self.mixer is not None
+        self.takes[take.id] = self.store.rename(take.song_id, take.id, name)
+        self.attach(self.mixer, self.screen.table)
+
+    @guarded
+    def delete(self) -> None:
+        """``x``: delete the selected take (asks first)."""
+        take = self.selected()
+        if take is None:
+            return
+        from stemtui.ui.screens.dialogs import ConfirmScreen
+
+        question = f"Delete {fmt_take(take.name, take.start_s, take.duration_s)}?"
+        self.screen.app.push_screen(
+            ConfirmScreen(question, "The recording is removed from disk."), lambda yes: self._delete(take, yes)
+        )
+
+    @guarded
+    def _delete(self, take: Take, yes: bool | None) -> None:
+        if not yes or self.store is None:
+            return
+        self.store.remove(take.song_id, take.id)
+        self.takes.pop(take.id, None)
+        self.screen.notify(f"{take.name} deleted", timeout=2)
+        self.reopen()
