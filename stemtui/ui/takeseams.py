@@ -8,6 +8,7 @@ so :mod:`stemtui.ui.take_actions` stays about keys and screens.
 # ruff: noqa: ARG001 -- the seams not wired yet ignore their arguments
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from stemtui.core.audio.song import Song
     from stemtui.core.takes.takestore import Take, TakeStore
     from stemtui.settings import Settings
+
+
+log = logging.getLogger("stemtui.ui")
 
 
 class NotReady(StemtuiError):
@@ -60,8 +64,42 @@ def open_take_store(settings: Settings) -> TakeStore:
 
 
 def song_with_takes(store: TakeStore, song: Song) -> tuple[list[Take], Song]:
-    """The song's takes, and ``song`` with each appended as a stem ``take:ID`` at its place."""
-    return [], song  # SEAM: the take store's song builder
+    """The song's takes, and ``song`` with each appended as a stem ``take:ID`` at its place.
+
+    A take is placed at its song time, cut at the song's end; the song's own
+    stems are copied once (after their decode), into a buffer the tempo
+    workers can map. A take whose file cannot be read is left out, in one
+    warning line. No takes: ``song`` itself.
+    """
+    from stemtui.core.audio.shm import zeros
+    from stemtui.core.audio.song import Song, as_stereo
+
+    takes = [t for t in store.takes(song.id) if t.sample_rate == song.sample_rate]
+    if not takes:
+        return [], song
+    audio = {}
+    for t in takes:
+        try:
+            audio[t.id] = as_stereo(store.read(t))
+        except StemtuiError as exc:
+            log.warning("stemtui: warning: %s", exc)
+    takes = [t for t in takes if t.id in audio]
+    if not takes:
+        return [], song
+    song.complete.wait()
+    n, frames = len(song.names), song.frames
+    data, path = zeros((n + len(takes), frames, 2))
+    data[:n] = song.data
+    for k, t in enumerate(takes):
+        a = round(t.start_s * song.sample_rate)
+        x = audio[t.id]
+        lo, hi = max(0, a), min(frames, a + len(x))
+        if hi > lo:
+            data[n + k, lo:hi] = x[lo - a : hi - a]
+    out = Song([*song.names, *(f"take:{t.id}" for t in takes)], data, song.sample_rate, song.meta, song.id)
+    out.shared_path = path
+    out.load_error = song.load_error
+    return takes, out
 
 
 def begin_recording(engine: Engine, mixer: Mixer, store: TakeStore, reference: str) -> Recording:
