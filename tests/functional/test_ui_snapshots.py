@@ -82,3 +82,19 @@ def test_separation_snapshot(snap_compare, snap_store, null_engine, size):
         assert app.screen.panel.progress is run.progress and app.screen.panel.can_play
 
     assert snap_compare(app, terminal_size=size, run_before=separating)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_snapshot(snap_compare, snap_store, null_engine, size):
+    from stemtui.ui.screens.compare_screen import CompareScreen
+    from tests.functional.test_ui_compare import make_result
+
+    app = make_app(snap_store, null_engine, autoplay=False)
+
+    async def compared(pilot):
+        player = await open_demo(pilot)
+        player.takes.show_comparison(make_result())
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.ready, what="the view")
+        await pilot.press("down")  # the sharp, late note: shaded in the lanes
+
+    assert snap_compare(app, terminal_size=size, run_before=compared)

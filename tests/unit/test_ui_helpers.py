@@ -156,4 +156,4 @@ def test_every_player_binding_is_on_the_help_screen():
 
 def test_footer_shows_few_keys():
     shown = [b for b in bindings(PLAYER_KEYS) if b.show]
-    assert [b.key_display for b in shown] == ["space", "1–9", "s", "+-", "[ ]", ", .", "R", "q"]
+    assert [b.key_display for b in shown] == ["space", "1–9", "s", "+-", "[ ]", ", .", "q"]

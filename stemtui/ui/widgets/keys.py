@@ -15,7 +15,14 @@ from stemtui.ui.keymap import PLAYER_KEYS, help_rows
 COMPACT = [
     [("1-9", "mute"), ("shift+1-9", "solo"), ("↑↓", "pick stem"), ("m s", "mute/solo it"), ("+-", "volume")],
     [("space", "play/pause"), ("←→", "±5 s"), ("shift+←→", "±1 s"), ("home", "to loop start"), ("0", "reset mix")],
-    [("[ ]", "loop A/B"), ("l", "loop on/off"), ("< >", "nudge 10 ms"), ("n", "name it"), ("'", "next saved")],
+    [
+        ("[ ]", "loop A/B"),
+        ("l", "loop on/off"),
+        ("< >", "nudge"),
+        ("n", "name it"),
+        ("'", "next saved"),
+        ("R", "record"),
+    ],
     [
         (", .", "tempo"),
         ("{ }", "transpose"),
