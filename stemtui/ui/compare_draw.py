@@ -135,11 +135,13 @@ def _dots(
             prev = None
             continue
         y = min(ys - 1, max(0, y))
-        y_from = y
-        if prev is not None and abs(prev[0] - x) <= 1:
-            y_from = prev[1]
-        for yy in range(min(y, y_from), max(y, y_from) + 1):
-            grid[yy // 4][x // 2] |= BRAILLE_BITS[yy % 4][x % 2]
+        # Join a voiced neighbour: every dot column between them, at the pitch between.
+        x0, y0 = prev if prev is not None and 0 < x - prev[0] <= 4 else (x, y)
+        for xx in range(x0 + (x0 < x), x + 1):
+            ya = y0 + (y - y0) * (xx - x0) // max(1, x - x0)
+            yb = y0 + (y - y0) * (xx - 1 - x0) // max(1, x - x0) if xx > x0 else ya
+            for yy in range(min(ya, yb), max(ya, yb) + 1):
+                grid[yy // 4][xx // 2] |= BRAILLE_BITS[yy % 4][xx % 2]
         prev = (x, y)
     return grid
 
