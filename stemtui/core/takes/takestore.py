@@ -283,8 +283,9 @@ class TakeStore:
     def finish(self, part: PartInfo, start_s: float | None = None, name: str | None = None) -> Take:
         """Turn a recorded ``.part`` into a finished take (``start_s`` corrected for latency if given).
 
-        Up to the last whole frame. The ``.part`` files are removed only once the
-        take is stored; on a full disk they stay (:meth:`recover` retries later).
+        Call it once the recorder has closed ``part.audio``; it keeps up to the
+        last whole frame. The ``.part`` files are removed only once the take is
+        stored; on a full disk they stay (:meth:`recover` retries later).
 
         Raises:
             BadInput: Nothing was recorded (the part is removed).
