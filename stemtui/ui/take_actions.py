@@ -19,11 +19,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from stemtui.core.errors import BadInput, StemtuiError
+from stemtui.core.takes.takemix import is_take_row, take_id_of, take_row
 from stemtui.ui.fmt import fall, fmt_take
 from stemtui.ui.guard import guarded
 from stemtui.ui.takeseams import begin_recording, open_take_store, run_compare, song_with_takes
 from stemtui.ui.widgets.rec_indicator import RecordIndicator, RecState
-from stemtui.ui.widgets.stem_table import TAKE_PREFIX, is_take
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -91,6 +91,7 @@ class TakeControl:
         #: The take being recorded, or ``None``.
         self.recording: Recording | None = None
         self._level = float("-inf")
+        self._problems: list[str] = []
 
     def notify(self, message: str, **kwargs) -> None:
         self.screen.notify(message, **kwargs)
@@ -121,14 +122,18 @@ class TakeControl:
         """``song`` with its takes appended as stems (from the screen's load worker)."""
         if self.store is None or not song.id:
             return song
-        takes, song = song_with_takes(self.store, song)
+        takes, song, problems = song_with_takes(self.store, song)
         self.takes = {t.id: t for t in takes}
+        self._problems = problems
         return song
 
     def attach(self, mixer: Mixer, table: StemTable) -> None:
         """The song was (re)opened: show its takes as rows."""
         self.mixer = mixer
-        labels = {f"{TAKE_PREFIX}{t.id}": fmt_take(t.name, t.start_s, t.duration_s) for t in self.takes.values()}
+        if self._problems:
+            self.notify("; ".join(self._problems), severity="warning", timeout=8)
+            self._problems = []
+        labels = {take_row(t.id): fmt_take(t.name, t.start_s, t.duration_s) for t in self.takes.values()}
         self.screen.run_worker(table.set_stems(list(mixer.song.names), labels), group="stem-rows")
 
     # -- polling (the screen's 20 Hz tick) -----------------------------------------
@@ -157,7 +162,7 @@ class TakeControl:
         if self.store is None or not self.entry.ok:
             raise BadInput("record", "only a stored song can take recordings (wait for the separation)")
         m.pause()
-        reference = next((n for i, n in enumerate(m.song.names) if m.mute[i] and not is_take(n)), "")
+        reference = next((n for i, n in enumerate(m.song.names) if m.mute[i] and not is_take_row(n)), "")
         try:
             self.recording = begin_recording(self.engine, m, self.store, reference)
         except StemtuiError as exc:
@@ -217,7 +222,8 @@ class TakeControl:
             return None
         i = self.screen.table.selected
         name = m.song.names[i] if 0 <= i < m.stem_count else ""
-        take = self.takes.get(name[len(TAKE_PREFIX) :]) if is_take(name) else None
+        tid = take_id_of(name)
+        take = self.takes.get(tid) if tid is not None else None
         if take is None:
             raise BadInput("takes", "select a take's row first (↑ ↓); R records one")
         return take
@@ -230,7 +236,7 @@ class TakeControl:
             return
         from stemtui.ui.screens.take_dialogs import ReferenceScreen
 
-        stems = [n for n in self.mixer.song.names if not is_take(n)]
+        stems = [n for n in self.mixer.song.names if not is_take_row(n)]
         self.screen.app.push_screen(
             ReferenceScreen(take.name, stems, take.reference), lambda ref: self._compare(take, ref)
         )

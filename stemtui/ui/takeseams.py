@@ -63,43 +63,17 @@ def open_take_store(settings: Settings) -> TakeStore:
     return TakeStore(settings.data_dir)
 
 
-def song_with_takes(store: TakeStore, song: Song) -> tuple[list[Take], Song]:
-    """The song's takes, and ``song`` with each appended as a stem ``take:ID`` at its place.
+def song_with_takes(store: TakeStore, song: Song) -> tuple[list[Take], Song, list[str]]:
+    """The song's takes in the mix, ``song`` with each appended as a row ``take:ID`` at its song time,
+    and one line per problem (a take left out)."""
+    from stemtui.core.takes.takemix import song_with_takes as with_takes
+    from stemtui.core.takes.takemix import take_row
 
-    A take is placed at its song time, cut at the song's end; the song's own
-    stems are copied once (after their decode), into a buffer the tempo
-    workers can map. A take whose file cannot be read is left out, in one
-    warning line. No takes: ``song`` itself.
-    """
-    from stemtui.core.audio.shm import zeros
-    from stemtui.core.audio.song import Song, as_stereo
-
-    takes = [t for t in store.takes(song.id) if t.sample_rate == song.sample_rate]
-    if not takes:
-        return [], song
-    audio = {}
-    for t in takes:
-        try:
-            audio[t.id] = as_stereo(store.read(t))
-        except StemtuiError as exc:
-            log.warning("stemtui: warning: %s", exc)
-    takes = [t for t in takes if t.id in audio]
-    if not takes:
-        return [], song
-    song.complete.wait()
-    n, frames = len(song.names), song.frames
-    data, path = zeros((n + len(takes), frames, 2))
-    data[:n] = song.data
-    for k, t in enumerate(takes):
-        a = round(t.start_s * song.sample_rate)
-        x = audio[t.id]
-        lo, hi = max(0, a), min(frames, a + len(x))
-        if hi > lo:
-            data[n + k, lo:hi] = x[lo - a : hi - a]
-    out = Song([*song.names, *(f"take:{t.id}" for t in takes)], data, song.sample_rate, song.meta, song.id)
-    out.shared_path = path
-    out.load_error = song.load_error
-    return takes, out
+    if not song.id:
+        return [], song, []
+    takes, problems = store.listing(song.id)
+    out, more = with_takes(song, store, takes)
+    return [t for t in takes if take_row(t.id) in out.names], out, problems + more
 
 
 def begin_recording(engine: Engine, mixer: Mixer, store: TakeStore, reference: str) -> Recording:

@@ -20,18 +20,12 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label
 
+from stemtui.core.takes.takemix import is_take_row
 from stemtui.ui.fmt import fall
 from stemtui.ui.widgets.meter import LevelMeter, VolumeBar
 
-#: Stems whose name starts with this are takes (``take:ID``), appended after the song's own.
-TAKE_PREFIX = "take:"
 #: The widest the name column gets (a take's label is the longest).
 NAME_MAX = 20
-
-
-def is_take(name: str) -> bool:
-    """Whether a stem name is a take's (``take:3``)."""
-    return name.startswith(TAKE_PREFIX)
 
 
 class ToggleCell(Label):
@@ -64,7 +58,7 @@ class StemRow(Horizontal):
     """The row has the cursor (``m``, ``s``, ``+``/``-`` act on it)."""
 
     def __init__(self, index: int, name: str, name_width: int, label: str = "") -> None:
-        super().__init__(id=f"stem-{index}", classes="stem-row -take" if is_take(name) else "stem-row")
+        super().__init__(id=f"stem-{index}", classes="stem-row -take" if is_take_row(name) else "stem-row")
         self.index = index
         self.stem_name = name
         #: What the name cell shows (a take's name and span), or the stem's name.
