@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from textual.worker import get_current_worker
+
 from stemtui.core.errors import BadInput, StemtuiError
 from stemtui.core.takes.takemix import is_take_row, take_id_of, take_row
 from stemtui.ui.fmt import fall, fmt_take
@@ -26,6 +28,7 @@ from stemtui.ui.takeseams import begin_recording, open_take_store, run_compare, 
 from stemtui.ui.widgets.rec_indicator import RecordIndicator, RecState
 
 if TYPE_CHECKING:
+    import numpy as np
     from textual.screen import Screen
 
     from stemtui.core.analysis.comparison import CompareResult, NoteResult
@@ -90,6 +93,8 @@ class TakeControl:
         self.mixer: Mixer | None = None
         #: The take being recorded, or ``None``.
         self.recording: Recording | None = None
+        #: What the device-free input records (the null engine's): silence, or this (tests).
+        self.null_feed: np.ndarray | None = None
         self._level = float("-inf")
         self._problems: list[str] = []
 
@@ -138,10 +143,20 @@ class TakeControl:
 
     # -- polling (the screen's 20 Hz tick) -----------------------------------------
     def poll(self, dt: float) -> None:
-        """Show the state, the time recorded and the input level."""
-        bar = self.screen.query_one("#rec", RecordIndicator)
+        """Start the backing once the input flows, stop at the song's end; show state, time and level."""
         rec = self.recording
+        if rec is not None:
+            try:
+                if rec.poll():
+                    self.stop()
+                    return
+            except StemtuiError as exc:
+                self.recording = None
+                rec.discard()
+                self.notify(str(exc), severity="error", timeout=8)
+        bar = self.screen.query_one("#rec", RecordIndicator)
         bar.state = self.state
+        rec = self.recording
         if rec is None:
             self._level = float("-inf")
             return
@@ -164,12 +179,13 @@ class TakeControl:
         m.pause()
         reference = next((n for i, n in enumerate(m.song.names) if m.mute[i] and not is_take_row(n)), "")
         try:
-            self.recording = begin_recording(self.engine, m, self.store, reference)
+            self.recording = begin_recording(
+                self.engine, m, self.store, reference, self.screen.app.settings, self.null_feed
+            )
         except StemtuiError as exc:
-            self.screen.notify(str(exc), severity="error", timeout=8)
+            self.notify(str(exc), severity="error", timeout=8)  # playback is unaffected
             return
-        m.play()  # the count-in first, if set; the recorder aligns the take to song time
-        self.poll(0.0)
+        self.poll(0.0)  # the backing (and its count-in) starts once the input flows
 
     def stop(self) -> bool:
         """``space`` or ``R`` while recording: keep the take; whether there was one."""
@@ -192,7 +208,10 @@ class TakeControl:
             return
         self.screen.app.call_from_thread(self._saved, take)
 
-    def _saved(self, take: Take) -> None:
+    def _saved(self, take: Take | None) -> None:
+        if take is None:
+            self.notify("nothing was recorded (the input delivered no audio)", severity="warning", timeout=5)
+            return
         self.screen.notify(f"{fmt_take(take.name, take.start_s, take.duration_s)} saved", timeout=3)
         self.reopen()
 
@@ -244,25 +263,35 @@ class TakeControl:
     def _compare(self, take: Take, reference: str | None) -> None:
         if not reference or self.store is None or self.mixer is None:
             return
-        self.screen.notify(f"comparing {take.name} with the {reference} …", timeout=3)
-        song, store = self.mixer.song, self.store
-        self.screen.run_worker(
-            lambda: self._run_compare(store, song, take, reference), thread=True, exclusive=True, group="compare"
-        )
+        self.notify(f"comparing {take.name} with the {reference} …", timeout=3)
+        self._show_busy(f"comparing {take.name} …")
+        self.screen.run_worker(lambda: self._run_compare(take, reference), thread=True, exclusive=True, group="compare")
 
-    def _run_compare(self, store: TakeStore, song: Song, take: Take, reference: str) -> None:
+    def _run_compare(self, take: Take, reference: str) -> None:
         """The analysis, in a worker process this thread waits on; then the view."""
+        worker = get_current_worker()
+        call = self.screen.app.call_from_thread
+
+        def progress(fraction: float, stage: str) -> None:
+            call(self._show_busy, f"comparing {fraction * 100:3.0f}% {stage}")
+
         try:
-            result = run_compare(store, song, take, reference, self._progress)
+            result = run_compare(self.entry, take, reference, progress, lambda: worker.is_cancelled)
         except Exception as exc:
             log.exception("comparing take %s", take.id)
-            self.screen.app.call_from_thread(self.screen.notify, f"compare: {exc}", severity="error", timeout=8)
+            call(self._compared, None, f"compare {take.name} with the {reference}: {exc}")
             return
-        self.screen.app.call_from_thread(self.show_comparison, result)
+        call(self._compared, result, "")
 
-    def _progress(self, fraction: float) -> None:
-        """The analysis's progress (from the compare thread), told now and then."""
-        log.debug("compare %.0f%%", fraction * 100)
+    def _show_busy(self, text: str) -> None:
+        self.screen.query_one("#rec", RecordIndicator).note = text
+
+    def _compared(self, result: CompareResult | None, error: str) -> None:
+        self._show_busy("")
+        if error:
+            self.notify(error, severity="error", timeout=8)
+        elif result is not None and self.screen.is_current:
+            self.show_comparison(result)
 
     def show_comparison(self, result: CompareResult) -> None:
         """Open the comparison view; a note picked there is looped."""

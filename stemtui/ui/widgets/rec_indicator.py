@@ -22,7 +22,7 @@ RecState = Literal["idle", "counting", "recording"]
 
 
 class RecLabel(Widget):
-    """``● REC 0:05.2`` (red) or ``◌ count-in`` (yellow)."""
+    """``● REC 0:05.2`` (red), ``◌ count-in`` (yellow), or what runs in the background."""
 
     COMPONENT_CLASSES = {"rec--dot", "rec--counting"}
 
@@ -30,6 +30,8 @@ class RecLabel(Widget):
     """Idle, counting in or recording."""
     elapsed: reactive[float] = reactive(0.0, repaint=False)
     """Seconds recorded so far; repaints when the tenth changes."""
+    note: reactive[str] = reactive("")
+    """While idle: what runs in the background (``comparing 42% …``)."""
 
     def watch_elapsed(self, old: float, new: float) -> None:
         if format_time(old) != format_time(new):
@@ -40,7 +42,7 @@ class RecLabel(Widget):
             return Text(f"● REC {format_time(self.elapsed)} ", style=self.get_component_rich_style("rec--dot"))
         if self.state == "counting":
             return Text("◌ count-in ", style=self.get_component_rich_style("rec--counting"))
-        return Text("")
+        return Text(self.note, style=self.get_component_rich_style("rec--counting"))
 
 
 class RecordIndicator(Horizontal):
@@ -57,16 +59,24 @@ class RecordIndicator(Horizontal):
     """Seconds recorded so far."""
     level_db: reactive[float] = reactive(float("-inf"), init=False)
     """The input's level in dBFS (already falling back like a stem meter's)."""
+    note: reactive[str] = reactive("", init=False)
+    """While idle: what runs in the background (``comparing 42% …``), or empty."""
 
     def compose(self) -> ComposeResult:
         yield RecLabel(id="rec-label")
         yield LevelMeter(id="rec-level")
 
     def watch_state(self, state: RecState) -> None:
-        self.set_class(state != "idle", "-active")
+        self.set_class(state != "idle" or bool(self.note), "-active")
         self.query_one(RecLabel).state = state
+        self.query_one(LevelMeter).display = state != "idle"
+        self.query_one(RecLabel).styles.width = 16 if state != "idle" else "1fr"
         if state == "idle":
             self.level_db = float("-inf")
+
+    def watch_note(self, note: str) -> None:
+        self.query_one(RecLabel).note = note
+        self.watch_state(self.state)
 
     def watch_elapsed(self, elapsed: float) -> None:
         self.query_one(RecLabel).elapsed = elapsed
