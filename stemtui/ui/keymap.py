@@ -86,7 +86,8 @@ PLAYER_KEYS: list[Key] = [
     Key("x,delete", "delete_take", "x / del", "delete the selected take (asks first)", "", "Takes"),
     Key("D", "use_fallback('default')", "D", "audio device lost: play on the default device instead"),
     Key("N", "use_fallback('null')", "N", "audio device lost: play on with no sound (null output)"),
-    Key("q,escape", "back", "q / esc", "back to the library", "library"),
+    Key("q", "back", "q / esc", "back to the library", "library"),
+    Key("escape", "escape", "q / esc", "back to the library"),
 ]
 
 LIBRARY_KEYS: list[Key] = [

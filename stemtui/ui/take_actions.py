@@ -53,6 +53,15 @@ class TakeKeys:
 
     takes: TakeControl
 
+    def action_back(self) -> None:
+        """The screen's own: back to the library."""
+        raise NotImplementedError
+
+    def action_escape(self) -> None:
+        """``esc``: discard the take being recorded, else back to the library (as ``q``)."""
+        if not self.takes.discard():
+            self.action_back()
+
     def action_record(self) -> None:
         self.takes.record()
 

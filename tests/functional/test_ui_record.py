@@ -122,6 +122,8 @@ def test_esc_discards_the_take_being_recorded(demo_store, null_engine, settings)
 def test_compare_key_runs_the_analysis_and_opens_the_view(demo_store, null_engine, settings, tmp_path):
     import soundfile as sf
 
+    pytest.importorskip("stemtui.core.analysis.comparejob")
+
     entry = demo_store.get(demo_id())
     song = demo_store.open(entry, block=True)
     sr = song.sample_rate

@@ -317,8 +317,6 @@ class PlayerScreen(TakeKeys, PracticeKeys, Screen):
         self.faults.use_fallback(kind)
 
     def action_back(self) -> None:
-        if self.takes.discard():  # esc while recording discards the take
-            return
         if self.mixer is not None:
             self.mixer.pause()
         # Saved now, not at unmount: the library may reopen the song at once.
