@@ -188,3 +188,31 @@ def test_export_with_a_take_has_it_at_its_time_and_solo_has_only_it(demo_cache, 
     r = run(["export", "demo", "--solo", "take:1", "--volume", "take:1=-6dB", "-o", str(quiet)], demo_cache)
     half = sf.read(str(quiet), dtype="float32")[0][:, 0]
     assert r.returncode == 0 and abs(np.dot(half, take_track) / np.dot(take_track, take_track) - 0.501) < 0.01
+
+
+@pytest.mark.audio
+def test_play_mutes_the_vocals_and_plays_the_take_at_its_time(pulse, demo_cache, tmp_path, settings):
+    import subprocess
+    import sys
+
+    from tests.functional.test_play_audio import demo_stems, stem_weights, underruns
+
+    noise_take(tmp_path / "mine.wav", seconds=3.0, sr=SR)
+    assert run(["takes", "demo", "import", str(tmp_path / "mine.wav"), "--at", "0:10"], demo_cache).returncode == 0
+    [t] = takes_json(demo_cache)
+    stems = demo_stems(demo_cache)
+    frames = next(iter(stems.values())).shape[0]
+    take = placed(sf.read(t["path"], dtype="float32")[0], frames, 10 * SR)
+    stems["take:1"] = np.stack([take, take], axis=1)
+    env = {**pulse.env, "STEMTUI_CACHE_DIR": str(demo_cache), "STEMTUI_DATA_DIR": str(settings.data_dir)}
+    argv = ["play", "demo", "--device", "pulse", "--duration", "8", "--mute", "vocals", "--from", "0:08"]
+    with pulse.record() as rec:
+        r = subprocess.run(
+            [sys.executable, "-m", "stemtui", *argv], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert r.returncode == 0 and underruns(r.stderr) == 0, r.stderr
+    start = 8 * SR
+    expected = sum(stems[n] for n in ("drums", "bass", "chords", "take:1"))[start : start + 7 * SR]
+    w = stem_weights(rec.data, stems, expected, start)
+    assert w["take:1"] == pytest.approx(1.0, abs=0.005) and abs(w["vocals"]) < 0.005, w
+    assert all(w[n] == pytest.approx(1.0, abs=0.005) for n in ("drums", "bass", "chords")), w

@@ -354,10 +354,15 @@ class TakeStore:
             self._drop_part(folder, tid)  # finished, killed before the clean-up
             return None
         try:
-            take = self.finish(part)
-        except BadInput:
+            whole = part.audio.stat().st_size // (4 * part.channels)
+        except OSError:
+            whole = 0
+        if whole == 0:
+            self.discard(part)
             return f"take {tid} of {song}: interrupted before any audio was recorded: removed"
-        except Exception as exc:  # noqa: BLE001 -- a full disk must not stop the app from starting
+        try:
+            take = self.finish(part)
+        except Exception as exc:  # noqa: BLE001 -- a full or read-only disk must not stop the app from starting
             return f"take {tid} of {song}: interrupted recording not recovered ({exc}): kept for the next start"
         return f"take {tid} of {song}: recovered {take.duration_s:.1f} s of an interrupted recording"
 
