@@ -106,6 +106,7 @@ class TakeControl:
         self.null_feed: np.ndarray | None = None
         self._level = float("-inf")
         self._problems: list[str] = []
+        self._indicator: RecordIndicator | None = None
 
     def notify(self, message: str, **kwargs) -> None:
         self.screen.notify(message, **kwargs)
@@ -163,7 +164,7 @@ class TakeControl:
                 self.recording = None
                 rec.discard()
                 self.notify(str(exc), severity="error", timeout=8)
-        bar = self.screen.query_one("#rec", RecordIndicator)
+        bar = self._bar()
         bar.state = self.state
         rec = self.recording
         if rec is None:
@@ -293,7 +294,13 @@ class TakeControl:
         call(self._compared, result, "")
 
     def _show_busy(self, text: str) -> None:
-        self.screen.query_one("#rec", RecordIndicator).note = text
+        self._bar().note = text
+
+    def _bar(self) -> RecordIndicator:
+        """The player's recording indicator (found once)."""
+        if self._indicator is None:
+            self._indicator = self.screen.query_one("#rec", RecordIndicator)
+        return self._indicator
 
     def _compared(self, result: CompareResult | None, error: str) -> None:
         self._show_busy("")

@@ -158,3 +158,37 @@ def test_compare_key_runs_the_analysis_and_opens_the_view(demo_store, null_engin
         assert enabled and start <= round(r.notes[0].ref_start * sr) < end
 
     run(app, scenario)
+
+
+def test_the_count_in_plays_first_and_is_not_in_the_take(demo_store, null_engine, settings):
+    from stemtui.core.analysis.beats import BeatGrid
+
+    app = make_app(demo_store, null_engine, settings, autoplay=False)
+    store = TakeStore(settings.data_dir)
+
+    async def scenario(pilot):
+        player = await open_demo(pilot)
+        m = player.mixer
+        sr = m.sample_rate
+        player.takes.null_feed = tone(sr)
+        m.metronome.set_grid(BeatGrid(180.0, source="tap"))  # as tap tempo would set it
+        await pilot.press("c")  # count-in 4: four beats at 180 BPM, 1.33 s
+        assert m.metronome.count_in == 4
+        await pilot.press("right")
+        await settle(pilot, player)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: m.counting_in, what="the count-in")
+        assert player.takes.state == "counting"
+        bar = player.query_one("#rec")
+        await pilot.pause(0.1)
+        assert "count-in" in str(bar.query_one("#rec-label").render())
+        assert m.position == 5 * sr  # the song waits for the count-in
+        await wait_for(pilot, lambda: player.takes.state == "recording", timeout=5, what="the recording")
+        await wait_for(pilot, lambda: bar.elapsed >= 1.0, timeout=10, what="1 s recorded")
+        await pilot.press("R")  # R stops too
+        await wait_for(pilot, lambda: len(player.table.names) == 5, timeout=10, what="the take's row")
+        (take,) = store.takes(demo_id())
+        # The take starts where the song did, after the count-in: the count-in's input was trimmed.
+        assert take.start_s == pytest.approx(5.0, abs=0.05)
+
+    run(app, scenario)
