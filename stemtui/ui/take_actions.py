@@ -22,10 +22,11 @@ from textual.worker import get_current_worker
 
 from stemtui.core.errors import BadInput, StemtuiError
 from stemtui.core.takes.takemix import is_take_row, take_id_of, take_row
-from stemtui.ui.fmt import fall, fmt_take
+from stemtui.ui.fmt import fall, fmt_length, fmt_take
 from stemtui.ui.guard import guarded
 from stemtui.ui.takeseams import begin_recording, open_take_store, run_compare, song_with_takes
 from stemtui.ui.widgets.rec_indicator import RecordIndicator, RecState
+from stemtui.ui.widgets.titlebar import TitleBar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -149,6 +150,9 @@ class TakeControl:
             self.notify("; ".join(self._problems), severity="warning", timeout=8)
             self._problems = []
         labels = {take_row(t.id): fmt_take(t.name, t.start_s, t.duration_s) for t in self.takes.values()}
+        n = len(self.takes)
+        counts = f"{mixer.stem_count - n} stems" + (f" · {n} take{'s' if n > 1 else ''}" if n else "")
+        self.screen.query_one("#song-title", TitleBar).note = f"{counts} · {fmt_length(mixer.song.duration)}"
         self.screen.run_worker(table.set_stems(list(mixer.song.names), labels), group="stem-rows")
 
     # -- polling (the screen's 20 Hz tick) -----------------------------------------

@@ -98,3 +98,28 @@ def test_compare_snapshot(snap_compare, snap_store, null_engine, size):
         await pilot.press("down")  # the sharp, late note: shaded in the lanes
 
     assert snap_compare(app, terminal_size=size, run_before=compared)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_player_with_a_take_snapshot(snap_compare, snap_store, null_engine, size, tmp_path):
+    import soundfile as sf
+
+    from stemtui.core.library.catalog import demo_id
+    from stemtui.core.takes.takestore import TakeStore
+    from stemtui.settings import Settings
+
+    settings = Settings.under(snap_store.root.parent, cache_dir=snap_store.root)
+    entry = snap_store.get(demo_id())
+    wav = tmp_path / "take.wav"
+    sf.write(str(wav), np.zeros(entry.sample_rate * 6, np.float32), entry.sample_rate)
+    TakeStore(settings.data_dir).import_file(entry.id, wav, 12.0, entry.sample_rate, entry.frames)
+    app = make_app(snap_store, null_engine, settings, autoplay=False)
+
+    async def with_take(pilot):
+        player = await open_demo(pilot)
+        await wait_for(pilot, lambda: len(player.table.names) == 5, what="the take's row")
+        await pilot.press("1", "up", "minus", "minus")  # vocals muted, the take selected and turned down
+        await settle(pilot, player)
+        await pilot.pause(0.15)
+
+    assert snap_compare(app, terminal_size=size, run_before=with_take)
