@@ -175,3 +175,10 @@ def segment_notes(track: PitchTrack, onsets: np.ndarray) -> list[Note]:
             start_t = float(near[np.argmin(np.abs(near - start_t))])
         notes.append(Note(start_t, end_t, note_pitch(track.midi[s:e]), has_onset))
     return notes
+
+
+def transcribe(y: np.ndarray) -> list[Note]:
+    """The notes of mono ``y`` at :data:`ANALYSIS_SR`: :func:`segment_notes` of its pitch and onsets."""
+    from stemtui.core.analysis.pitchtrack import track_pitch
+
+    return segment_notes(track_pitch(y), detect_onsets(y))

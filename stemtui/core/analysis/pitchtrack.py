@@ -30,7 +30,7 @@ SHORT_FRAME = 512
 #: The widest range a voice or an instrument line is looked for in (Hz).
 FMIN_LIMIT, FMAX_LIMIT = 50.0, 1600.0
 #: pyin's bin width (semitones): coarse, as YIN refines each voiced frame.
-RESOLUTION = 0.2
+RESOLUTION = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def pitch_range(y: np.ndarray) -> tuple[float, float] | None:
     """The signal's pitch range (Hz), with a margin; ``None`` if it has no clear pitch.
 
     A YIN pass over the loud frames (within 30 dB of the loudest), the 3rd
-    to 97th percentiles, widened by a fifth each way.
+    to 97th percentiles, widened by a major third each way.
     """
     if len(y) < FRAME:
         return None
@@ -84,8 +84,8 @@ def pitch_range(y: np.ndarray) -> tuple[float, float] | None:
     if sane.sum() < 5:
         return None
     lo, hi = np.percentile(f0[sane], [3, 97])
-    fifth = 2 ** (7 / 12)
-    return max(FMIN_LIMIT, lo / fifth), min(FMAX_LIMIT, hi * fifth)
+    third = 2 ** (4 / 12)
+    return max(FMIN_LIMIT, lo / third), min(FMAX_LIMIT, hi * third)
 
 
 def track_pitch(y: np.ndarray, fmin: float | None = None, fmax: float | None = None) -> PitchTrack:
