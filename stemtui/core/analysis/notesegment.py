@@ -28,6 +28,8 @@ ONSET_SNAP_S = 0.08
 SPLIT_SEMITONES = 0.75
 #: An onset is where the level has climbed this fraction of the way from the floor to the attack's peak.
 RISE = 0.05
+#: An onset's level rises at least this much (peak over the floor before it: 3.5 dB).
+MIN_RISE = 1.5
 #: The level used to place an onset: a 1-ms hop, a 6-ms frame.
 FINE_HOP, FINE_FRAME = 16, 96
 
@@ -70,11 +72,13 @@ def detect_onsets(y: np.ndarray) -> np.ndarray:
     # The level on a 1-ms hop, for the refinement.
     rms = librosa.feature.rms(y=y, frame_length=FINE_FRAME, hop_length=FINE_HOP, center=True)[0]
     k = ONSET_HOP // FINE_HOP
-    return np.asarray([_refine(rms, int(f) * k) for f in frames]) * FINE_HOP / ANALYSIS_SR
+    found = [_refine(rms, int(f) * k) for f in frames]
+    # A flux peak without a rise in level (vibrato, a formant moving) is no onset.
+    return np.asarray([t for t, rise in found if rise >= MIN_RISE]) * FINE_HOP / ANALYSIS_SR
 
 
-def _refine(rms: np.ndarray, frame: int) -> float:
-    """The onset at ``frame`` moved to where the level starts to rise towards its peak.
+def _refine(rms: np.ndarray, frame: int) -> tuple[float, float]:
+    """The onset at ``frame`` moved to where the level starts to rise towards its peak, and the rise (ratio).
 
     The level's minimum in the 60 ms before it, then the first frame that
     climbs :data:`RISE` of the way from there to the peak in the 60 ms after: the
@@ -85,19 +89,20 @@ def _refine(rms: np.ndarray, frame: int) -> float:
     lo = max(0, frame - span)
     hi = min(len(rms), frame + span)
     if hi - lo < 3:
-        return float(frame)
+        return float(frame), 1.0
     low_i = lo + int(np.argmin(rms[lo : frame + 1]))
     peak_i = frame + int(np.argmax(rms[frame:hi]))
     low, peak = float(rms[low_i]), float(rms[peak_i])
     if peak <= low:
-        return float(frame)
+        return float(frame), 1.0
+    rise = peak / low if low > 0 else np.inf
     level = low + RISE * (peak - low)
     above = np.nonzero(rms[low_i : peak_i + 1] >= level)[0]
     i = low_i + int(above[0]) if len(above) else frame
     # Sub-frame: interpolate the crossing between frames i-1 and i.
     if i > low_i and rms[i] > rms[i - 1]:
-        return (i - 1) + (level - float(rms[i - 1])) / (float(rms[i]) - float(rms[i - 1]))
-    return float(i)
+        return (i - 1) + (level - float(rms[i - 1])) / (float(rms[i]) - float(rms[i - 1])), rise
+    return float(i), rise
 
 
 def _voiced_runs(voiced: np.ndarray, max_gap: int) -> list[tuple[int, int]]:

@@ -7,7 +7,8 @@ come from its own audio. For each reference note that the take covers:
 
 - ``onset_ms``: the take onset nearest the reference's (within
   :data:`MATCH_WINDOW_S`) minus it, positive when late; with no take onset
-  there, where the take's voicing starts against where the reference's does.
+  there (a legato change), when the take reaches the note's pitch against
+  when the reference does.
 - ``cents``: the median, over the note shifted by that offset, of the take's
   deviation from the note's pitch, vibrato averaged out over
   :data:`VIBRATO_S` first, and octave errors folded (a singer an octave
@@ -60,9 +61,11 @@ def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _voicing_start(track: PitchTrack, t0: float, t1: float) -> float | None:
+def _arrival(track: PitchTrack, midi: float, t0: float, t1: float) -> float | None:
+    """The first time in ``[t0, t1)`` the track is within 50 cents of ``midi`` (octaves folded)."""
     a, b = max(0, int(t0 / track.hop_s)), min(len(track.midi), int(np.ceil(t1 / track.hop_s)))
-    idx = np.nonzero(np.isfinite(track.midi[a:b]))[0]
+    dev = _fold_cents(100.0 * (track.midi[a:b] - midi))
+    idx = np.nonzero(np.abs(dev) <= 50.0)[0]  # NaN compares False
     return None if len(idx) == 0 else (a + int(idx[0])) * track.hop_s
 
 
@@ -71,9 +74,12 @@ def _onset_offset(note: Note, ref_track: PitchTrack, take_track: PitchTrack, tak
     near = take_onsets[np.abs(take_onsets - note.start) <= MATCH_WINDOW_S]
     if len(near):
         return float(near[np.argmin(np.abs(near - note.start))] - note.start)
-    mine = _voicing_start(take_track, note.start - MATCH_WINDOW_S, note.end)
-    theirs = _voicing_start(ref_track, note.start - 0.05, note.end)
-    return 0.0 if mine is None or theirs is None else float(np.clip(mine - theirs, -0.15, 0.15))
+    # No onset in the take's audio (a legato change): when it reaches the note's pitch against when the reference does.
+    theirs = _arrival(ref_track, note.midi, note.start - 0.05, note.end)
+    mine = _arrival(take_track, note.midi, (theirs or note.start) - MATCH_WINDOW_S, note.end)
+    if mine is None or theirs is None:
+        return 0.0
+    return float(np.clip(mine - theirs, -MATCH_WINDOW_S, MATCH_WINDOW_S))
 
 
 def _note_cents(take_track: PitchTrack, note_midi: float, a_t: float, b_t: float) -> float | None:
@@ -129,23 +135,27 @@ def compare_take(
     take_id: str,
     reference: str,
     progress: Progress | None = None,
+    *,
+    ref_start_s: float = 0.0,
 ) -> CompareResult:
     """Compare ``take`` (its t=0 at song time ``take_start_s``) with the reference stem ``ref``.
 
     Both are ``(frames,)`` or ``(frames, channels)`` at ``sr``; the
-    reference is the whole stem (song time 0 at frame 0). Times in the
-    result are song times.
+    reference is the stem from song time ``ref_start_s`` (the whole stem:
+    0). Times in the result are song times.
 
     Raises:
         BadInput: The take starts past the reference's end, or is empty.
     """
     say = progress or (lambda _f, _s: None)
-    ref_len = len(ref) / sr
     take_len = len(take) / sr
     if take_len <= 0:
         raise BadInput(take_id, "the take is empty")
-    if take_start_s >= ref_len or take_start_s + take_len <= 0:
+    if take_start_s >= ref_start_s + len(ref) / sr or take_start_s + take_len <= ref_start_s:
         raise BadInput(take_id, f"the take ({take_start_s:.2f}–{take_start_s + take_len:.2f} s) is outside the song")
+    # From here on, the clock is the reference's: its first frame is 0.
+    take_start_s -= ref_start_s
+    ref_len = len(ref) / sr
     # The reference only where the take is (plus a little context), in its own clock from t0.
     t0 = max(0.0, take_start_s - MARGIN_S)
     t1 = min(ref_len, take_start_s + take_len + MARGIN_S)
@@ -164,9 +174,11 @@ def compare_take(
     ref_onsets = detect_onsets(ref_y)
     take_onsets = detect_onsets(take_y)
     say(0.9, "matching notes")
-    lo, hi = take_start_s - t0, take_start_s + take_len - t0
+    # A note right at the take's first frame has no onset in the take (its start is a cut, not an attack).
+    lo, hi = take_start_s - t0 + 0.05, take_start_s + take_len - t0
     notes = [n for n in segment_notes(ref_track, ref_onsets) if n.start >= lo and n.end <= hi + 0.5 * (n.end - n.start)]
-    shift = lambda r: NoteResult(r.ref_start + t0, r.ref_end + t0, r.ref_midi, r.cents, r.onset_ms)  # noqa: E731
+    t_song = t0 + ref_start_s
+    shift = lambda r: NoteResult(r.ref_start + t_song, r.ref_end + t_song, r.ref_midi, r.cents, r.onset_ms)  # noqa: E731
     results = [shift(r) for r in _match_notes(notes, ref_track, take_track, take_onsets)]
     cents = np.array([r.cents for r in results])
     onsets = np.array([r.onset_ms for r in results])
@@ -183,14 +195,16 @@ def compare_take(
         notes=tuple(results),
         worst=worst,
         hop_s=ref_track.hop_s,
-        start_s=take_start_s,
+        start_s=take_start_s + ref_start_s,
         ref_contour=_contour(ref_track, take_start_s - t0, n),
         take_contour=_contour(take_track, take_start_s - t0, n),
     )
 
 
-def read_mono(path: Path | str) -> tuple[np.ndarray, int]:
+def read_mono(path: Path | str, start_s: float = 0.0, end_s: float | None = None) -> tuple[np.ndarray, int]:
     """An audio file (``.npy`` or anything soundfile reads) as mono float32, and its rate.
+
+    ``start_s``/``end_s`` read only that span of a sound file (a ``.npy`` is read whole).
 
     A ``.npy`` file carries no rate: it is taken as ``ANALYSIS_SR`` unless
     the caller passes one to :func:`compare_files`.
@@ -210,7 +224,9 @@ def read_mono(path: Path | str) -> tuple[np.ndarray, int]:
             raise BadInput(str(p), f"not a numpy array ({exc})") from None
         return (a.mean(axis=1) if a.ndim == 2 else a).astype(np.float32), ANALYSIS_SR
     try:
-        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+        rate = int(sf.info(str(p)).samplerate)
+        stop = None if end_s is None else max(int(start_s * rate) + 1, int(end_s * rate))
+        data, rate = sf.read(str(p), start=int(start_s * rate), stop=stop, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise BadInput(str(p), f"not an audio file ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
     return data.mean(axis=1), int(rate)
@@ -228,15 +244,21 @@ def compare_files(
     """:func:`compare_take` on two files (the stem's and the take's); ``sample_rate`` for ``.npy`` inputs.
 
     Raises:
-        BadInput: A file is missing or not audio, or the rates differ.
+        BadInput: A file is missing or not audio (a take at another rate is resampled).
     """
-    ref, ref_sr = read_mono(ref_path)
+    npy = str(ref_path).endswith(".npy"), str(take_path).endswith(".npy")
     take, take_sr = read_mono(take_path)
-    if sample_rate is not None:
-        ref_sr = sample_rate if str(ref_path).endswith(".npy") else ref_sr
-        take_sr = sample_rate if str(take_path).endswith(".npy") else take_sr
+    if npy[1] and sample_rate is not None:
+        take_sr = sample_rate
+    # Only the span of the stem under the take (and a margin) is read.
+    ref_start = 0.0 if npy[0] else max(0.0, take_start_s - MARGIN_S)
+    ref_end = None if npy[0] else take_start_s + len(take) / take_sr + MARGIN_S
+    ref, ref_sr = read_mono(ref_path, ref_start, ref_end)
+    if npy[0] and sample_rate is not None:
+        ref_sr = sample_rate
+    ref_start = int(ref_start * ref_sr) / ref_sr  # the frame it was read from
     if take_sr != ref_sr:
         import librosa
 
         take = librosa.resample(take, orig_sr=take_sr, target_sr=ref_sr, res_type="soxr_hq")
-    return compare_take(ref, take, ref_sr, take_start_s, take_id, reference, progress)
+    return compare_take(ref, take, ref_sr, take_start_s, take_id, reference, progress, ref_start_s=ref_start)
