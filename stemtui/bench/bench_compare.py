@@ -137,4 +137,3 @@ def main(argv: list[str]) -> int:
             f"{s['onset_error_max_ms']} ms; in-tune notes within {s['in_tune_abs_max_cents']} cents"
         )
     return 0
-

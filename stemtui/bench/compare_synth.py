@@ -39,7 +39,9 @@ class SynthCase:
         return [self.notes[i] for i in self.covered]
 
 
-def melody(rng: np.random.Generator, seconds: float, low: int, high: int, beat: float) -> list[tuple[float, float, int]]:
+def melody(
+    rng: np.random.Generator, seconds: float, low: int, high: int, beat: float
+) -> list[tuple[float, float, int]]:
     """``(start, end, midi)`` notes over ``seconds``: steps and small leaps, some rests."""
     notes: list[tuple[float, float, int]] = []
     t, pitch = 0.5, int(rng.integers(low + 3, high - 3))
@@ -82,7 +84,7 @@ def render_reference(notes: list[tuple[float, float, int]], seconds: float, timb
     """The reference stem: ``reed`` (odd-heavy, steady) or ``pluck`` (bright, decaying)."""
     y = np.zeros(int(seconds * sr))
     for start, end, midi in notes:
-        i0, n = int(round(start * sr)), int(round((end - start) * sr))
+        i0, n = round(start * sr), round((end - start) * sr)
         f0 = np.full(n, 440.0 * 2 ** ((midi - 69) / 12))
         if timbre == "reed":
             wave = _harmonics(f0, sr, lambda k, _f: (1.0 if k % 2 else 0.25) / k)
@@ -107,7 +109,7 @@ def render_sung(
     """A sung-like line: ``(start, end, midi)`` with fractional midi (the errors are in it)."""
     y = np.zeros(int(seconds * sr))
     for start, end, midi in notes:
-        i0, n = int(round(start * sr)), int(round((end - start) * sr))
+        i0, n = round(start * sr), round((end - start) * sr)
         if i0 >= len(y) or n <= 0:
             continue
         n = min(n, len(y) - i0)

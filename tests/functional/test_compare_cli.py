@@ -22,7 +22,11 @@ START_S, LATE_S = 4.0, 0.040
 
 def stemtui(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stemtui", *args], capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "stemtui", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -91,7 +95,8 @@ def test_the_default_reference_is_the_stem_muted_while_recording(demo_store, set
         (["1", "--against", "kazoo"], "stemtui: --against kazoo: no such stem in this song (it has "),
     ],
 )
-def test_bad_input_is_one_line_exit_2(late_take, args, needle):
+@pytest.mark.usefixtures("late_take")
+def test_bad_input_is_one_line_exit_2(args, needle):
     r = stemtui("compare", "demo", *args)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and r.stderr.startswith(needle), r.stderr

@@ -74,7 +74,9 @@ def test_kill_9_mid_analysis_is_one_line_worker_died(case):
     state = job.poll()
     assert isinstance(state.error, CompareJobDied) and not state.cancelled
     assert str(state.error) == DIED
-    with pytest.raises(CompareJobDied, match=r"^take comparison failed: its worker process died \(killed by SIGKILL\)$"):
+    with pytest.raises(
+        CompareJobDied, match=r"^take comparison failed: its worker process died \(killed by SIGKILL\)$"
+    ):
         job.run()
     wait_until(lambda: not any(os.path.exists(p) for p in job._temps), "the temporary files to go")
 

@@ -98,7 +98,7 @@ def test_summary_and_worst_three(compared, idx):
 
 
 def test_the_octave_below_take_is_in_tune_but_its_contour_is_an_octave_down(compared):
-    case, result = compared[1]
+    _case, result = compared[1]
     ref = np.array([v for v in result.ref_contour if v is not None])
     take = np.array([v for v in result.take_contour if v is not None])
     assert np.median(ref) - np.median(take) == pytest.approx(12.0, abs=1.5)

@@ -9,6 +9,7 @@ onset) or a stable pitch change without an onset starts a note of its own.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import librosa
@@ -143,7 +144,7 @@ def _split_on_pitch(midi: np.ndarray, a: int, b: int, min_len: int) -> list[tupl
         else:
             i += 1
     cuts.append(b)
-    return list(zip(cuts[:-1], cuts[1:], strict=True))
+    return list(itertools.pairwise(cuts))
 
 
 def note_pitch(midi: np.ndarray) -> float:
@@ -159,15 +160,15 @@ def segment_notes(track: PitchTrack, onsets: np.ndarray) -> list[Note]:
     """The notes of a monophonic line: its audio ``onsets`` (s) and its ``track``."""
     hop = track.hop_s
     voiced = np.isfinite(track.midi)
-    min_len = max(2, int(round(MIN_NOTE_S / hop)))
+    min_len = max(2, round(MIN_NOTE_S / hop))
     onsets = np.sort(np.asarray(onsets, dtype=float))
     # Each onset cuts the voiced stretches; each cut piece is a candidate note.
-    bounds = sorted({int(round(o / hop)) for o in onsets})
+    bounds = sorted({round(o / hop) for o in onsets})
     pieces: list[tuple[int, int]] = []
-    for a, b in _voiced_runs(voiced, int(round(MAX_GAP_S / hop))):
+    for a, b in _voiced_runs(voiced, round(MAX_GAP_S / hop)):
         cuts = [c for c in bounds if a < c < b]
         edges = [a, *cuts, b]
-        for s, e in zip(edges[:-1], edges[1:], strict=True):
+        for s, e in itertools.pairwise(edges):
             pieces.extend(_split_on_pitch(track.midi, s, e, min_len))
     notes = []
     for s, e in pieces:

@@ -85,7 +85,7 @@ def _onset_offset(note: Note, ref_track: PitchTrack, take_track: PitchTrack, tak
 def _note_cents(take_track: PitchTrack, note_midi: float, a_t: float, b_t: float) -> float | None:
     """The take's median deviation (cents) from ``note_midi`` over ``[a_t, b_t)``; None if mostly unvoiced."""
     hop = take_track.hop_s
-    a, b = max(0, int(round(a_t / hop))), min(len(take_track.midi), int(round(b_t / hop)))
+    a, b = max(0, round(a_t / hop)), min(len(take_track.midi), round(b_t / hop))
     if b - a < 2:
         a, b = max(0, a - 1), min(len(take_track.midi), a + 2)
     dev = _fold_cents(100.0 * (take_track.midi[a:b] - note_midi))
@@ -93,7 +93,7 @@ def _note_cents(take_track: PitchTrack, note_midi: float, a_t: float, b_t: float
         return None
     # Frames of a neighbouring note or a glide are not the note's tuning.
     dev = np.where(np.abs(dev - np.nanmedian(dev)) > 100.0, np.nan, dev)
-    smooth = _moving_mean(dev, int(round(VIBRATO_S / hop)))
+    smooth = _moving_mean(dev, round(VIBRATO_S / hop))
     return float(np.nanmedian(smooth))
 
 
@@ -121,7 +121,7 @@ def _match_notes(
 
 
 def _contour(track: PitchTrack, start: float, n: int) -> tuple[float | None, ...]:
-    i0 = int(round(start / track.hop_s))
+    i0 = round(start / track.hop_s)
     vals = track.midi[i0 : i0 + n] if i0 >= 0 else np.concatenate([np.full(-i0, np.nan), track.midi[: n + i0]])
     vals = np.concatenate([vals, np.full(max(0, n - len(vals)), np.nan)])
     return tuple(None if not np.isfinite(v) else float(v) for v in vals)
@@ -163,7 +163,7 @@ def compare_take(
     ref_y = to_analysis_rate(ref[int(t0 * sr) : int(t1 * sr)], sr)
     take_y = to_analysis_rate(take, sr)
     # The take padded in front so that both clocks start at song time t0.
-    lead = int(round((take_start_s - t0) * ANALYSIS_SR))
+    lead = round((take_start_s - t0) * ANALYSIS_SR)
     take_y = np.concatenate([np.zeros(lead, np.float32), take_y]) if lead > 0 else take_y[-lead:]
     say(0.05, "reference pitch")
     ref_track = track_pitch(ref_y)
@@ -228,7 +228,9 @@ def read_mono(path: Path | str, start_s: float = 0.0, end_s: float | None = None
         stop = None if end_s is None else max(int(start_s * rate) + 1, int(end_s * rate))
         data, rate = sf.read(str(p), start=int(start_s * rate), stop=stop, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise BadInput(str(p), f"not an audio file ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
+        raise BadInput(
+            str(p), f"not an audio file ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})"
+        ) from None
     return data.mean(axis=1), int(rate)
 
 
