@@ -7,6 +7,9 @@
   under 10 s on the project's 2-core machine;
 * ``worker_s``: the same through :class:`CompareJob` (a fresh worker
   process, numba loading its cache): what the user waits for;
+* ``analysis_cpu_s``, ``worker_cpu_s``: their CPU seconds (the analysis is
+  single-threaded, so on an idle machine wall time is about CPU time; the
+  wall times grow with whatever else the box runs, ``load_avg_1min``);
 * per synthesized song (:func:`stemtui.bench.compare_synth.cases`): the
   reference's note segmentation scored with ``mir_eval`` (onsets within
   50 ms, pitch within 50 cents, no offsets), and how well the known errors
@@ -44,18 +47,32 @@ def _warm() -> None:
 
 def analysis_time_60s(worker: bool = False) -> float:
     """Seconds :func:`compare_take` takes on a 60-s take (warm); ``worker``: end to end through the worker."""
+    return _timed(worker)[0]
+
+
+def _timed(worker: bool) -> tuple[float, float]:
+    """Wall and CPU seconds of one comparison of a 60-s take (CPU: ours, or the worker's)."""
     c = long_case()
     if worker:
         from stemtui.core.analysis.comparejob import CompareJob
 
         job = CompareJob.from_arrays(c.ref, c.take, c.sr, c.take_start_s, "bench", "ref")
+        cpu0 = _children_cpu()
         t = time.perf_counter()
         job.run()
-        return time.perf_counter() - t
+        return time.perf_counter() - t, _children_cpu() - cpu0
     _warm()
+    cpu0 = time.process_time()
     t = time.perf_counter()
     compare_take(c.ref, c.take, c.sr, c.take_start_s, "bench", "ref")
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - cpu0
+
+
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def segmentation_scores(case: SynthCase) -> dict[str, float]:
@@ -109,8 +126,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object")
     args = ap.parse_args(argv)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    analysis_s = analysis_time_60s()
-    worker_s = analysis_time_60s(worker=True)
+    analysis_s, analysis_cpu = _timed(worker=False)
+    worker_s, worker_cpu = _timed(worker=True)
+    load = os.getloadavg()[0]
     songs = []
     for c in cases():
         res = compare_take(c.ref, c.take, c.sr, c.take_start_s, "1", "ref")
@@ -121,6 +139,10 @@ def main(argv: list[str]) -> int:
         "take_s": 60.0,
         "analysis_s": round(analysis_s, 2),
         "worker_s": round(worker_s, 2),
+        # CPU seconds do not grow with the load the other processes put on the box.
+        "analysis_cpu_s": round(analysis_cpu, 2),
+        "worker_cpu_s": round(worker_cpu, 2),
+        "load_avg_1min": round(load, 2),
         "target_s": 10.0,
         "songs": songs,
     }
@@ -128,7 +150,10 @@ def main(argv: list[str]) -> int:
         print(json.dumps(out))
         return 0
     print(f"take comparison on {machine}")
-    print(f"  60-s take: {analysis_s:.2f} s analysis, {worker_s:.2f} s through the worker (target < 10 s)")
+    print(
+        f"  60-s take: {analysis_s:.2f} s analysis ({analysis_cpu:.2f} s CPU), {worker_s:.2f} s through the worker "
+        f"({worker_cpu:.2f} s CPU) at load {load:.1f} (target < 10 s)"
+    )
     for s in songs:
         me = s["mir_eval"]
         print(
