@@ -42,11 +42,10 @@ def pick_reference(against: str | None, take_reference: str, stems: list[str]) -
 def cmd_compare(args, settings) -> int:
     """Compare the take with the reference stem in the worker; print the summary or the JSON."""
     from stemtui.core.analysis.comparejob import CompareJob
-    from stemtui.core.takes.takestore import TakeStore
     from stemtui.core.timefmt import format_time
 
     entry = settings.store().resolve(args.song)
-    take = TakeStore(settings.data_dir).get(entry.id, args.take)
+    take = settings.takes_store().get(entry.id, args.take)
     reference = pick_reference(args.against, take.reference, list(entry.stems))
     result = CompareJob(entry.stem_path(reference), take.path, take.start_s, take.id, reference).run(timeout=None)
     if args.json:
