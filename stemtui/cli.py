@@ -174,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="end", metavar="T", help="end time (M:SS.mmm)")
     _common(p)
 
+    p = sub.add_parser("compare", help="compare a take with a stem, note by note (pitch in cents, timing in ms)")
+    p.add_argument("song", help="id prefix or part of the title")
+    p.add_argument("take", help="the take's id (see `stemtui takes SONG`)")
+    p.add_argument(
+        "--against", metavar="STEM", help="the stem to compare with (default: the one muted while recording, or vocals)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object: offset_ms, median_abs_cents, notes, ...")
+    _common(p)
+
     p = sub.add_parser("devices", help="list audio output devices")
     _common(p)
 
@@ -289,6 +298,7 @@ COMMANDS = {
     "play": "stemtui.commands.playback:cmd_play",
     "export": "stemtui.commands.playback:cmd_export",
     "devices": "stemtui.commands.playback:cmd_devices",
+    "compare": "stemtui.commands.compare_cmd:cmd_compare",
     "demo": "stemtui.commands.library_cmds:cmd_demo",
     "takes": "stemtui.commands.takes_cmds:cmd_takes",
     "": "stemtui.commands.library_cmds:cmd_app",

@@ -120,9 +120,7 @@ class RecorderRecording:
 
 def open_take_store(settings: Settings) -> TakeStore:
     """The takes store under ``settings.data_dir``."""
-    from stemtui.core.takes.takestore import TakeStore
-
-    return TakeStore(settings.data_dir)
+    return settings.takes_store()
 
 
 def song_with_takes(store: TakeStore, song: Song) -> tuple[list[Take], Song, list[str]]:
