@@ -13,8 +13,6 @@ import asyncio
 import numpy as np
 import pytest
 
-pytest.importorskip("stemtui.core.takes.recorder")
-
 from stemtui.core.library.catalog import demo_id
 from stemtui.core.takes.takestore import TakeStore
 from stemtui.settings import Settings
@@ -45,6 +43,7 @@ def tone(sr: int, seconds: float = 20.0) -> np.ndarray:
 
 
 def test_r_records_a_take_that_becomes_a_row_at_its_song_time(demo_store, null_engine, settings):
+    pytest.importorskip("stemtui.core.takes.recorder")
     app = make_app(demo_store, null_engine, settings, autoplay=False)
     store = TakeStore(settings.data_dir)
 
@@ -95,6 +94,7 @@ def test_r_records_a_take_that_becomes_a_row_at_its_song_time(demo_store, null_e
 
 
 def test_esc_discards_the_take_being_recorded(demo_store, null_engine, settings):
+    pytest.importorskip("stemtui.core.takes.recorder")
     app = make_app(demo_store, null_engine, settings, autoplay=False)
     store = TakeStore(settings.data_dir)
 
@@ -121,8 +121,6 @@ def test_esc_discards_the_take_being_recorded(demo_store, null_engine, settings)
 
 def test_compare_key_runs_the_analysis_and_opens_the_view(demo_store, null_engine, settings, tmp_path):
     import soundfile as sf
-
-    pytest.importorskip("stemtui.core.analysis.comparejob")
 
     entry = demo_store.get(demo_id())
     song = demo_store.open(entry, block=True)
@@ -162,6 +160,8 @@ def test_compare_key_runs_the_analysis_and_opens_the_view(demo_store, null_engin
 
 def test_the_count_in_plays_first_and_is_not_in_the_take(demo_store, null_engine, settings):
     from stemtui.core.analysis.beats import BeatGrid
+
+    pytest.importorskip("stemtui.core.takes.recorder")
 
     app = make_app(demo_store, null_engine, settings, autoplay=False)
     store = TakeStore(settings.data_dir)
