@@ -194,12 +194,13 @@ def timing_line(r: CompareResult, width: int, selected: int | None = None) -> Te
 def _label_row(r, span, w, gutter: str, label, sel: tuple[int, int] | None) -> Text:
     """One row: ``▏`` where each note starts, its label after it where there is room."""
     cells: list[tuple[str, str]] = [(" ", "")] * w
-    for n in r.notes:
-        a, _ = note_cols(n, span, w)
+    starts = [note_cols(n, span, w)[0] for n in r.notes]
+    for a in starts:
         cells[a] = ("▏", EDGE)
+    # A label goes after its note's edge only where it fits whole (a cut label would misread).
+    for n, a in zip(r.notes, starts, strict=True):
         body, style = label(n)
         free = a + 1
-        # The label may run past the note, but never over the next note's edge or label.
         end = free + len(body)
         if end <= w and all(c == " " for c, _ in cells[free:end]):
             for k, ch in enumerate(body):

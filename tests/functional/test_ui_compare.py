@@ -176,3 +176,13 @@ def test_compare_view_with_no_notes_says_so(demo_store, null_engine):
         await wait_for(pilot, lambda: app.screen is player, what="the player")
 
     run(app, scenario)
+
+
+def test_a_label_that_does_not_fit_its_place_is_left_out_never_cut():
+    notes = [(1.0, 1.08, 60.0, 31.0, 40.0), (1.08, 2.0, 62.0, -12.0, -8.0), (2.0, 3.0, 64.0, 5.0, 2.0)]
+    r = make_result(notes=notes, end=3.0)
+    cents = pitch_lines(r, 45, 4)[-1].plain
+    words = [w for w in cents.replace("▏", " ").split() if w != "cents"]
+    assert words == ["-12", "+5"]  # the first note is one cell wide: "+31" would run into the next edge
+    timing = [w for w in timing_line(r, 45).plain.replace("▏", " ").split() if w != "ms"]
+    assert timing == ["-8", "+2"]
