@@ -101,6 +101,37 @@ def separation_in_progress() -> SeparationRun:
     return run
 
 
+def compared_take(store: Store, settings: Settings):
+    """The demo's vocals from 0:04 to 0:14, "sung" off pitch here and there and 40 ms late, compared for real.
+
+    The take is the vocals stem resynthesized in 1.2-s pieces, each shifted by
+    its own few cents (librosa), imported as a take and run through the real
+    comparison job. Returns the :class:`CompareResult`.
+    """
+    import librosa
+    import numpy as np
+    import soundfile as sf
+
+    from stemtui.core.analysis.comparejob import CompareJob
+    from stemtui.core.library.catalog import demo_id
+
+    entry = store.get(demo_id())
+    song = store.open(entry, block=True)
+    sr = song.sample_rate
+    vocals = song.stem("vocals")[4 * sr : 14 * sr].mean(axis=1)
+    piece = round(1.2 * sr)
+    cents = (5, 35, -25, 0, 45, -10, 10, 30, 0)
+    parts = [
+        librosa.effects.pitch_shift(vocals[i : i + piece], sr=sr, n_steps=c / 100.0)
+        for i, c in zip(range(0, len(vocals), piece), cents, strict=False)
+    ]
+    take = np.concatenate([np.zeros(round(0.04 * sr), np.float32), *parts])
+    wav = Path(settings.data_dir).parent / "sung.wav"
+    sf.write(str(wav), take, sr)
+    t = settings.takes_store().import_file(entry.id, wav, 4.0, sr, entry.frames, name="verse")
+    return CompareJob(entry.stem_path("vocals"), t.path, t.start_s, t.id, "vocals").run()
+
+
 async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
     """Let the app run until ``predicate()`` holds."""
     loop = asyncio.get_running_loop()
@@ -111,8 +142,13 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
         await pilot.pause(0.02)
 
 
-async def shoot(settings: Settings, store: Store, size: tuple[int, int], shots: dict[str, str]) -> list[Path]:
-    """Run the app at ``size`` and save the shots named in ``shots`` (key -> file stem)."""
+async def shoot(
+    settings: Settings, store: Store, size: tuple[int, int], shots: dict[str, str], result=None
+) -> list[Path]:
+    """Run the app at ``size`` and save the shots named in ``shots`` (key -> file stem).
+
+    ``result``: the comparison the ``compare`` shot shows.
+    """
     saved: list[Path] = []
     app = StemtuiApp(
         settings, store=store, engine_factory=lambda: Engine(null=True), start_dir=ROOT, install_demo=False
@@ -156,6 +192,13 @@ async def shoot(settings: Settings, store: Store, size: tuple[int, int], shots: 
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         save("help")
+        if result is not None and "compare" in shots:
+            await pilot.press("escape", "space")
+            player.takes.show_comparison(result)
+            await wait_for(pilot, lambda: getattr(app.screen, "ready", False))
+            await pilot.press("down", "down", "down", "down")  # the sharpest note, shaded in the lanes
+            await pilot.pause(0.2)
+            save("compare")
     return saved
 
 
@@ -208,9 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HOME"] = tmp
         store = demo_store(Path(tmp) / ".cache" / "stemtui", extra=True)
         shots = {"library": "library", "separation": "separation", "player": "player", "help": "help"}
+        shots["compare"] = "compare"
         # A fresh practice-state folder per size: each shot starts from defaults.
         settings = Settings.under(tmp, cache_dir=store.root, data_dir=Path(tmp) / "data-wide")
-        saved = asyncio.run(shoot(settings, store, (120, 34), shots))
+        # The comparison's take lives in its own data folder: the player shots show no take.
+        result = compared_take(store, settings.replace(data_dir=Path(tmp) / "data-takes"))
+        saved = asyncio.run(shoot(settings, store, (120, 34), shots, result))
         shots = {"library": "library-80x24", "separation": "separation-80x24", "player": "player-80x24"}
         settings = settings.replace(data_dir=Path(tmp) / "data-80x24")
         saved += asyncio.run(shoot(settings, store, (80, 24), shots))

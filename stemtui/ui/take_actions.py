@@ -25,6 +25,7 @@ from stemtui.core.takes.takemix import is_take_row, take_id_of, take_row
 from stemtui.ui.fmt import fall, fmt_length, fmt_take
 from stemtui.ui.guard import guarded
 from stemtui.ui.takeseams import begin_recording, open_take_store, run_compare, song_with_takes
+from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.rec_indicator import RecordIndicator, RecState
 from stemtui.ui.widgets.titlebar import TitleBar
 
@@ -154,6 +155,8 @@ class TakeControl:
         counts = f"{mixer.stem_count - n} stems" + (f" · {n} take{'s' if n > 1 else ''}" if n else "")
         self.screen.query_one("#song-title", TitleBar).note = f"{counts} · {fmt_length(mixer.song.duration)}"
         self.screen.run_worker(table.set_stems(list(mixer.song.names), labels), group="stem-rows")
+        reminder = self.screen.query_one("#cheatsheet", KeyReminder)
+        reminder.full = KeyReminder.fits(*self.screen.size, len(mixer.song.names))  # a take's row takes room
 
     # -- polling (the screen's 20 Hz tick) -----------------------------------------
     def poll(self, dt: float) -> None:

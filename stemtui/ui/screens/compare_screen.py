@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from stemtui.core.analysis.comparison import CompareResult, NoteResult
 from stemtui.ui.compare_draw import (
+    BOTH,
     REF,
     TAKE,
     note_row,
@@ -64,12 +65,14 @@ class TimingLane(Widget):
 
 
 def legend() -> Text:
-    """``⣀ reference  ⣀ your take`` in the lanes' colours."""
+    """``⣉⣉ reference  ⣉⣉ your take  ⣉⣉ both`` in the lanes' colours."""
     text = Text(" ")
     text.append("⣉⣉ ", style=REF)
     text.append("reference  ", style="dim")
     text.append("⣉⣉ ", style=TAKE)
-    text.append("your take", style="dim")
+    text.append("your take  ", style="dim")
+    text.append("⣉⣉ ", style=BOTH)
+    text.append("both (within a dot)", style="dim")
     return text
 
 

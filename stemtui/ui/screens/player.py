@@ -151,7 +151,8 @@ class PlayerScreen(TakeKeys, PracticeKeys, Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_resize(self) -> None:
-        self.query_one("#cheatsheet", KeyReminder).full = self.size.height >= 34
+        stems = len(self.query_one("#stems", StemTable).names)
+        self.query_one("#cheatsheet", KeyReminder).full = KeyReminder.fits(*self.size, stems)
 
     def on_mount(self) -> None:
         self.view = view = PlayerView(self)

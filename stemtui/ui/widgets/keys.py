@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import zip_longest
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
@@ -35,8 +36,20 @@ COMPACT = [
 ]
 
 
+#: The player's rows besides the stem rows and the key table: title, the panels' borders and
+#: headers, the transport's three lines, the table's border and margin, status line, footer.
+OTHER_ROWS = 15
+
+
 class KeyReminder(Static):
     """Four lines of reminders, or every player key in two columns on tall terminals."""
+
+    @classmethod
+    def fits(cls, width: int, height: int, stems: int) -> bool:
+        """Whether every key fits in a ``width`` × ``height`` player showing ``stems`` rows (takes too)."""
+        console = Console(width=max(20, width - 4))
+        lines = len(console.render_lines(cls.full_table(), console.options))
+        return height >= OTHER_ROWS + stems + lines
 
     full: reactive[bool] = reactive(False)
     """Show every player key (a bordered two-column table) instead of four lines."""
