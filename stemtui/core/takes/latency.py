@@ -1,0 +1,147 @@
+"""Latency: where an input frame sits in song time, and the stored calibration.
+
+The recorder maps a take's first frame to song time from PortAudio's stream
+times (:mod:`.capture`): the dac time of an output block already includes
+the output latency, the adc time of an input block the input latency. What
+neither accounts for (a converter's own delay, a speaker-to-microphone
+distance, a driver that reports times badly) is the *calibration*: a
+correction in seconds per (output device, input device) pair, measured by
+``stemtui calibrate`` and added to every take's start.
+
+:class:`CalibrationStore` keeps them in ``<data_dir>/calibration.json``
+(versioned, written atomically). :func:`measure_offset` finds, by
+cross-correlation, how late a recording of a known signal came back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stemtui.core.library.stemfiles import fsync_path
+
+__all__ = ["CALIBRATION_FILE", "CalibrationStore", "calibration_song", "find_anchor", "measure_offset", "song_time_of"]
+
+CALIBRATION_FILE = "calibration.json"
+VERSION = 1
+
+
+def _key(output: str, input_: str) -> str:
+    return f"{output} -> {input_}"
+
+
+class CalibrationStore:
+    """Round-trip corrections per device pair under ``data_dir``."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.path = Path(data_dir) / CALIBRATION_FILE
+
+    def _read(self) -> dict:
+        try:
+            doc = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(doc, dict) or doc.get("version") != VERSION or not isinstance(doc.get("pairs"), dict):
+            return {}
+        return doc["pairs"]
+
+    def get(self, output: str, input_: str) -> float:
+        """The correction in seconds for the pair (0 if never calibrated)."""
+        entry = self._read().get(_key(output, input_))
+        try:
+            return float(entry["offset_ms"]) / 1000.0 if isinstance(entry, dict) else 0.0
+        except (KeyError, TypeError, ValueError):
+            return 0.0
+
+    def set(self, output: str, input_: str, offset_s: float, confidence: float = 0.0) -> None:
+        """Store the pair's correction: temp file in the same folder, fsync, rename."""
+        pairs = self._read()
+        pairs[_key(output, input_)] = {
+            "offset_ms": round(offset_s * 1000.0, 3),
+            "confidence": round(float(confidence), 3),
+            "measured": round(time.time(), 1),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".calibration.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"version": VERSION, "pairs": pairs}, fh, indent=2)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            fsync_path(self.path.parent)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def find_anchor(anchors: np.ndarray, at: float, tempo: float = 1.0) -> np.ndarray | None:
+    """The anchor row to map time ``at`` through: a steadily playing block nearest to it in time.
+
+    Steady: the song advanced by the block's length times ``tempo`` (not
+    paused, not counting in, no loop wrap or seek inside the block).
+    """
+    if anchors.shape[0] == 0:
+        return None
+    steady = np.abs(anchors[:, 1] - anchors[:, 3] * tempo) <= max(2.0, 0.01 * tempo * float(anchors[0, 3]))
+    steady &= anchors[:, 1] > 0
+    if not steady.any():
+        return None
+    rows = anchors[steady]
+    return rows[int(np.argmin(np.abs(rows[:, 2] - at)))]
+
+
+def song_time_of(anchor: np.ndarray, at: float, sample_rate: int, tempo: float = 1.0) -> float:
+    """The song time (s) heard at stream time ``at``, extrapolated from one anchor."""
+    return float(anchor[0]) / sample_rate + (at - float(anchor[2])) * tempo
+
+
+def measure_offset(recorded: np.ndarray, reference: np.ndarray, max_lag: int) -> tuple[int, float]:
+    """How many frames later ``reference`` appears in ``recorded`` (negative: earlier), and the match quality.
+
+    Both mono float arrays at one rate, ``recorded[k]`` meant to hold
+    ``reference[k]``. Cross-correlation by FFT over lags within
+    ``±max_lag``; the quality is the normalised correlation at the peak
+    (1: identical up to gain).
+    """
+    r = np.asarray(recorded, dtype=np.float64)
+    x = np.asarray(reference, dtype=np.float64)
+    n = min(r.shape[0], x.shape[0])
+    if n == 0:
+        return 0, 0.0
+    r, x = r[:n], x[:n]
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    corr = np.fft.irfft(np.fft.rfft(r, size) * np.conj(np.fft.rfft(x, size)), size)
+    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
+    vals = np.concatenate([corr[: max_lag + 1], corr[size - max_lag :]])
+    i = int(np.argmax(vals))
+    lag = int(lags[i])
+    a = r[lag:] if lag >= 0 else r[: n + lag]
+    b = x[: n - lag] if lag >= 0 else x[-lag:]
+    denom = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return lag, (float(np.dot(a, b)) / denom if denom > 0 else 0.0)
+
+
+def calibration_song(sample_rate: int, seconds: float = 6.0) -> Any:
+    """A song of clicks at irregular times (no periodic ambiguity for the cross-correlation), 0.5 s of silence first."""
+    from stemtui.core.audio.song import Song, SongMeta
+
+    n = int(seconds * sample_rate)
+    x = np.zeros((n, 2), dtype=np.float32)
+    rng = np.random.default_rng(7)
+    burst = int(0.004 * sample_rate)
+    env = np.hanning(burst).astype(np.float32)
+    t = 0.5
+    while t < seconds - 0.5:
+        i = int(t * sample_rate)
+        x[i : i + burst] += (rng.standard_normal(burst).astype(np.float32) * env * 0.5)[:, None]
+        t += 0.25 + 0.2 * float(rng.random())
+    return Song(["click"], x[None], sample_rate, SongMeta("calibration clicks", source="calibrate"))
