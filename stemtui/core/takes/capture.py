@@ -175,6 +175,11 @@ class InputCapture:
         self.last_error: str | None = None
         # [adc time of ring frame 0, 1 once set, time.monotonic() - PortAudio's stream time]
         self._first = np.zeros(3, dtype=np.float64)
+        # Per block: [ring frame of its first frame, its adc time]; a stall or
+        # a dropped block breaks the ring's continuity, so the writer maps
+        # the take through an anchor near the song's start, not frame 0's.
+        self.anchors = np.zeros((ANCHORS, 2), dtype=np.float64)
+        self._n = np.zeros(1, dtype=np.int64)
         self.latency = 0.0  # PortAudio's reported input latency, s
         self._stream: Any = None
         self._thread: threading.Thread | None = None
@@ -219,18 +224,22 @@ class InputCapture:
         if status is not None and status.input_overflow:
             self._counts[0] += 1
         self._counts[1] += 1
+        if time_info is None:
+            adc = time.monotonic() - frames / self.sample_rate  # the null input: the block just ended
+        else:
+            adc = time_info.inputBufferAdcTime
+            if adc <= 0.0:  # a host API that does not report it
+                adc = time_info.currentTime - self.latency - frames / self.sample_rate
         if not self._first[1]:
-            now = time.monotonic()
-            if time_info is None:
-                adc = now - frames / self.sample_rate
-            else:
-                self._first[2] = now - time_info.currentTime
-                adc = time_info.inputBufferAdcTime
-                if adc <= 0.0:
-                    adc = time_info.currentTime - self.latency - frames / self.sample_rate
+            if time_info is not None:
+                self._first[2] = time.monotonic() - time_info.currentTime
             self._first[0] = adc
             self._first[1] = 1.0
-        self.ring.write(indata)
+        row = self.anchors[self._n[0] % ANCHORS]
+        row[0] = self.ring.written
+        row[1] = adc
+        if self.ring.write(indata):
+            self._n[0] += 1
 
     def start(self) -> None:
         """Open and start the stream.
@@ -258,6 +267,15 @@ class InputCapture:
         except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
             self._stream = None
             raise NoInputDevice(f"{self.device.name}: cannot open input ({exc})") from None
+
+    def anchors_snapshot(self, monotonic: bool = False) -> np.ndarray:
+        """The input anchors so far, oldest first (a copy), on the chosen clock (see :meth:`first_adc`)."""
+        n = int(self._n[0])
+        a = self.anchors.copy()
+        a = a[:n] if n <= ANCHORS else np.concatenate([a[n % ANCHORS :], a[: n % ANCHORS]])
+        if monotonic:
+            a[:, 1] += self._first[2]
+        return a
 
     def _null_loop(self) -> None:
         f, ch = self.blocksize, self.channels

@@ -245,19 +245,30 @@ class Recorder:
         return self.capture.first_adc(monotonic=bool(self.engine.null))
 
     def _find_start(self, final: bool) -> float | None:
-        adc = self._first_adc()
-        if adc is None:
+        """The song time of the ring's frame 0 (uncompensated), or ``None`` while it can't be told.
+
+        Through a pair of anchors close in time: the first steady output
+        block at or after the input's first frame, and the input block
+        nearest to it (so an input stall or a dropped block before then
+        does not shift the take).
+        """
+        first = self._first_adc()
+        if first is None:
             return None
         mixer = self.engine.mixer
         tempo = float(mixer.tempo) if mixer is not None else 1.0
-        anchors = self.clock.snapshot()
-        row = find_anchor(anchors, adc, tempo)
+        outs = self.clock.snapshot()
+        row = find_anchor(outs[outs[:, 2] >= first], first, tempo) if outs.shape[0] else None
+        if row is None:
+            row = find_anchor(outs, first, tempo)
         if row is None:
             if not final:
                 return None
             pos = mixer.position if mixer is not None else 0
             return pos / self.sample_rate  # the song never played steadily: where it stands
-        return song_time_of(row, adc, self.sample_rate, tempo)
+        ins = self.capture.anchors_snapshot(monotonic=bool(self.engine.null))
+        frame, adc = ins[int(np.argmin(np.abs(ins[:, 1] - row[2])))]
+        return song_time_of(row, float(adc), self.sample_rate, tempo) - float(frame) / self.sample_rate * tempo
 
     def _drain(self) -> None:
         ring = self.capture.ring
