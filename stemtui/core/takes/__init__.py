@@ -2,7 +2,8 @@
 
 Lives here: :mod:`.takestore` (:class:`~.takestore.Take`, :class:`~.takestore.TakeStore`:
 takes per song under the data dir, versioned manifests, atomic writes,
-recovery of a take whose process died mid-recording), and the recorder
+recovery of a take whose process died mid-recording; :mod:`.takefiles`
+holds its manifest and audio-file helpers), and the recorder
 (input ring filled in the audio callback, a writer thread that saves it,
 latency compensation and calibration).
 
