@@ -132,14 +132,16 @@ def cmd_calibrate(args, settings) -> int:
 
 
 def _calibrate(args, settings) -> int:
+    import numpy as np
+
     from stemtui.core.audio.engine import Engine
     from stemtui.core.errors import NoOutputDevice, StemtuiError
-    from stemtui.core.takes.latency import CalibrationStore, calibration_song, measure_offset
+    from stemtui.core.takes.latency import CalibrationStore, calibration_song, click_offset
     from stemtui.core.takes.recorder import MemorySink, Recorder
 
     engine = Engine(device=args.device)
     try:
-        song = calibration_song(44100)
+        song, clicks = calibration_song(44100)
         mixer = engine.load(song)
         if engine.notice:
             raise NoOutputDevice(engine.notice)
@@ -148,6 +150,7 @@ def _calibrate(args, settings) -> int:
             raise NoOutputDevice("calibrate needs a real output and input (not the null device)")
         sr = mixer.sample_rate
         song = mixer.song  # resampled to the device's rate if need be
+        clicks = [round(c * sr / 44100) for c in clicks]
         mixer.start_at(0, playing=False)
         rec = Recorder(engine, MemorySink(), device, channels=1, min_start_s=0.0)
         rec.start()
@@ -169,10 +172,15 @@ def _calibrate(args, settings) -> int:
     start_s, data = got
     ref = song.data.sum(axis=0)[:, 0]
     s0 = round(start_s * sr)
-    lag, quality = measure_offset(data[:, 0], ref[s0 : s0 + data.shape[0]], max_lag=sr // 4)
-    if quality < 0.3:
+    # The recording placed at its song time, against the clicks' own frames.
+    rec = np.zeros(ref.shape[0], dtype=np.float32)
+    skip = max(0, -s0)  # frames from before the song's start
+    n = max(0, min(data.shape[0] - skip, ref.shape[0] - max(s0, 0)))
+    rec[max(s0, 0) : max(s0, 0) + n] = data[skip : skip + n, 0]
+    lag, quality = click_offset(rec, ref, clicks, sr)
+    if quality < 0.5:
         raise StemtuiError(
-            f"{device.name}: the clicks did not come back (match {quality:.2f}); "
+            f"{device.name}: the clicks did not come back clearly ({quality * 100:.0f}% agree); "
             "use a loopback, or hold the microphone near the speaker and turn the volume up"
         )
     offset = -lag / sr  # the recording sat `lag` frames later than its uncorrected start said
@@ -180,7 +188,7 @@ def _calibrate(args, settings) -> int:
     store.set(engine.device_name, device.name, offset, quality)
     _progress_line(
         f"{engine.device_name} → {device.name}: correction {offset * 1000:+.1f} ms"
-        f" (match {quality:.2f}) stored in {store.path}",
+        f" ({quality * 100:.0f}% of the clicks agree) stored in {store.path}",
         final=True,
     )
     print(f"{offset * 1000:+.1f}")

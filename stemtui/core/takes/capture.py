@@ -268,6 +268,10 @@ class InputCapture:
             self._stream = None
             raise NoInputDevice(f"{self.device.name}: cannot open input ({exc})") from None
 
+    @property
+    def anchor_count(self) -> int:
+        return int(self._n[0])
+
     def anchors_snapshot(self, monotonic: bool = False) -> np.ndarray:
         """The input anchors so far, oldest first (a copy), on the chosen clock (see :meth:`first_adc`)."""
         n = int(self._n[0])

@@ -27,7 +27,7 @@ import numpy as np
 
 from stemtui.core.library.stemfiles import fsync_path
 
-__all__ = ["CALIBRATION_FILE", "CalibrationStore", "calibration_song", "find_anchor", "measure_offset", "song_time_of"]
+__all__ = ["CALIBRATION_FILE", "CalibrationStore", "calibration_song", "click_offset", "dominant", "find_anchor", "measure_offset", "song_time_of", "steady_mask"]
 
 CALIBRATION_FILE = "calibration.json"
 VERSION = 1
@@ -83,25 +83,48 @@ class CalibrationStore:
             raise
 
 
-def find_anchor(anchors: np.ndarray, at: float, tempo: float = 1.0) -> np.ndarray | None:
-    """The anchor row to map time ``at`` through: a steadily playing block nearest to it in time.
+def steady_mask(anchors: np.ndarray, tempo: float = 1.0) -> np.ndarray:
+    """Which song-clock anchors are of a steadily playing block.
 
     Steady: the song advanced by the block's length times ``tempo`` (not
     paused, not counting in, no loop wrap or seek inside the block).
     """
     if anchors.shape[0] == 0:
-        return None
-    steady = np.abs(anchors[:, 1] - anchors[:, 3] * tempo) <= max(2.0, 0.01 * tempo * float(anchors[0, 3]))
-    steady &= anchors[:, 1] > 0
+        return np.zeros(0, dtype=bool)
+    tol = np.maximum(2.0, 0.01 * tempo * anchors[:, 3])
+    return (np.abs(anchors[:, 1] - anchors[:, 3] * tempo) <= tol) & (anchors[:, 1] > 0)
+
+
+def find_anchor(anchors: np.ndarray, at: float, tempo: float = 1.0) -> np.ndarray | None:
+    """The steady anchor row (see :func:`steady_mask`) nearest in time to ``at``, or ``None``."""
+    steady = steady_mask(anchors, tempo)
     if not steady.any():
         return None
     rows = anchors[steady]
     return rows[int(np.argmin(np.abs(rows[:, 2] - at)))]
 
 
-def song_time_of(anchor: np.ndarray, at: float, sample_rate: int, tempo: float = 1.0) -> float:
-    """The song time (s) heard at stream time ``at``, extrapolated from one anchor."""
-    return float(anchor[0]) / sample_rate + (at - float(anchor[2])) * tempo
+def dominant(values: np.ndarray, width: float = 0.001) -> float:
+    """The median of the largest cluster of ``values`` (within ``width`` of the most common one).
+
+    A clock offset sampled over a take: an output underrun or a dropped
+    input block shifts it for the rest of the take, and the take is placed
+    by the offset that held longest; the median of that cluster removes the
+    timestamps' jitter.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("no values")
+    bins = np.round(v / (width / 2)).astype(np.int64)
+    uniq, counts = np.unique(bins, return_counts=True)
+    # Count each bin with its neighbours, so a cluster split over two bins still wins.
+    score = counts.copy()
+    for d in (-2, -1, 1, 2):
+        idx = np.searchsorted(uniq, uniq + d)
+        ok = (idx < uniq.size) & (uniq[np.minimum(idx, uniq.size - 1)] == uniq + d)
+        score[ok] += counts[idx[ok]]
+    centre = uniq[int(np.argmax(score))] * (width / 2)
+    return float(np.median(v[np.abs(v - centre) <= width]))
 
 
 def measure_offset(recorded: np.ndarray, reference: np.ndarray, max_lag: int) -> tuple[int, float]:
@@ -130,8 +153,8 @@ def measure_offset(recorded: np.ndarray, reference: np.ndarray, max_lag: int) ->
     return lag, (float(np.dot(a, b)) / denom if denom > 0 else 0.0)
 
 
-def calibration_song(sample_rate: int, seconds: float = 6.0) -> Any:
-    """A song of clicks at irregular times (no periodic ambiguity for the cross-correlation), 0.5 s of silence first."""
+def calibration_song(sample_rate: int, seconds: float = 8.0) -> tuple[Any, list[int]]:
+    """A song of clicks at irregular times, 0.5 s of silence first, and the clicks' frames."""
     from stemtui.core.audio.song import Song, SongMeta
 
     n = int(seconds * sample_rate)
@@ -139,9 +162,33 @@ def calibration_song(sample_rate: int, seconds: float = 6.0) -> Any:
     rng = np.random.default_rng(7)
     burst = int(0.004 * sample_rate)
     env = np.hanning(burst).astype(np.float32)
+    clicks = []
     t = 0.5
     while t < seconds - 0.5:
         i = int(t * sample_rate)
         x[i : i + burst] += (rng.standard_normal(burst).astype(np.float32) * env * 0.5)[:, None]
-        t += 0.25 + 0.2 * float(rng.random())
-    return Song(["click"], x[None], sample_rate, SongMeta("calibration clicks", source="calibrate"))
+        clicks.append(i)
+        t += 0.3 + 0.2 * float(rng.random())
+    return Song(["click"], x[None], sample_rate, SongMeta("calibration clicks", source="calibrate")), clicks
+
+
+def click_offset(recorded: np.ndarray, reference: np.ndarray, clicks: list[int], sample_rate: int) -> tuple[int, float]:
+    """The median lag (frames) of the clicks in ``recorded`` against ``reference``, and the share of clicks that agree.
+
+    Each click is matched on its own (a window of ±0.1 s), so a dropout or
+    an output underrun shifts only the clicks after it from the median, not
+    the whole estimate. Agreeing: within 1 ms of the median.
+    """
+    m = int(0.1 * sample_rate)
+    lags = []
+    for c in clicks:
+        if c - m < 0 or c + m > min(recorded.shape[0], reference.shape[0]):
+            continue
+        lag, q = measure_offset(recorded[c - m : c + m], reference[c - m : c + m], m)
+        if q > 0.5:
+            lags.append(lag)
+    if not lags:
+        return 0, 0.0
+    med = int(np.median(lags))
+    agree = sum(abs(x - med) <= sample_rate // 1000 for x in lags) / len(clicks)
+    return med, float(agree)

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from stemtui.core.takes.capture import InputCapture, InputDevice, SongClock
-from stemtui.core.takes.latency import find_anchor, song_time_of
+from stemtui.core.takes.capture import ANCHORS, InputCapture, InputDevice, SongClock
+from stemtui.core.takes.latency import dominant, steady_mask
 
 __all__ = ["MemorySink", "Recorder", "StoreSink", "TakeSink"]
 
@@ -42,6 +42,8 @@ __all__ = ["MemorySink", "Recorder", "StoreSink", "TakeSink"]
 SYNC_S = 1.0
 #: How often the writer wakes up.
 POLL_S = 0.02
+#: Steady output blocks the take's provisional start is told from (~0.2 s).
+FIRST_BLOCKS = 16
 
 
 class TakeSink(Protocol):
@@ -163,6 +165,11 @@ class Recorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._begun = False
+        self._skipped = 0
+        self._out: list[float] = []
+        self._in: list[float] = []
+        self._out_seen = self._in_seen = 0
+        self._tempo = 1.0
 
     # -- the app's view --------------------------------------------------------
     @property
@@ -240,35 +247,51 @@ class Recorder:
             self.error = exc
             self.done.set()
 
-    def _first_adc(self) -> float | None:
-        # The null output's clock is time.monotonic(); a device's, PortAudio's.
-        return self.capture.first_adc(monotonic=bool(self.engine.null))
-
-    def _find_start(self, final: bool) -> float | None:
-        """The song time of the ring's frame 0 (uncompensated), or ``None`` while it can't be told.
-
-        Through a pair of anchors close in time: the first steady output
-        block at or after the input's first frame, and the input block
-        nearest to it (so an input stall or a dropped block before then
-        does not shift the take).
-        """
-        first = self._first_adc()
-        if first is None:
-            return None
+    # -- where the take sits in song time ---------------------------------------
+    # Each steady output block gives out = song s - dac time * tempo, each
+    # input block inp = ring frame / rate - adc time; the song time of ring
+    # frame 0 is then out - inp * tempo. Both are sampled all along the take.
+    def _collect(self) -> None:
+        """Gather the clocks' new anchors as offsets (writer thread)."""
         mixer = self.engine.mixer
         tempo = float(mixer.tempo) if mixer is not None else 1.0
-        outs = self.clock.snapshot()
-        row = find_anchor(outs[outs[:, 2] >= first], first, tempo) if outs.shape[0] else None
-        if row is None:
-            row = find_anchor(outs, first, tempo)
-        if row is None:
+        n = self.clock.count
+        new = min(n - self._out_seen, ANCHORS)
+        self._out_seen = n
+        if new > 0:
+            rows = self.clock.snapshot()[-new:]
+            rows = rows[steady_mask(rows, tempo)]
+            self._out.extend((rows[:, 0] / self.sample_rate - rows[:, 2] * tempo).tolist())
+        n = self.capture.anchor_count
+        new = min(n - self._in_seen, ANCHORS)
+        self._in_seen = n
+        if new > 0:
+            rows = self.capture.anchors_snapshot(monotonic=bool(self.engine.null))[-new:]
+            self._in.extend((rows[:, 0] / self.sample_rate - rows[:, 1]).tolist())
+        self._tempo = tempo
+
+    def _song_time_of_frame0(self, final: bool) -> float | None:
+        """The uncompensated song time of the ring's frame 0, or ``None`` while it can't be told.
+
+        At the start (``final`` false) from the first steady output blocks
+        once there are :data:`FIRST_BLOCKS`; at the end from the offsets that
+        held longest over the take (:func:`~.latency.dominant`).
+        """
+        if not self._in:
+            return None
+        if not self._out:
             if not final:
                 return None
-            pos = mixer.position if mixer is not None else 0
-            return pos / self.sample_rate  # the song never played steadily: where it stands
-        ins = self.capture.anchors_snapshot(monotonic=bool(self.engine.null))
-        frame, adc = ins[int(np.argmin(np.abs(ins[:, 1] - row[2])))]
-        return song_time_of(row, float(adc), self.sample_rate, tempo) - float(frame) / self.sample_rate * tempo
+            mixer = self.engine.mixer
+            return (mixer.position if mixer is not None else 0) / self.sample_rate  # never played steadily
+        if final:
+            out, inp = dominant(np.array(self._out)), dominant(np.array(self._in))
+        else:
+            if len(self._out) < FIRST_BLOCKS and not self._stop.is_set():
+                return None
+            out = float(np.median(self._out[:FIRST_BLOCKS]))
+            inp = float(np.median(self._in[-4 * FIRST_BLOCKS :]))
+        return out - inp * self._tempo
 
     def _drain(self) -> None:
         ring = self.capture.ring
@@ -278,20 +301,19 @@ class Recorder:
         last_sync = time.monotonic()
         while True:
             stopping = self._stop.is_set()
+            self._collect()
             n = ring.read_into(chunk)
             if not self._begun:
                 if n:
                     pending.append(chunk[:n].copy())
-                # Wait for an anchor after the input's first frame (the song is
-                # playing by then), unless 30 s are held or we stop.
-                held = sum(p.shape[0] for p in pending)
-                urgent = stopping or held > 30 * self.sample_rate
-                raw = self._find_start(final=urgent) if (urgent or self.clock.count) else None
-                if raw is not None and (urgent or self._anchor_after_input()):
+                urgent = stopping or sum(p.shape[0] for p in pending) > 30 * self.sample_rate
+                raw = self._song_time_of_frame0(final=urgent)
+                if raw is not None:
                     self.raw_start_s = raw
                     start = raw + self.calibration_s
                     if self.min_start_s is not None and start < self.min_start_s:
                         skip = round((self.min_start_s - start) * self.sample_rate)
+                    self._skipped = skip
                     self.start_s = start + skip / self.sample_rate
                     self.sink.begin(self.start_s, self.sample_rate, self.channels)
                     self._begun = True
@@ -310,15 +332,12 @@ class Recorder:
                 break
             if n < chunk.shape[0]:
                 time.sleep(POLL_S)
-
-    def _anchor_after_input(self) -> bool:
-        """Whether the clock has a steady anchor at or after the input's first frame."""
-        adc = self._first_adc()
-        anchors = self.clock.snapshot()
-        if adc is None or anchors.shape[0] == 0:
-            return False
-        row = find_anchor(anchors[anchors[:, 2] >= adc], adc, float(getattr(self.engine.mixer, "tempo", 1.0)))
-        return row is not None
+        if self._begun:
+            # Placed by the clock offsets that held longest over the whole take.
+            raw = self._song_time_of_frame0(final=True)
+            if raw is not None:
+                self.raw_start_s = raw
+                self.start_s = raw + self.calibration_s + self._skipped / self.sample_rate
 
     def _emit(self, frames: np.ndarray, skip: int) -> int:
         """Write ``frames`` less the first ``skip`` and past ``max_frames``; the skip still to do."""
