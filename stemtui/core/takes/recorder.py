@@ -44,6 +44,8 @@ SYNC_S = 1.0
 POLL_S = 0.02
 #: Steady output blocks the take's provisional start is told from (~0.2 s).
 FIRST_BLOCKS = 16
+#: Input anchors either side in the running median of the input clock's offset.
+SMOOTH = 16
 
 
 class TakeSink(Protocol):
@@ -166,8 +168,8 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._begun = False
         self._skipped = 0
-        self._out: list[float] = []
-        self._in: list[float] = []
+        self._out: list[tuple[float, float]] = []  # (dac time, song s - dac time * tempo)
+        self._in: list[tuple[float, float]] = []  # (adc time, ring frame / rate - adc time)
         self._out_seen = self._in_seen = 0
         self._tempo = 1.0
 
@@ -252,7 +254,7 @@ class Recorder:
     # input block inp = ring frame / rate - adc time; the song time of ring
     # frame 0 is then out - inp * tempo. Both are sampled all along the take.
     def _collect(self) -> None:
-        """Gather the clocks' new anchors as offsets (writer thread)."""
+        """Gather the clocks' new anchors as ``(time, offset)`` pairs (writer thread)."""
         mixer = self.engine.mixer
         tempo = float(mixer.tempo) if mixer is not None else 1.0
         n = self.clock.count
@@ -261,21 +263,34 @@ class Recorder:
         if new > 0:
             rows = self.clock.snapshot()[-new:]
             rows = rows[steady_mask(rows, tempo)]
-            self._out.extend((rows[:, 0] / self.sample_rate - rows[:, 2] * tempo).tolist())
+            self._out.extend(zip(rows[:, 2].tolist(), (rows[:, 0] / self.sample_rate - rows[:, 2] * tempo).tolist()))
         n = self.capture.anchor_count
         new = min(n - self._in_seen, ANCHORS)
         self._in_seen = n
         if new > 0:
             rows = self.capture.anchors_snapshot(monotonic=bool(self.engine.null))[-new:]
-            self._in.extend((rows[:, 0] / self.sample_rate - rows[:, 1]).tolist())
+            self._in.extend(zip(rows[:, 1].tolist(), (rows[:, 0] / self.sample_rate - rows[:, 1]).tolist()))
         self._tempo = tempo
+
+    def _estimates(self, out: list[tuple[float, float]]) -> np.ndarray:
+        """Song time of ring frame 0 from each output anchor and the input anchor nearest it in time."""
+        o = np.array(out)
+        i = np.array(self._in)
+        if len(i) >= 2 * SMOOTH + 1:
+            # A running median over ~0.4 s: the adc times jitter by a few ms block to block.
+            win = np.lib.stride_tricks.sliding_window_view(i[:, 1], 2 * SMOOTH + 1)
+            i[SMOOTH:-SMOOTH, 1] = np.median(win, axis=1)
+        j = np.clip(np.searchsorted(i[:, 0], o[:, 0]), 1, len(i) - 1) if len(i) > 1 else np.zeros(len(o), int)
+        if len(i) > 1:
+            j = np.where(np.abs(i[j - 1, 0] - o[:, 0]) < np.abs(i[j, 0] - o[:, 0]), j - 1, j)
+        return o[:, 1] - i[j, 1] * self._tempo
 
     def _song_time_of_frame0(self, final: bool) -> float | None:
         """The uncompensated song time of the ring's frame 0, or ``None`` while it can't be told.
 
-        At the start (``final`` false) from the first steady output blocks
-        once there are :data:`FIRST_BLOCKS`; at the end from the offsets that
-        held longest over the take (:func:`~.latency.dominant`).
+        At the start (``final`` false) from the first :data:`FIRST_BLOCKS`
+        steady output blocks; at the end from all of them, by the value
+        that held longest over the take (:func:`~.latency.dominant`).
         """
         if not self._in:
             return None
@@ -285,13 +300,10 @@ class Recorder:
             mixer = self.engine.mixer
             return (mixer.position if mixer is not None else 0) / self.sample_rate  # never played steadily
         if final:
-            out, inp = dominant(np.array(self._out)), dominant(np.array(self._in))
-        else:
-            if len(self._out) < FIRST_BLOCKS and not self._stop.is_set():
-                return None
-            out = float(np.median(self._out[:FIRST_BLOCKS]))
-            inp = float(np.median(self._in[-4 * FIRST_BLOCKS :]))
-        return out - inp * self._tempo
+            return dominant(self._estimates(self._out))
+        if len(self._out) < FIRST_BLOCKS and not self._stop.is_set():
+            return None
+        return float(np.median(self._estimates(self._out[:FIRST_BLOCKS])))
 
     def _drain(self) -> None:
         ring = self.capture.ring
