@@ -126,7 +126,16 @@ def test_take_records_a_signal_played_into_the_input(pulse, mic, tmp_path):
     signal_file = tmp_path / "tone.raw"
     np.repeat(tone[:, None], 2, axis=1).tofile(signal_file)
     player = subprocess.Popen(
-        ["pacat", "-d", mic, "--format=float32le", f"--rate={SR}", "--channels=2", "--latency-msec=20", str(signal_file)],
+        [
+            "pacat",
+            "-d",
+            mic,
+            "--format=float32le",
+            f"--rate={SR}",
+            "--channels=2",
+            "--latency-msec=20",
+            str(signal_file),
+        ],
         env=pulse.env,
     )
     try:
@@ -153,7 +162,19 @@ def test_kill_9_mid_take_leaves_the_store_intact_and_the_take_recoverable(pulse,
     song_id = demo_id(tmp_path)
     folder = tmp_path / "data" / "takes" / song_id
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stemtui", "record", "demo", "--device", "pulse", "--input", "pulse", "--duration", "30"],
+        [
+            sys.executable,
+            "-m",
+            "stemtui",
+            "record",
+            "demo",
+            "--device",
+            "pulse",
+            "--input",
+            "pulse",
+            "--duration",
+            "30",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -198,7 +219,9 @@ def test_missing_input_device_is_one_line_and_playback_still_works(pulse, tmp_pa
     env = cli_env(pulse, tmp_path)
     r = stemtui(env, "record", "demo", "--device", "pulse", "--input", "no-such-mic", "--duration", "2")
     assert r.returncode == 2, r.stderr
-    assert r.stderr.strip().splitlines() == ["stemtui: --input no-such-mic: no input device by that name (see `stemtui devices`)"]
+    assert r.stderr.strip().splitlines() == [
+        "stemtui: --input no-such-mic: no input device by that name (see `stemtui devices`)"
+    ]
     # The pulse device exists, but its source does not: the input cannot open, exit 1.
     env = cli_env(pulse, tmp_path, PULSE_SOURCE="no_such_source")
     r = stemtui(env, "record", "demo", "--device", "pulse", "--input", "pulse", "--duration", "2")

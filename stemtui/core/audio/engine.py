@@ -92,9 +92,8 @@ class Engine:
         self._rt_tried = False
         #: Whether the audio thread got real-time scheduling (needs privileges).
         self.realtime = False
-        #: Called on the audio thread after each block is mixed, as
-        #: ``tap(frames, time_info)`` (``time_info`` is ``None`` on the null
-        #: stream); the recorder's song clock. Must not allocate or block.
+        #: ``tap(frames, time_info)``, called by the callback after each mixed block (the recorder's
+        #: song clock; ``time_info`` is ``None`` on the null stream). It must not allocate or block.
         self.tap: Any = None
 
     # -- stats -------------------------------------------------------------
@@ -370,7 +369,7 @@ class Engine:
             outdata.fill(0.0)
         else:
             mixer.process(outdata)
-            tap = self.tap
+            tap = self.tap  # read once: the recorder may clear it meanwhile
             if tap is not None:
                 tap(outdata.shape[0], time_info)
 

@@ -27,7 +27,16 @@ import numpy as np
 
 from stemtui.core.library.stemfiles import fsync_path
 
-__all__ = ["CALIBRATION_FILE", "CalibrationStore", "calibration_song", "click_offset", "dominant", "find_anchor", "measure_offset", "song_time_of", "steady_mask"]
+__all__ = [
+    "CALIBRATION_FILE",
+    "CalibrationStore",
+    "calibration_song",
+    "click_offset",
+    "dominant",
+    "find_anchor",
+    "measure_offset",
+    "steady_mask",
+]
 
 CALIBRATION_FILE = "calibration.json"
 VERSION = 1

@@ -263,13 +263,17 @@ class Recorder:
         if new > 0:
             rows = self.clock.snapshot()[-new:]
             rows = rows[steady_mask(rows, tempo)]
-            self._out.extend(zip(rows[:, 2].tolist(), (rows[:, 0] / self.sample_rate - rows[:, 2] * tempo).tolist()))
+            self._out.extend(
+                zip(rows[:, 2].tolist(), (rows[:, 0] / self.sample_rate - rows[:, 2] * tempo).tolist(), strict=True)
+            )
         n = self.capture.anchor_count
         new = min(n - self._in_seen, ANCHORS)
         self._in_seen = n
         if new > 0:
             rows = self.capture.anchors_snapshot(monotonic=bool(self.engine.null))[-new:]
-            self._in.extend(zip(rows[:, 1].tolist(), (rows[:, 0] / self.sample_rate - rows[:, 1]).tolist()))
+            self._in.extend(
+                zip(rows[:, 1].tolist(), (rows[:, 0] / self.sample_rate - rows[:, 1]).tolist(), strict=True)
+            )
         self._tempo = tempo
 
     def _estimates(self, out: list[tuple[float, float]]) -> np.ndarray:
