@@ -264,3 +264,31 @@ def test_calibrate_measures_the_loopback_and_record_applies_it(pulse, tmp_path):
     mix, _ = sf.read(out, dtype="float32")
     lags = lags_ms(store.read(take), mix, take.start_s, max_lag=SR // 2)
     assert abs(float(np.median(lags)) - 250.0) <= 5.0, f"take placed {lags} ms late, expected 250"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 0), (signal.SIGTERM, 128 + signal.SIGTERM)])
+def test_sigint_or_sigterm_mid_take_keeps_the_take(pulse, tmp_path, sig, code):
+    env = cli_env(pulse, tmp_path)
+    song_id = demo_id(tmp_path)
+    part = tmp_path / "data" / "takes" / song_id / "1.part.f32"
+    cmd = [sys.executable, "-m", "stemtui", "record", "demo", "--device", "pulse", "--input", "pulse"]
+    proc = subprocess.Popen(
+        [*cmd, "--duration", "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (part.exists() and part.stat().st_size >= 2 * SR * 2 * 4):
+            assert time.monotonic() < deadline and proc.poll() is None, "no 2 s of take reached the disk"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == code, err
+    assert out.strip() == "1"
+    take = TakeStore(tmp_path / "data").get(song_id, "1")
+    assert 2 * SR <= take.frames < 20 * SR
+    assert not list(part.parent.glob("*.part.*"))
+    assert "Traceback" not in err
