@@ -153,10 +153,12 @@ def song_of(seconds: float) -> Song:
 SMeta = SongMeta("test")
 
 
-def record_null(sink, seconds: float, feed=None, start_frame: int = SR, **kw):
+def record_null(sink, seconds: float, feed=None, start_frame: int = SR, loop=None, **kw):
     engine = Engine(null=True)
     try:
         mixer = engine.load(song_of(10))
+        if loop is not None:
+            mixer.set_loop(*loop)
         mixer.start_at(start_frame, playing=False)
         rec = Recorder(engine, sink, None, feed=feed, min_start_s=start_frame / SR, max_frames=int(seconds * SR), **kw)
         rec.start()
@@ -183,6 +185,18 @@ def test_null_input_take_is_the_fed_signal_trimmed_to_the_song_start():
     # The head start the input had (opened before playback) is what was trimmed.
     assert 0 < lag < 2 * SR
     assert rec.overflows == 0
+
+
+def test_a_take_over_a_loop_is_placed_where_it_began_not_on_a_later_pass():
+    """Song time jumps back at each wrap: the take is placed by the pass it started in."""
+    rng = np.random.default_rng(2)
+    feed = rng.standard_normal((6 * SR, 1)).astype(np.float32)
+    # Start 0.7 s into a 1-s loop: a short first pass, then full ones.
+    _, (start_s, data) = record_null(
+        MemorySink(), 3.0, feed=feed, start_frame=int(1.2 * SR), loop=(SR // 2, 3 * SR // 2)
+    )
+    assert data.shape[0] == 3 * SR
+    assert start_s == pytest.approx(1.2, abs=0.002)
 
 
 def test_null_recorder_writes_a_take_into_the_store(tmp_path):

@@ -172,6 +172,7 @@ class Recorder:
         self._in: list[tuple[float, float]] = []  # (adc time, ring frame / rate - adc time)
         self._out_seen = self._in_seen = 0
         self._tempo = 1.0
+        self._jumped = False
 
     # -- the app's view --------------------------------------------------------
     @property
@@ -260,9 +261,22 @@ class Recorder:
         n = self.clock.count
         new = min(n - self._out_seen, ANCHORS)
         self._out_seen = n
-        if new > 0:
+        if new > 0 and not self._jumped:
             rows = self.clock.snapshot()[-new:]
-            rows = rows[steady_mask(rows, tempo)]
+            steady = steady_mask(rows, tempo)
+            if self._out or steady.any():
+                # Once the song played steadily, a block that is not steady is
+                # a loop wrap, a seek or a pause: song time jumps there, and
+                # the take is placed by what came before it.
+                start = 0 if self._out else int(np.argmax(steady))
+                broken = np.flatnonzero(~steady[start:])
+                if broken.size:
+                    self._jumped = True
+                    rows = rows[start : start + int(broken[0])]
+                else:
+                    rows = rows[start:]
+            else:
+                rows = rows[:0]
             self._out.extend(
                 zip(rows[:, 2].tolist(), (rows[:, 0] / self.sample_rate - rows[:, 2] * tempo).tolist(), strict=True)
             )
@@ -305,7 +319,7 @@ class Recorder:
             return (mixer.position if mixer is not None else 0) / self.sample_rate  # never played steadily
         if final:
             return dominant(self._estimates(self._out))
-        if len(self._out) < FIRST_BLOCKS and not self._stop.is_set():
+        if len(self._out) < FIRST_BLOCKS and not (self._stop.is_set() or self._jumped):
             return None
         return float(np.median(self._estimates(self._out[:FIRST_BLOCKS])))
 
