@@ -75,6 +75,23 @@ def _sep_flags(p: argparse.ArgumentParser, device_flags: tuple[str, ...] = ("--c
     )
 
 
+def _takes_parser(sub) -> None:
+    p = sub.add_parser("takes", help="list, import, rename and remove a song's takes (your recordings)")
+    p.add_argument("song", help="id prefix or part of the title")
+    p.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    _common(p)
+    acts = p.add_subparsers(dest="takes_action", metavar="ACTION", prog="stemtui takes SONG")
+    a = acts.add_parser("import", help="add a take recorded elsewhere, its t=0 at song time T")
+    a.add_argument("file", metavar="FILE")
+    a.add_argument("--at", required=True, metavar="T", help="song time of the file's start (M:SS.mmm)")
+    a.add_argument("--name", metavar="N", help="the take's name (default: take ID)")
+    a = acts.add_parser("rm", help="delete a take")
+    a.add_argument("id", metavar="ID")
+    a = acts.add_parser("rename", help="rename a take")
+    a.add_argument("id", metavar="ID")
+    a.add_argument("name", metavar="NAME")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used for the README's CLI section)."""
     parser = argparse.ArgumentParser(
@@ -125,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rm", help="remove a song from the library (damaged ones too)")
     p.add_argument("song")
+    p.add_argument("--with-takes", action="store_true", help="remove its takes too (kept by default)")
     _common(p)
+
+    _takes_parser(sub)
 
     p = sub.add_parser("play", help="play a song (or separate a file while playing it) headless")
     p.add_argument("song")
@@ -167,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="measure and store the output-to-input round trip for recording")
     p.add_argument("--input", metavar="DEV", help="input device (a loopback, or a microphone near the speaker)")
     p.add_argument("--device", metavar="D", help="output device name or index")
+    _common(p)
+
+    p = sub.add_parser("compare", help="compare a take with a stem, note by note (pitch in cents, timing in ms)")
+    p.add_argument("song", help="id prefix or part of the title")
+    p.add_argument("take", help="the take's id (see `stemtui takes SONG`)")
+    p.add_argument(
+        "--against", metavar="STEM", help="the stem to compare with (default: the one muted while recording, or vocals)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object: offset_ms, median_abs_cents, notes, ...")
     _common(p)
 
     p = sub.add_parser("devices", help="list audio output devices")
@@ -239,11 +268,13 @@ def _quiet_stdout() -> None:
 
 def _sweep_at_start(settings) -> None:
     """Remove what dead processes left: export parts in the current folder (the default export
-    target) and practice-save temp files. (The store sweeps its temp entries when it opens.)"""
+    target), practice-save temp files, and takes being recorded by a process that died.
+    (The store sweeps its temp entries when it opens.)"""
     from stemtui.core.library.safeio import sweep_parts
 
     sweep_parts(".")
     settings.practice_store()  # sweeps on opening
+    settings.takes_store().recover()  # takes of recordings killed mid-take: finished or removed, one line each
 
 
 def _os_error(exc: OSError, settings) -> int:
@@ -284,7 +315,9 @@ COMMANDS = {
     "devices": "stemtui.commands.playback:cmd_devices",
     "record": "stemtui.commands.recording:cmd_record",
     "calibrate": "stemtui.commands.recording:cmd_calibrate",
+    "compare": "stemtui.commands.compare_cmd:cmd_compare",
     "demo": "stemtui.commands.library_cmds:cmd_demo",
+    "takes": "stemtui.commands.takes_cmds:cmd_takes",
     "": "stemtui.commands.library_cmds:cmd_app",
 }
 

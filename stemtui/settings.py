@@ -4,7 +4,8 @@
 flags) or by anything else that starts stemtui (:meth:`Settings.from_env`),
 and handed on explicitly: to the commands, the app, its screens, the
 :class:`~stemtui.core.library.store.Store` (``cache_dir``) and the
-:class:`~stemtui.core.library.practice.PracticeStore` (``data_dir``).
+:class:`~stemtui.core.library.practice.PracticeStore` and the
+:class:`~stemtui.core.takes.takestore.TakeStore` (``data_dir``).
 
 Each value comes from the first of: a flag, the environment, the default
 (platformdirs' user dirs for the folders). This module is the only one
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from stemtui.core.library.practice import PracticeStore
     from stemtui.core.library.store import Store
+    from stemtui.core.takes.takestore import TakeStore
 
 APP_NAME = "stemtui"
 #: Env: the song store (the CLI's ``--cache-dir``).
@@ -182,3 +184,9 @@ class Settings:
         from stemtui.core.library.practice import PracticeStore
 
         return PracticeStore(self.data_dir)
+
+    def takes_store(self) -> TakeStore:
+        """The takes (the user's recordings) under :attr:`data_dir`."""
+        from stemtui.core.takes.takestore import TakeStore
+
+        return TakeStore(self.data_dir)

@@ -18,6 +18,7 @@ BENCHES = {
     "tempo": "stemtui.bench.bench_tempo",
     "soak": "stemtui.bench.bench_soak",
     "takes": "stemtui.bench.bench_takes",
+    "compare": "stemtui.bench.bench_compare",
 }
 
 

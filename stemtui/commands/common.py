@@ -9,25 +9,67 @@ def _split(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+def open_song_with_takes(store, takes, entry, block: bool = False):
+    """Open a stored song with its takes appended as ``take:ID`` rows (in the mix at 0 dB).
+
+    ``store`` is the song :class:`~stemtui.core.library.store.Store`, ``takes``
+    the :class:`~stemtui.core.takes.takestore.TakeStore`. A take that cannot
+    be read is left out, with a one-line warning on stderr.
+    """
+    from stemtui.core.library.catalog import open_song
+
+    return add_takes(open_song(store, entry, block=block), takes)
+
+
+def add_takes(song, takes):
+    """``song`` with its takes from ``takes`` (a TakeStore) appended; warnings on stderr."""
+    from stemtui.core.takes.takemix import song_with_takes
+
+    song, problems = song_with_takes(song, takes)
+    for line in problems:
+        _progress_line(f"warning: {line}", final=True)
+    return song
+
+
+def mix_index(song, name: str) -> int:
+    """The row of a stem or a take (``take:ID``) named in a mix flag.
+
+    Raises:
+        BadInput: No such stem, or no such take of this song.
+    """
+    from stemtui.core.errors import BadInput
+    from stemtui.core.takes.takemix import is_take_row
+
+    try:
+        return song.index(name)
+    except BadInput:
+        if not is_take_row(name):
+            raise
+        have = [n for n in song.names if is_take_row(n)]
+        raise BadInput(name, f"no such take of this song (it has: {', '.join(have) or 'no takes'})") from None
+
+
 def apply_mix_flags(mixer, args) -> None:
     """Apply --mute/--solo/--volume/--master/--loop to a mixer.
 
+    Stems and takes (``take:ID``) alike.
+
     Raises:
-        BadInput: For an unknown stem or a malformed value.
+        BadInput: For an unknown stem or take, or a malformed value.
     """
     from stemtui.core.errors import BadInput
     from stemtui.core.timefmt import parse_gain, parse_loop
 
     song = mixer.song
     for name in _split(args.mute):
-        mixer.set_mute(song.index(name), True)
+        mixer.set_mute(mix_index(song, name), True)
     for name in _split(args.solo):
-        mixer.set_solo(song.index(name), True)
+        mixer.set_solo(mix_index(song, name), True)
     for item in args.volume:
         name, sep, value = item.partition("=")
         if not sep:
             raise BadInput(f"--volume {item}", "expected STEM=GAIN, e.g. drums=-6dB")
-        mixer.set_volume(song.index(name.strip()), parse_gain(value, f"--volume {name}"))
+        mixer.set_volume(mix_index(song, name.strip()), parse_gain(value, f"--volume {name}"))
     if args.master:
         mixer.set_master(parse_gain(args.master, "--master"))
     if args.loop:

@@ -74,6 +74,11 @@ def cmd_rm(args, settings) -> int:
     e = store.resolve(args.song, allow_damaged=True)
     store.remove(e)
     print(f"removed {e.id[:8]}  {e.title}")
+    from stemtui.commands.takes_cmds import rm_takes
+
+    line = rm_takes(settings, e.id, bool(getattr(args, "with_takes", False)))
+    if line:
+        print(line)
     return 0
 
 

@@ -15,19 +15,32 @@ from stemtui.commands.common import (
 
 
 def _open_for_mix(args, settings, block: bool):
-    from stemtui.core.library.catalog import find_song, open_song
+    from stemtui.commands.common import open_song_with_takes
+    from stemtui.core.library.catalog import find_song
 
     store = settings.store()
     entry = find_song(store, args.song)
-    return open_song(store, entry, block=block)
+    return open_song_with_takes(store, settings.takes_store(), entry, block=block)
 
 
 def _song_for_play(args, settings):
-    """The song to play, and the separation job feeding it (or ``None``).
+    """The song to play with its takes, and the separation job feeding it (or ``None``).
 
     An audio file that is not in the cache yet is separated while it plays:
     playback starts on the first finished chunk.
     """
+    from stemtui.commands.common import add_takes
+
+    song, job = _song_or_job(args, settings)
+    try:
+        return add_takes(song, settings.takes_store()), job
+    except BaseException:
+        if job is not None:
+            job.discard()
+        raise
+
+
+def _song_or_job(args, settings):
     from pathlib import Path
 
     from stemtui.commands.common import separation_options
@@ -122,7 +135,7 @@ def _play(args, settings) -> int:
         # start-up stall, ~1-2 s on PulseAudio, is not counted; waiting for
         # the first separated chunk or the beat grid happened before).
         t0 = max(played, engine.wait_started(timeout=5.0) or played)
-        muted = [n for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
+        muted = [mixer.song.label(n) for i, n in enumerate(mixer.song.names) if not mixer.audible(i)]
         tag = f"  [muted: {', '.join(muted)}]" if muted else ""
         if tempo != 1.0 or semitones:
             tag += f"  [{tempo * 100:.0f}%{f', {semitones:+d} st' if semitones else ''}]"
@@ -219,7 +232,7 @@ def _export(args, settings, chan) -> int:
         audible = [mixer.audible(i) for i in range(len(song.names))]
         name = backing_name(
             song.title,
-            song.names,
+            [song.label(n) for n in song.names],
             audible,
             tempo,
             semitones,

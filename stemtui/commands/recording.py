@@ -54,24 +54,22 @@ def _record(args, settings) -> int:
     from stemtui.core.library.safeio import Terminated
     from stemtui.core.takes.latency import CalibrationStore
     from stemtui.core.takes.recorder import Recorder, StoreSink
-    from stemtui.core.takes.takestore import TakeStore
+    from stemtui.core.takes.takemix import is_take_row
     from stemtui.core.timefmt import format_time, parse_time
 
     start = parse_time(args.start, "--from") if args.start else None
     if args.duration is not None and args.duration <= 0:
         raise BadInput(f"--duration {args.duration}", "must be positive")
     tempo, semitones = practice_flags(args)
-    song = _open_for_mix(args, settings, block=True)
-    takes = TakeStore(settings.data_dir)
-    for line in takes.recover(song.id):
-        _progress_line(line, final=True)
+    song = _open_for_mix(args, settings, block=True)  # with its takes (a killed take was recovered at start)
+    takes = settings.takes_store()
     engine = Engine(device=args.device)
     beat = rec = None
     code = 0
     try:
         mixer, beat = prepare_playback(args, settings, engine, song, start, tempo, semitones)
         device = _input_device(args, engine)
-        reference = next((n for n in _split(args.mute) if n in song.names), "")
+        reference = next((n for n in _split(args.mute) if n in song.names and not is_take_row(n)), "")
         sr = mixer.sample_rate
         cal = CalibrationStore(settings.data_dir).get(engine.device_name, device.name) if device else 0.0
         rec = Recorder(

@@ -95,7 +95,8 @@ def test_loopback_take_lines_up_with_the_exported_mix(pulse, tmp_path):
     audio = TakeStore(tmp_path / "data").read(take)
 
     out = tmp_path / "mix.wav"
-    e = stemtui(env, "export", "demo", "--mute", "vocals", "-o", str(out))
+    # The same mix: the take itself (now a row of the song) left out.
+    e = stemtui(env, "export", "demo", "--mute", "vocals", "--mute", f"take:{take_id}", "-o", str(out))
     assert e.returncode == 0, e.stderr
     mix, sr = sf.read(out, dtype="float32")
     assert sr == SR
@@ -260,7 +261,7 @@ def test_calibrate_measures_the_loopback_and_record_applies_it(pulse, tmp_path):
     take = store.get(song_id, r.stdout.strip())
     assert take.start_s == pytest.approx(2.0, abs=0.15)  # trimmed to --from, then placed by the clocks
     out = tmp_path / "mix.wav"
-    assert stemtui(env, "export", "demo", "-o", str(out)).returncode == 0
+    assert stemtui(env, "export", "demo", "--mute", f"take:{take.id}", "-o", str(out)).returncode == 0
     mix, _ = sf.read(out, dtype="float32")
     lags = lags_ms(store.read(take), mix, take.start_s, max_lag=SR // 2)
     assert abs(float(np.median(lags)) - 250.0) <= 5.0, f"take placed {lags} ms late, expected 250"

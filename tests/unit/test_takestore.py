@@ -258,6 +258,8 @@ def test_finishing_a_take_on_a_full_disk_is_one_line_and_stores_nothing(tmp_path
         part = store.begin(SID, 1.0, SR, 1)
         noise = np.random.default_rng(1).standard_normal(SR * 2).astype(np.float32) * 0.3
         noise.tofile(part.audio)
+        # As if its recorder had died: the next start's recovery tries it too.
+        (part.audio.parent / "2.part.json").write_text(json.dumps({**part.to_json(), "pid": 999999999}))
         filler = fill(data)
         with pytest.raises(WriteFailed) as err:
             store.finish(part)
@@ -268,7 +270,9 @@ def test_finishing_a_take_on_a_full_disk_is_one_line_and_stores_nothing(tmp_path
         assert litter(data) == [] and not (data / "takes" / SID / "2.flac").exists()
         assert json.loads(manifest.read_bytes())["takes"] == json.loads(before)["takes"]
         assert [t.id for t in store.takes(SID)] == ["1"]
+        [line] = store.recover()
+        assert line.startswith(f"take 2 of {SID}: interrupted recording not recovered (") and "no space left" in line
+        assert line.endswith(": kept for the next start") and part.audio.stat().st_size == noise.nbytes
         filler.unlink()
         # The recording was kept: the next start recovers it.
-        (part.audio.parent / "2.part.json").write_text(json.dumps({**part.to_json(), "pid": 999999999}))
         assert store.recover() == [f"take 2 of {SID}: recovered 2.0 s of an interrupted recording"]

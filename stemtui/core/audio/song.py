@@ -112,6 +112,8 @@ class Song:
         self.load_error: str | None = None
         #: A file holding ``data`` that other processes can map, or ``None``.
         self.shared_path: str | None = getattr(data, "filename", None)
+        #: Display names of rows whose name is an address (``take:1`` -> ``take 1``); see :meth:`label`.
+        self.labels: dict[str, str] = {}
         if self._available[0] >= data.shape[1]:
             self.complete.set()
 
@@ -220,6 +222,10 @@ class Song:
                 return i
         raise BadInput(name, f"no such stem (this song has: {', '.join(self.names)})")
 
+    def label(self, name: str) -> str:
+        """What to show for a row: its label (a take's name) or the name itself."""
+        return self.labels.get(name, name)
+
     def resampled(self, sample_rate: int) -> Song:
         """A copy at another sample rate (soxr, high quality), done once at load."""
         if sample_rate == self.sample_rate:
@@ -231,7 +237,9 @@ class Song:
             for i in range(len(self.names))
         ]
         data = np.ascontiguousarray(np.stack(rows))
-        return Song(self.names, data, sample_rate, self.meta, self.id)
+        song = Song(self.names, data, sample_rate, self.meta, self.id)
+        song.labels = dict(self.labels)
+        return song
 
     def __repr__(self) -> str:
         return f"Song({self.title!r}, stems={self.names}, {self.duration:.1f}s @ {self.sample_rate} Hz)"

@@ -283,8 +283,9 @@ class TakeStore:
     def finish(self, part: PartInfo, start_s: float | None = None, name: str | None = None) -> Take:
         """Turn a recorded ``.part`` into a finished take (``start_s`` corrected for latency if given).
 
-        Up to the last whole frame. The ``.part`` files are removed only once the
-        take is stored; on a full disk they stay (:meth:`recover` retries later).
+        Call it once the recorder has closed ``part.audio``; it keeps up to the
+        last whole frame. The ``.part`` files are removed only once the take is
+        stored; on a full disk they stay (:meth:`recover` retries later).
 
         Raises:
             BadInput: Nothing was recorded (the part is removed).
@@ -353,10 +354,15 @@ class TakeStore:
             self._drop_part(folder, tid)  # finished, killed before the clean-up
             return None
         try:
-            take = self.finish(part)
-        except BadInput:
+            whole = part.audio.stat().st_size // (4 * part.channels)
+        except OSError:
+            whole = 0
+        if whole == 0:
+            self.discard(part)
             return f"take {tid} of {song}: interrupted before any audio was recorded: removed"
-        except Exception as exc:  # noqa: BLE001 -- a full disk must not stop the app from starting
+        try:
+            take = self.finish(part)
+        except Exception as exc:  # noqa: BLE001 -- a full or read-only disk must not stop the app from starting
             return f"take {tid} of {song}: interrupted recording not recovered ({exc}): kept for the next start"
         return f"take {tid} of {song}: recovered {take.duration_s:.1f} s of an interrupted recording"
 
