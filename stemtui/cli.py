@@ -174,6 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="end", metavar="T", help="end time (M:SS.mmm)")
     _common(p)
 
+    p = sub.add_parser("record", help="play the mix and record one take over it; prints the take's id")
+    p.add_argument("song")
+    _mix_flags(p)
+    p.add_argument("--input", metavar="DEV", help="input device name or index (default: the default input; null)")
+    p.add_argument("--device", metavar="D", help="output device name or index (see `stemtui devices`)")
+    p.add_argument("--from", dest="start", metavar="T", help="start at time T (M:SS.mmm)")
+    p.add_argument("--duration", type=float, metavar="S", help="record S seconds (default: to the end or Ctrl-C)")
+    p.add_argument("--count-in", type=int, default=0, metavar="N", help="N clicks before the take starts")
+    _common(p)
+
+    p = sub.add_parser("calibrate", help="measure and store the output-to-input round trip for recording")
+    p.add_argument("--input", metavar="DEV", help="input device (a loopback, or a microphone near the speaker)")
+    p.add_argument("--device", metavar="D", help="output device name or index")
+    _common(p)
+
     p = sub.add_parser("compare", help="compare a take with a stem, note by note (pitch in cents, timing in ms)")
     p.add_argument("song", help="id prefix or part of the title")
     p.add_argument("take", help="the take's id (see `stemtui takes SONG`)")
@@ -298,6 +313,8 @@ COMMANDS = {
     "play": "stemtui.commands.playback:cmd_play",
     "export": "stemtui.commands.playback:cmd_export",
     "devices": "stemtui.commands.playback:cmd_devices",
+    "record": "stemtui.commands.recording:cmd_record",
+    "calibrate": "stemtui.commands.recording:cmd_calibrate",
     "compare": "stemtui.commands.compare_cmd:cmd_compare",
     "demo": "stemtui.commands.library_cmds:cmd_demo",
     "takes": "stemtui.commands.takes_cmds:cmd_takes",

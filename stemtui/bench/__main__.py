@@ -17,6 +17,7 @@ BENCHES = {
     "startup": "stemtui.bench.bench_startup",
     "tempo": "stemtui.bench.bench_tempo",
     "soak": "stemtui.bench.bench_soak",
+    "takes": "stemtui.bench.bench_takes",
     "compare": "stemtui.bench.bench_compare",
 }
 

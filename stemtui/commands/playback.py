@@ -73,11 +73,42 @@ def cmd_play(args, settings) -> int:
         return _play(args, settings)
 
 
+def prepare_playback(args, settings, engine, song, start: float | None, tempo: float, semitones: int):
+    """Load ``song`` into ``engine`` and make it ready to play, paused: ``(mixer, beat grid wait or None)``.
+
+    The mix flags, a missing device (``NoOutputDevice``), the first audio, the
+    metronome (waiting for the grid before a count-in), the start (``start``
+    seconds, else the loop's start, else 0) and the tempo. Shared by ``play``
+    and ``record``.
+    """
+    from stemtui.core.errors import NoOutputDevice
+    from stemtui.core.library.stemfiles import wait_first_audio
+
+    mixer = engine.load(song)
+    apply_mix_flags(mixer, args)  # bad flags are reported before a missing device
+    if engine.notice:
+        raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
+    wait_first_audio(mixer.song, timeout=600)
+    beat = apply_metronome_flags(mixer, args, settings.practice_store(), background=True)
+    try:
+        if beat is not None and beat.count:
+            beat.wait()  # a count-in comes first: the grid must be there before playback
+        a, _, on = mixer.loop
+        first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
+        mixer.start_at(first, playing=False)
+        if tempo != 1.0 or semitones:
+            mixer.set_tempo(tempo, semitones)  # the song itself plays until the stretched audio is ready (< 1 s)
+    except BaseException:
+        if beat is not None:
+            beat.cancel()  # the caller never sees it
+        raise
+    return mixer, beat
+
+
 def _play(args, settings) -> int:
     from stemtui.core.audio.devicewatch import GIVE_UP_S
     from stemtui.core.audio.engine import Engine
-    from stemtui.core.errors import BadInput, NoOutputDevice
-    from stemtui.core.library.stemfiles import wait_first_audio
+    from stemtui.core.errors import BadInput
     from stemtui.core.timefmt import format_time, parse_time
 
     start = parse_time(args.start, "--from") if args.start else None
@@ -96,19 +127,7 @@ def _play(args, settings) -> int:
         problems.extend(lines)
 
     try:
-        mixer = engine.load(song)
-        apply_mix_flags(mixer, args)  # bad flags are reported before a missing device
-        if engine.notice:
-            raise NoOutputDevice(engine.notice + " — `stemtui export` works without one")
-        wait_first_audio(mixer.song, timeout=600)
-        beat = apply_metronome_flags(mixer, args, settings.practice_store(), background=True)
-        if beat is not None and beat.count:
-            beat.wait()  # a count-in comes first: the grid must be there before playback
-        a, _, on = mixer.loop
-        first = round(start * mixer.sample_rate) if start is not None else (a if on else 0)
-        mixer.start_at(first, playing=False)
-        if tempo != 1.0 or semitones:
-            mixer.set_tempo(tempo, semitones)  # the song itself plays until the stretched audio is ready (< 1 s)
+        mixer, beat = prepare_playback(args, settings, engine, song, start, tempo, semitones)
         mixer.play()  # from paused: a count-in plays first
         played = time.monotonic()
         # --duration counts from when playback began, or from when audio

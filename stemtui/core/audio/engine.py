@@ -92,6 +92,9 @@ class Engine:
         self._rt_tried = False
         #: Whether the audio thread got real-time scheduling (needs privileges).
         self.realtime = False
+        #: ``tap(frames, time_info)``, called by the callback after each mixed block (the recorder's
+        #: song clock; ``time_info`` is ``None`` on the null stream). It must not allocate or block.
+        self.tap: Any = None
 
     # -- stats -------------------------------------------------------------
     @property
@@ -152,6 +155,12 @@ class Engine:
     def take_device_events(self) -> list[tuple[str, str]]:
         """``(severity, line)`` about the device (lost, back, still gone) since the last call."""
         return self.watch.take_events()
+
+    @property
+    def output_latency(self) -> float:
+        """PortAudio's reported output latency of the open stream, in s (0 for the null stream)."""
+        stream = self._stream
+        return float(stream.latency) if stream is not None else 0.0
 
     @property
     def callback_errors(self) -> int:
@@ -329,7 +338,7 @@ class Engine:
         ``CallbackStop``/``CallbackAbort`` pass, to end the stream on purpose.
         """
         try:
-            self._run_callback(outdata, status)
+            self._run_callback(outdata, status, time_info)
         except self._passthrough as exc:
             self._end_reason = f"{type(exc).__name__} in the audio callback"
             raise
@@ -345,7 +354,7 @@ class Engine:
         if mixer is not None:
             mixer.recover()
 
-    def _run_callback(self, outdata, status) -> None:
+    def _run_callback(self, outdata, status, time_info) -> None:
         if not self._rt_tried:
             # Once, on the audio thread itself: ask for real-time scheduling so
             # a busy machine (a separation on every core) can't delay us.
@@ -360,6 +369,9 @@ class Engine:
             outdata.fill(0.0)
         else:
             mixer.process(outdata)
+            tap = self.tap  # read once: the recorder may clear it meanwhile
+            if tap is not None:
+                tap(outdata.shape[0], time_info)
 
     def stop_stream(self) -> None:
         """Stop and close the current stream, if any."""
