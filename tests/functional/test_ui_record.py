@@ -143,7 +143,11 @@ def test_compare_key_runs_the_analysis_and_opens_the_view(demo_store, null_engin
         picker = app.screen
         assert picker.stems == ["vocals", "drums", "bass", "chords"]
         await pilot.press("enter")  # the highlighted stem: vocals
+        bar = player.query_one("#rec")
+        await wait_for(pilot, lambda: bar.note.startswith("comparing"), what="the progress notice")
+        assert bar.has_class("-active")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), timeout=90, what="the comparison")
+        assert bar.note == ""
         view = app.screen
         r = view.result
         assert r.take_id == take.id and r.reference == "vocals"
