@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -337,9 +338,13 @@ class StemtuiApp(App[int]):
             yield SystemCommand("Play / pause", "Start or stop playback (space)", screen.action_toggle_play)
             yield SystemCommand("Reset the mix", "Unmute, unsolo, every volume to 0 dB (0)", screen.action_reset_mix)
             yield SystemCommand(
-                "Type a loop", "Set the loop as START-END, e.g. 0:30.250-0:45 (:)", screen.action_type_loop
+                "Type a loop",
+                "Set the loop as START-END, e.g. 0:30.250-0:45 (:)",
+                partial(screen.action_loop, "type_loop"),
             )
-            yield SystemCommand("Clear the loop", "Forget the loop points (backspace)", screen.action_clear_loop)
+            yield SystemCommand(
+                "Clear the loop", "Forget the loop points (backspace)", partial(screen.action_loop, "clear")
+            )
             yield SystemCommand("Back to the library", "Leave the player (q)", screen.action_back)
         if isinstance(screen, LibraryScreen):
             yield SystemCommand(

@@ -2,7 +2,7 @@
 
 :class:`PracticeControl` is a helper the
 :class:`~stemtui.ui.screens.player.PlayerScreen` owns; the screen's
-``action_*`` methods (from the :class:`PracticeKeys` mixin) delegate to it. Tempo and pitch changes go to
+``practice(name, ...)`` action delegates to it. Tempo and pitch changes go to
 :meth:`Mixer.set_tempo`, which renders ahead in worker processes: the key
 returns at once and the change is heard well within a second. The beat grid
 for the click and count-in comes from the saved state, the drums (estimated
@@ -49,30 +49,6 @@ def describe_practice(tempo: float, semitones: int, grid: BeatGrid | None, click
     if count_in:
         parts.append(f"count-in {count_in}")
     return " · ".join(parts)
-
-
-class PracticeKeys:
-    """The player's practice actions (a mixin): each delegates to :attr:`practice_keys`."""
-
-    practice_keys: PracticeControl
-
-    def action_tempo(self, steps: int) -> None:
-        self.practice_keys.tempo(steps)
-
-    def action_transpose(self, steps: int) -> None:
-        self.practice_keys.transpose(steps)
-
-    def action_tap(self) -> None:
-        self.practice_keys.tap()
-
-    def action_toggle_click(self) -> None:
-        self.practice_keys.toggle_click()
-
-    def action_count_in(self) -> None:
-        self.practice_keys.count_in()
-
-    def action_export(self) -> None:
-        self.practice_keys.export()
 
 
 class PracticeControl:

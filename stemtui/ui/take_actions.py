@@ -1,16 +1,15 @@
-"""The player's take keys: record, stop, discard, compare, rename and delete takes.
+"""The player's take keys: record, stop, discard, compare, rename, delete.
 
 :class:`TakeControl` is a helper the
 :class:`~stemtui.ui.screens.player.PlayerScreen` owns (made in its
-``__init__``, started in ``on_mount``, closed in ``on_unmount``);
-:class:`TakeKeys` gives the screen the ``action_*`` methods, which only
-delegate. ``R`` starts a take: the count-in plays first (as for playback),
-then the backing, while the recorder copies the input. ``R`` or ``space``
-stops it: the take is saved, and the song is opened again with the take
-appended as a stem (``take:ID``), the mix and playhead kept. ``esc``
-discards it. On a take's row, ``C`` compares it with a stem (in a worker
-process) and opens the comparison view; a note picked there is looped.
-``F2`` renames a take, ``x`` deletes it.
+``__init__``, started in ``on_mount``, closed in ``on_unmount``); the
+screen's ``take(name)`` action only delegates to it. ``R`` starts a take:
+the count-in plays first (as for playback), then the backing, while the
+recorder copies the input. ``R`` or ``space`` stops it: the take is saved,
+and the song is opened again with the take appended as a stem (``take:ID``),
+the mix and playhead kept. ``esc`` discards it. On a take's row, ``C``
+compares it with a stem (in a worker process) and opens the comparison view;
+a note picked there is looped. ``F2`` renames a take, ``x`` deletes it.
 """
 
 from __future__ import annotations
@@ -48,33 +47,6 @@ log = logging.getLogger("stemtui.ui")
 
 #: Seconds of song either side of a note looped from the comparison view.
 NOTE_MARGIN_S = 0.25
-
-
-class TakeKeys:
-    """The player's take actions (a mixin): each delegates to :attr:`takes`."""
-
-    takes: TakeControl
-
-    def action_back(self) -> None:
-        """The screen's own: back to the library."""
-        raise NotImplementedError
-
-    def action_escape(self) -> None:
-        """``esc``: discard the take being recorded, else back to the library (as ``q``)."""
-        if not self.takes.discard():
-            self.action_back()
-
-    def action_record(self) -> None:
-        self.takes.record()
-
-    def action_compare(self) -> None:
-        self.takes.compare()
-
-    def action_rename_take(self) -> None:
-        self.takes.rename()
-
-    def action_delete_take(self) -> None:
-        self.takes.delete()
 
 
 class TakeControl:

@@ -4,8 +4,8 @@ Helpers built with what they use do the work: ``PracticeKeeper`` (saved
 state; its writer starts in ``on_mount``, closes in ``on_unmount``),
 ``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose, click,
 count-in, export), ``TakeControl`` (record, compare, rename, delete takes),
-``PlayerView`` (the widgets); loop, practice and take ``action_*`` methods
-only delegate (the last two come from the ``PracticeKeys``/``TakeKeys`` mixins). Keys and clicks call
+``PlayerView`` (the widgets); loop, practice and take actions only delegate
+(``practice('tempo', 1)`` and ``take('record')`` name the helper's method). Keys and clicks call
 :class:`~stemtui.core.audio.mixer.Mixer` methods directly (lock-free: a key
 is heard within one audio block); a 20 Hz timer polls playhead, peaks and
 underruns into the widgets, and faults to notify (:meth:`PlayerScreen._report_faults`).
@@ -43,10 +43,10 @@ from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
 from stemtui.ui.loop import LoopEditor
 from stemtui.ui.player_view import PlayerView
-from stemtui.ui.practice_actions import PracticeControl, PracticeKeys
+from stemtui.ui.practice_actions import PracticeControl
 from stemtui.ui.practice_keeper import PracticeKeeper
 from stemtui.ui.screens.loops import LoopControl
-from stemtui.ui.take_actions import TakeControl, TakeKeys
+from stemtui.ui.take_actions import TakeControl
 from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.rec_indicator import RecordIndicator
 from stemtui.ui.widgets.stem_table import StemTable
@@ -73,7 +73,7 @@ def pending_seek(mixer: Mixer) -> int | None:
     return mixer.pending_seek
 
 
-class PlayerScreen(TakeKeys, PracticeKeys, Screen):
+class PlayerScreen(Screen):
     """Plays one song from the store; ``q``/``esc`` goes back to the library.
 
     Helpers: :attr:`loops` (loop keys), :attr:`practice_keys` (practice
@@ -317,6 +317,19 @@ class PlayerScreen(TakeKeys, PracticeKeys, Screen):
         """``D``/``N`` while the audio device is lost (helper G; see FaultNotices)."""
         self.faults.use_fallback(kind)
 
+    @guarded
+    def action_practice(self, name: str, *args: int) -> None:
+        """Tempo, transpose, tap, click, count-in, export: ``PracticeControl.<name>(*args)``."""
+        getattr(self.practice_keys, name)(*args)
+
+    @guarded
+    def action_take(self, name: str) -> None:
+        """Record, compare, rename, delete: ``TakeControl.<name>()``; esc discards a take, else leaves."""
+        if name != "escape":
+            getattr(self.takes, name)()
+        elif not self.takes.discard():
+            self.action_back()
+
     def action_back(self) -> None:
         if self.mixer is not None:
             self.mixer.pause()
@@ -334,46 +347,13 @@ class PlayerScreen(TakeKeys, PracticeKeys, Screen):
 
     # -- loop keys (the helper does the work) -------------------------------------------
     @guarded
-    def action_loop_start(self) -> None:
-        self.loops.set_start()
-
-    @guarded
-    def action_loop_end(self) -> None:
-        self.loops.set_end()
-
-    @guarded
-    def action_toggle_loop(self) -> None:
-        self.loops.toggle()
-
-    @guarded
-    def action_nudge(self, direction: int) -> None:
-        self.loops.nudge(direction)
-
-    def action_switch_edge(self) -> None:
-        self.loops.switch_edge()
-
-    @guarded
-    def action_clear_loop(self) -> None:
-        self.loops.clear()
-
-    def action_type_loop(self) -> None:
-        self.loops.type_loop()
+    def action_loop(self, name: str, *args: int) -> None:
+        """``[ ] l < > tab : backspace n L '``: ``LoopControl.<name>(*args)``."""
+        getattr(self.loops, name)(*args)
 
     def apply_loop_text(self, text: str) -> None:
         """Set the loop from text such as ``0:30.250-0:45`` (raises BadInput)."""
         self.loops.apply_text(text)
-
-    @guarded
-    def action_save_loop(self) -> None:
-        self.loops.save()
-
-    @guarded
-    def action_loop_list(self) -> None:
-        self.loops.list_saved()
-
-    @guarded
-    def action_next_loop(self) -> None:
-        self.loops.next_saved()
 
     # -- mouse -------------------------------------------------------------------------------
     @on(StemTable.MuteToggled, "#stems")
