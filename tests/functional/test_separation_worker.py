@@ -175,3 +175,38 @@ def test_worker_heap_plan_and_exit_code(tmp_path):
     )
     err = json.loads(bad.stdout.splitlines()[-1])
     assert err["event"] == "error" and err["kind"] == "BadInput" and bad.returncode == err["exit_code"] != 0
+
+
+def _mapped(name: str) -> bool:
+    return any(line.rstrip().endswith(name) or f"{name} (deleted)" in line for line in open("/proc/self/maps"))
+
+
+@pytest.mark.parametrize("end", ["finish", "discard"])
+def test_a_finished_or_discarded_job_unmaps_its_output(tmp_path, end):
+    """The worker's ``stems.f32`` is unmapped when the job ends, not at the next garbage collection."""
+    import gc
+
+    import soundfile as sf
+
+    from stemtui.core.library.store import Store
+    from stemtui.core.separation.job import SeparationJob
+
+    wav = tmp_path / "song.wav"
+    sf.write(wav, test_audio(6.0, SR), SR)
+    store = Store(tmp_path / "cache")
+    gc.disable()  # only reference counts free the mapping now
+    try:
+        job = SeparationJob(store, wav, SeparationOptions(**OPTS))
+        job.start()
+        job.song()  # maps the output, as a player does
+        assert _mapped("stems.f32")
+        if end == "finish":
+            assert job.finish().ok
+        else:
+            job.discard()
+        deadline = time.monotonic() + 5.0  # the song's follower thread ends within 0.05 s
+        while _mapped("stems.f32") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _mapped("stems.f32")
+    finally:
+        gc.enable()
