@@ -177,8 +177,9 @@ def test_worker_heap_plan_and_exit_code(tmp_path):
     assert err["event"] == "error" and err["kind"] == "BadInput" and bad.returncode == err["exit_code"] != 0
 
 
-def _mapped(name: str) -> bool:
-    return any(line.rstrip().endswith(name) or f"{name} (deleted)" in line for line in open("/proc/self/maps"))
+def _mapped(path) -> bool:
+    """Whether this process maps ``path`` (deleted or not)."""
+    return any(f" {path}" in line for line in open("/proc/self/maps"))
 
 
 @pytest.mark.parametrize("end", ["finish", "discard"])
@@ -199,14 +200,16 @@ def test_a_finished_or_discarded_job_unmaps_its_output(tmp_path, end):
         job = SeparationJob(store, wav, SeparationOptions(**OPTS))
         job.start()
         job.song()  # maps the output, as a player does
-        assert _mapped("stems.f32")
+        assert job.task is not None
+        out = job.task.output_path  # this job's own: earlier tests' tasks may still map theirs
+        assert _mapped(out)
         if end == "finish":
             assert job.finish().ok
         else:
             job.discard()
         deadline = time.monotonic() + 5.0  # the song's follower thread ends within 0.05 s
-        while _mapped("stems.f32") and time.monotonic() < deadline:
+        while _mapped(out) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _mapped("stems.f32")
+        assert not _mapped(out)
     finally:
         gc.enable()
