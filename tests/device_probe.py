@@ -43,11 +43,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--fallback", choices=("default", "null"))
     ap.add_argument("--log-dir")
+    ap.add_argument(
+        "--stale-index", action="store_true", help="give the engine another device's index (a moved device)"
+    )
     args = ap.parse_args(argv)
     with NativeStderr(args.log_dir):
         engine = Engine(device=args.device)
         mixer = engine.load(noise_song())
         mixer.start_at(0)
+        if args.stale_index:  # as if PortAudio's list had changed: the index now names another device
+            from stemtui.core.audio.devices import list_output_devices
+
+            others = [d.index for d in list_output_devices() if d.index != engine._device_index]
+            engine._device_index = others[0]
         t0 = time.monotonic()
         while time.monotonic() - t0 < args.seconds:
             time.sleep(0.05)

@@ -28,6 +28,13 @@ memory, mapped files and shared memory, and ``deleted``: mappings of files
 already deleted, memory held for nothing. A ``timeline`` samples RSS every
 15 s.
 
+The private server's main thread, which receives the player's audio from
+the socket, runs at real-time priority as its sink thread does (where
+allowed; ``--server-normal-priority`` leaves it, the JSON's
+``server_realtime_threads`` says how many were promoted): left at normal
+priority on a shared machine it made the steady gap a figure of the other
+load (see ``Pulse._promote``).
+
 This module is the parent: it starts the sound server and runs the soak
 (:mod:`stemtui.bench.soak_player`) in a child process with the server's
 environment (PortAudio finds the ``pulse`` device only if the server is
@@ -58,9 +65,12 @@ TARGET_RSS_GROWTH_MB = 50.0
 class Pulse:
     """A throw-away PulseAudio daemon with one null sink, our own child process."""
 
-    def __init__(self, keepalive: bool = True) -> None:
+    def __init__(self, keepalive: bool = True, server_rt: bool = True) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="stemtui-soak-"))
         self.keepalive = keepalive
+        self.server_rt = server_rt
+        #: Threads of the daemon given SCHED_FIFO by :meth:`_promote` (0: none, e.g. no privilege).
+        self.promoted = 0
         self.procs: list[subprocess.Popen] = []
         run = self.tmp / "run"
         (run / "pulse").mkdir(parents=True)
@@ -105,10 +115,38 @@ class Pulse:
             if time.monotonic() > deadline:
                 raise RuntimeError("pulseaudio did not become ready within 15 s")
             time.sleep(0.1)
+        if self.server_rt:
+            self.promoted = self._promote(self.procs[0].pid)
         if self.keepalive:  # a 20 ms stream of zeros keeps the sink's clock fine-grained, as in the tests
             zero = f"--raw --format=float32le --rate={SR} --channels=2 --latency-msec=20 /dev/zero"
             self._spawn(["pacat", "--playback", "-d", SINK, *zero.split()], self.env)
         return self
+
+    @staticmethod
+    def _promote(pid: int) -> int:
+        """Give the daemon's normal threads SCHED_FIFO (where allowed); how many got it.
+
+        ``--realtime=yes`` makes only the sink's I/O thread real-time; the
+        main thread, which receives the player's audio from the socket (no
+        shared memory here), stays at normal priority. On this shared 2-core
+        VM it was then late often enough to cost the player several periods
+        between callbacks, even a bare sounddevice stream with an empty
+        callback (4.2–10.3 periods against 1.5–3.2 with it promoted, 20-s
+        runs at load 7–8): a figure of the machine's load, not of stemtui.
+        """
+        done = 0
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return 0
+        for tid in tids:
+            try:
+                if os.sched_getscheduler(int(tid)) == os.SCHED_OTHER:
+                    os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(10))
+                    done += 1
+            except (AttributeError, OSError, ValueError):
+                continue
+        return done
 
     def _spawn(self, cmd: list[str], env: dict) -> None:
         self.procs.append(
@@ -160,6 +198,7 @@ def _print_table(r: dict) -> None:
     ok = {True: "ok", False: "FAIL"}
     p = r["pass"]
     print(f"soak on {r['machine']}, {r['duration_s']} s on {r['device']} (load {r['load']})")
+    print(f"  sound server        {r['server_realtime_threads']} thread(s) promoted to SCHED_FIFO")
     print(f"  keys pressed        {r['keys']} ({r['keys_per_s']}/s), tempo changes {r['tempo_changes']}")
     sep = r["separations"]
     print(
@@ -195,6 +234,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--keys-per-s", type=float, default=10.0)
     ap.add_argument("--tempo-every", type=float, default=30.0, help="seconds between tempo changes")
     ap.add_argument("--no-keepalive", action="store_true", help="no 20 ms stream of zeros beside the player")
+    ap.add_argument(
+        "--server-normal-priority", action="store_true", help="leave the sound server's main thread at normal priority"
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if not args.minutes > 0 or not args.keys_per_s > 0 or not args.tempo_every > 0:
@@ -212,7 +254,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     load0 = os.getloadavg()
-    pulse = Pulse(keepalive=not args.no_keepalive)
+    pulse = Pulse(keepalive=not args.no_keepalive, server_rt=not args.server_normal_priority)
     try:
         pulse.start()
         err = pulse.tmp / "child.stderr"
@@ -239,6 +281,7 @@ def main(argv: list[str]) -> int:
     result["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     result["load"] = f"1-min load {load0[0]:.2f} before, {load1[0]:.2f} after"
     result["keepalive"] = not args.no_keepalive
+    result["server_realtime_threads"] = pulse.promoted
     _judge(result)
     if args.json:
         print(json.dumps(result))

@@ -127,7 +127,10 @@ class Keys:
                     self.counts[kind] += 1
                 else:
                     self.press(kind)
-                if self.mixer.ended:  # the song ended (no loop): play from the top
+                if self.mixer.ended and self.mixer.pending_seek is None:
+                    # The song ended (no loop): play from the top, once. (At a
+                    # stretched tempo the old run plays on, ended, until the
+                    # seek's run is ready: a restart then would be one more.)
                     self.mixer.seek(0)
                     self.mixer.play()
                     self.restarts += 1

@@ -126,6 +126,28 @@ def test_unloaded_sink_holds_the_position_and_resumes_when_it_returns(server, tm
     assert "audio device lost once and regained" in fault, probe.summary
 
 
+def test_a_device_that_comes_back_under_another_index_is_found_again_by_name(server, tmp_path):
+    """The engine's index of the device is stale (PortAudio's list changed): the device watch
+    re-reads the list and reopens ``pulse`` by its name, not whatever the old index names now."""
+    probe = Probe(server, tmp_path, "--stale-index", seconds=9.0)
+    probe.until(lambda d: d["pos"] > 1.0 * SR, "1 s of playback")
+    server.unload_sink()
+    lost = probe.until(lambda d: d["lost_for"] is not None, "the loss to be noticed")
+    server.load_sink()
+    with server.record() as rec:
+        back = probe.until(lambda d: d["lost_for"] is None, "the device to come back")
+        probe.until(lambda d: d["pos"] > back["pos"] + 2 * SR, "2 s of playback after the return")
+    err = probe.finish()
+    assert any("audio device back (pulse)" in line for _, _, line in probe.events), probe.events
+    assert back["device"] == "pulse", back
+    # And it plays into the sink again, from the kept position.
+    song = noise_audio()
+    kept = lost["pos"]
+    found = [best_lag(rec.data, song[a : a + SR // 10]) for a in range(kept + SR // 10, kept + SR, SR // 5)]
+    assert len([lag for lag, ncc in found if ncc > 0.95]) >= 3, found
+    assert "Traceback" not in err, err
+
+
 def test_callbacks_that_stop_are_noticed_and_the_stream_reopened(server, tmp_path):
     probe = Probe(server, tmp_path, seconds=9.0)
     probe.until(lambda d: d["pos"] > 2.5 * SR, "2.5 s of playback (past start-up)")

@@ -10,6 +10,7 @@ the end, how long each second lasted (the tempo), and every silence.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,15 +153,88 @@ def test_a_stretch_worker_killed_mid_play_costs_no_silence_and_the_tempo_comes_b
     assert abs(np.median(tail) - 1 / 0.75) <= 0.13, tail
 
 
-def test_play_with_a_starving_run_ends_by_itself_and_says_it_was_stuck_in_one_line(tmp_path):
-    stepped_song(tmp_path / "Steps", 60)
+def rendering_workers(parent: int) -> list[int]:
+    """The stretch workers of ``parent`` that render a run now (they map a run file; spares do not)."""
+    out = []
+    for pid in stretch_workers(parent):
+        try:
+            with open(f"/proc/{pid}/maps") as fh:
+                if any("/run-" in ln and ln.rstrip().endswith(".f32") for ln in fh):
+                    out.append(pid)
+        except OSError:
+            continue
+    return out
+
+
+def sigkill_all(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.audio
+def test_a_stretch_worker_stopped_mid_play_is_replaced_and_playback_goes_on(pulse, tmp_path):
+    """SIGSTOP the workers rendering the playing run: at the edge of what they rendered the run
+    is declared hung (killed), the song plays at 100 % meanwhile, and the tempo comes back."""
+    stepped_song(tmp_path / "Steps", 60, stems=2)  # one stem per worker: renders well ahead on a busy box
+    env = {**pulse.env, "STEMTUI_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "stemtui"]
+    r = subprocess.run([*cmd, "import", str(tmp_path / "Steps")], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    stopped: list[int] = []
+    try:
+        with pulse.record() as rec:
+            t0 = t_rec = time.monotonic()
+            proc = subprocess.Popen(
+                [*cmd, "play", "steps", "--tempo", "0.75", "--device", "pulse", "--duration", "60"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            wait_switched(proc, t0, 2)  # the run plays, and is still rendering (80 s of output in all)
+            stopped = rendering_workers(proc.pid)
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            t_stop = time.monotonic() - t_rec  # in recording seconds (parec starts before this, not after)
+            edge = rendered_s(proc.pid, 2) * 0.75  # the song second where the stopped run's audio ends
+            _, err = proc.communicate(timeout=120)  # --duration in wall time, whatever happens
+        killed = [pid for pid in stopped if os.path.exists(f"/proc/{pid}")]
+    finally:
+        sigkill_all(stopped)
+        if proc.poll() is None:
+            proc.kill()
+    assert stopped and not killed, (stopped, killed)  # the hung workers were killed (and reaped)
+    warnings = [ln for ln in err.splitlines() if "warning: " in ln]
+    assert proc.returncode == 1, err
+    assert len(warnings) == 1, err
+    assert "stretch worker hung; playing at 100 % while it restarts (tempo 75%: no progress for" in warnings[0], err
+    assert "Traceback" not in err, err
+    y = rec.data
+    # Never more than a second of silence after the stop (the fallback is the song itself, at once).
+    gaps = silent_gaps_s(y, after_s=t_stop)
+    assert max((n for _, n in gaps), default=0.0) <= 1.0, (t_stop, gaps, silent_gaps_s(y))
+    heard = heard_seconds(y)
+    ks = heard[heard >= 0]
+    # The content went on, in order, well past the edge of what the stopped run had rendered.
+    assert np.all(np.diff(ks) >= -1), "the song went backwards"
+    assert ks[-1] >= edge + 10, (edge, ks[-1])
+    # The tempo came back: the last song seconds heard lasted 1/0.75 s each, not 1 s.
+    tail = step_lengths_s(heard, ks[-1] - 6, ks[-1])
+    assert abs(np.median(tail) - 1 / 0.75) <= 0.13, (edge, tail)
+
+
+def test_play_with_every_stretch_worker_hung_gives_the_tempo_up_and_plays_on_at_100(tmp_path):
+    stepped_song(tmp_path / "Steps", 60, stems=2)
     env = {**os.environ, "STEMTUI_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "stemtui"]
     r = subprocess.run([*cmd, "import", str(tmp_path / "Steps")], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [*cmd, "play", "steps", "--tempo", "0.75", "--device", "null", "--duration", "40"],
+        [*cmd, "play", "steps", "--tempo", "0.75", "--device", "null", "--duration", "55"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -168,29 +242,32 @@ def test_play_with_a_starving_run_ends_by_itself_and_says_it_was_stuck_in_one_li
     )
     stopped: set[int] = set()
     try:
-        wait_switched(proc, t0, 8)  # the run plays, a few seconds ahead (of 80 s)
-        # From now on every stretch worker hangs (alive, silent): the run starves.
+        wait_switched(proc, t0, 2)  # the run plays, still rendering (80 s of output)
+        edge = None
+        # From now on every stretch worker hangs (alive, silent), the replacements too.
         deadline = time.monotonic() + 120
         while proc.poll() is None:
             assert time.monotonic() < deadline, "play never ended"
             for pid in set(stretch_workers(proc.pid)) - stopped:
                 os.kill(pid, signal.SIGSTOP)
                 stopped.add(pid)
+            if edge is None:
+                edge = rendered_s(proc.pid, 2) * 0.75  # the song second where the stretched audio ends
             time.sleep(0.02)
         _, err = proc.communicate(timeout=30)
     finally:
-        for pid in stopped:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        sigkill_all(stopped)
         if proc.poll() is None:
             proc.kill()
     warnings = [ln for ln in err.splitlines() if "warning: " in ln]
     assert proc.returncode == 1, err
-    assert len(warnings) == 1, err
-    assert "playback stuck at" in warnings[0] and "(play stops after 10 s of it)" in warnings[0], err
-    assert "underruns" in err and "Traceback" not in err, err
+    assert len(warnings) == 2, err
+    assert "stretch worker hung; playing at 100 % while it restarts (tempo 75%" in warnings[0], err
+    assert "stretch worker hung 3 times in 30 s; tempo 75% given up, playing at 100 %" in warnings[1], err
+    assert "playback stuck" not in err and "Traceback" not in err, err
+    # It played on at 100 % to --duration, well past the edge of the stretched audio.
+    stop = re.search(r"stopped at (\d+):(\d+)", err)
+    assert edge is not None and stop and 60 * int(stop[1]) + int(stop[2]) >= edge + 10, (edge, err)
 
 
 @pytest.mark.audio

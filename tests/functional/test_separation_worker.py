@@ -175,3 +175,41 @@ def test_worker_heap_plan_and_exit_code(tmp_path):
     )
     err = json.loads(bad.stdout.splitlines()[-1])
     assert err["event"] == "error" and err["kind"] == "BadInput" and bad.returncode == err["exit_code"] != 0
+
+
+def _mapped(path) -> bool:
+    """Whether this process maps ``path`` (deleted or not)."""
+    return any(f" {path}" in line for line in open("/proc/self/maps"))
+
+
+@pytest.mark.parametrize("end", ["finish", "discard"])
+def test_a_finished_or_discarded_job_unmaps_its_output(tmp_path, end):
+    """The worker's ``stems.f32`` is unmapped when the job ends, not at the next garbage collection."""
+    import gc
+
+    import soundfile as sf
+
+    from stemtui.core.library.store import Store
+    from stemtui.core.separation.job import SeparationJob
+
+    wav = tmp_path / "song.wav"
+    sf.write(wav, test_audio(6.0, SR), SR)
+    store = Store(tmp_path / "cache")
+    gc.disable()  # only reference counts free the mapping now
+    try:
+        job = SeparationJob(store, wav, SeparationOptions(**OPTS))
+        job.start()
+        job.song()  # maps the output, as a player does
+        assert job.task is not None
+        out = job.task.output_path  # this job's own: earlier tests' tasks may still map theirs
+        assert _mapped(out)
+        if end == "finish":
+            assert job.finish().ok
+        else:
+            job.discard()
+        deadline = time.monotonic() + 5.0  # the song's follower thread ends within 0.05 s
+        while _mapped(out) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _mapped(out)
+    finally:
+        gc.enable()

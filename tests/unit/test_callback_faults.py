@@ -171,3 +171,39 @@ def test_gap_stats_end_start_up_after_at_most_5_s():
         gaps.tick(now)
         now += 4 * period if int(now / period) % 4 == 0 else period
     assert gaps.steady and STARTUP_MAX_S <= gaps.startup <= STARTUP_MAX_S + 4 * period
+
+
+def test_the_null_stream_starts_and_stops_safely_from_two_threads():
+    """A stop on one thread while another (the device watch, a UI worker) starts the null stream:
+    never "cannot join thread before it is started", and no null thread outlives the last stop."""
+    import threading
+
+    from stemtui.core.audio.engine import Engine
+
+    engine = Engine(null=True)
+    engine.load(sine_song(1.0)[0])
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def hammer(step) -> None:
+        try:
+            while not done.is_set():
+                step()
+        except BaseException as exc:  # noqa: BLE001 - the test's finding
+            errors.append(exc)
+
+    def start() -> None:
+        engine._start_null(SR)
+
+    threads = [threading.Thread(target=hammer, args=(f,)) for f in (start, engine.stop_stream)]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    done.set()
+    for t in threads:
+        t.join(10)
+    engine.stop_stream()
+    # Every null thread ends once stopped (each has its own stop event).
+    wait_for(lambda: not [t for t in threading.enumerate() if t.name == "stemtui-null-audio"], what="null threads")
+    engine.close()
+    assert not errors, errors

@@ -6,11 +6,12 @@ Importing sounddevice loads PortAudio; a missing library becomes
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from stemtui.core.errors import BadInput, NoOutputDevice
 
-__all__ = ["OutputDevice", "list_output_devices", "resolve_device", "sounddevice_module"]
+__all__ = ["OutputDevice", "find_again", "list_output_devices", "rescan", "resolve_device", "sounddevice_module"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,42 @@ def resolve_device(spec: str | int | None) -> OutputDevice:
         raise BadInput(f"--device {text}", "no output device by that name (see `stemtui devices`)")
     names = ", ".join(f"{d.index}: {d.name}" for d in found)
     raise BadInput(f"--device {text}", f"matches several devices ({names}); use the index")
+
+
+def rescan(open_streams: int) -> bool:
+    """Make PortAudio list the devices afresh (it enumerates them only when initialised).
+
+    Terminating PortAudio closes every stream it has open, so this is done
+    only when ``open_streams`` (what the caller holds open) is 0 and this
+    process initialised PortAudio once (sounddevice's import). Returns
+    whether the list was re-read; never raises.
+    """
+    sd = sys.modules.get("sounddevice")
+    if sd is None or open_streams or getattr(sd, "_initialized", 0) != 1:
+        return False
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception:  # noqa: BLE001 - PortAudio errors are plain exceptions
+        if getattr(sd, "_initialized", 0) == 0:
+            try:
+                sd._initialize()  # never leave sounddevice without PortAudio
+            except Exception:  # noqa: BLE001 - as above: the next reopen reports it
+                pass
+        return False
+    return True
+
+
+def find_again(name: str, index: int) -> int:
+    """The index of the output device called ``name`` now (indices move when devices come and go).
+
+    Falls back to ``index`` when no device has that name (or the list cannot be read).
+    """
+    try:
+        devices = list_output_devices()
+    except NoOutputDevice:
+        return index
+    same = [d.index for d in devices if d.name == name]
+    if not same:
+        return index
+    return index if index in same else same[0]

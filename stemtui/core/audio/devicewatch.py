@@ -13,7 +13,8 @@ ended unasked (told by the engine's finished callback) or whose callbacks
 stopped for over :data:`STALL_S` after start-up (:data:`STARTUP_STALL_S`
 during it). It then holds the position (no callbacks, so the mixer does not
 move), says so in one line, and tries to reopen the same device every
-:data:`RETRY_S`. After :data:`OFFER_AFTER_S` it offers the default device or
+:data:`RETRY_S` (found again by its name: PortAudio's list is re-read, see
+:meth:`DeviceWatch._find_device`). After :data:`OFFER_AFTER_S` it offers the default device or
 the null output (:meth:`Engine.use_fallback`). Opening or aborting a stream
 may block while the sound server is stuck: that happens on this thread only,
 and how long the device has been lost is measured by the clock, not by it.
@@ -170,6 +171,7 @@ class DeviceWatch:
         self.gave_up: str | None = None
         self._choice: str | None = None
         self._lost_gen = -1
+        self.lost_name = ""  # the device that was lost: found again by its name
 
     # -- the engine's side --------------------------------------------------------
     def start(self) -> None:
@@ -271,6 +273,7 @@ class DeviceWatch:
         quiet = max(0.0, time.perf_counter() - eng.gaps.last) if eng.gaps.last else 0.0
         self.lost_since = time.monotonic() - quiet
         self.lost_reason = f"{eng.device_name}: {why}"
+        self.lost_name = eng.device_name
         self.offered = False
         self._choice = None
         self._lost_gen = self._detach()  # aborts the stream; may block while the server is stuck
@@ -337,7 +340,10 @@ class DeviceWatch:
                 eng.null, eng.device_name = True, "null (no sound)"
                 eng._start_null(eng.sample_rate)
             return eng.device_name
-        index = resolve_device(None).index if choice == "default" else eng._device_index
+        if choice == "default":
+            index = resolve_device(None).index
+        else:
+            index = self._find_device()
         stream = eng._open_stream(index, eng.sample_rate, gen + 1)
         with eng._lock:
             adopted = gen == eng._generation
@@ -349,6 +355,29 @@ class DeviceWatch:
             return None
         eng.device_name = next((d.name for d in list_output_devices() if d.index == index), eng.device_name)
         return eng.device_name
+
+    def _find_device(self) -> int:
+        """The lost device's index now (it may have moved): PortAudio's list re-read, found by name,
+        else the old index. Re-read only while the engine holds no open stream: that closes them all."""
+        from stemtui.core.audio.devices import find_again, rescan
+
+        eng = self.engine
+        if not self.lost_name:
+            self.lost_name = eng.device_name
+        rescan(_open_streams(eng))
+        return find_again(self.lost_name, eng._device_index)
+
+
+_STREAM_KINDS = ("Stream", "InputStream", "OutputStream", "RawStream", "RawInputStream", "RawOutputStream")
+
+
+def _open_streams(engine: Engine) -> int:
+    """How many open sounddevice streams the engine holds (as attributes: output, input, any)."""
+    sd = sys.modules.get("sounddevice")
+    if sd is None:
+        return 0
+    kinds = tuple(getattr(sd, k) for k in _STREAM_KINDS if hasattr(sd, k))
+    return sum(1 for v in vars(engine).values() if isinstance(v, kinds) and not v.closed)
 
 
 def gap_report(engine: Engine) -> dict[str, float]:

@@ -67,8 +67,8 @@ class Engine:
         self.device_name = "null (no sound)" if self.null else ""
         self.sample_rate = 0
         self._stream: Any = None  # a sounddevice.OutputStream
-        self._null_thread: threading.Thread | None = None
-        self._null_stop = threading.Event()
+        self._null: tuple[threading.Thread, threading.Event] | None = None
+        self._null_lock = threading.Lock()
         # [underruns, callbacks, callback errors]; written by the audio
         # thread, read by the UI without locks. The gaps likewise.
         self._counts = np.zeros(3, dtype=np.int64)
@@ -289,28 +289,33 @@ class Engine:
         # no need to import sounddevice (PortAudio) for that if nobody has.
         sd = sys.modules.get("sounddevice")
         self._passthrough = (sd.CallbackStop, sd.CallbackAbort) if sd is not None else ()
-        self._null_stop.clear()
-        self._null_thread = threading.Thread(target=self._null_loop, args=(sr,), name="stemtui-null-audio", daemon=True)
-        self._null_thread.start()
+        # Its own stop event, published once started: a stop on another thread never joins an unstarted one.
+        stop = threading.Event()
+        thread = threading.Thread(target=self._null_loop, args=(sr, stop), name="stemtui-null-audio", daemon=True)
+        thread.start()
+        with self._null_lock:
+            old, self._null = self._null, (thread, stop)
+        if old is not None:
+            old[1].set()  # never two null threads
 
-    def _null_loop(self, sr: int) -> None:
+    def _null_loop(self, sr: int, stop: threading.Event) -> None:
         buf = np.zeros((self.blocksize, 2), dtype=np.float32)
         period = self.blocksize / sr
         deadline = time.monotonic()
         gen = self._generation
         try:
-            while not self._null_stop.is_set():
+            while not stop.is_set():
                 deadline += period
                 self.callback(buf, self.blocksize, None, None)
                 delay = deadline - time.monotonic()
                 if delay > 0:
-                    self._null_stop.wait(delay)
+                    stop.wait(delay)
                 elif delay < -0.5:
                     deadline = time.monotonic()  # we were suspended: don't race to catch up
         except self._passthrough:
             pass  # the callback ended the stream, as it can end a device's
         finally:
-            if not self._null_stop.is_set():
+            if not stop.is_set():
                 self._finished(gen)
 
     def _finished(self, generation: int) -> None:
@@ -382,10 +387,12 @@ class Engine:
         if stream is not None:
             stream.stop()
             stream.close()
-        if self._null_thread is not None:
-            self._null_stop.set()
-            self._null_thread.join(timeout=2)
-            self._null_thread = None
+        with self._null_lock:
+            null, self._null = self._null, None
+        if null is not None:
+            null[1].set()
+            if null[0] is not threading.current_thread():
+                null[0].join(timeout=2)
 
     def close(self) -> None:
         """Release the device and the mixer's tempo workers. Safe to call twice."""

@@ -222,6 +222,7 @@ class SeparationJob:
             if self._song is not None:
                 self._song.mark_available(frames)
             task.close()
+            self._release()
             shutil.rmtree(tmp / "work", ignore_errors=True)
             (tmp / PROGRESS_FILE).unlink(missing_ok=True)
             entry = self.store.commit(tmp, self.id, names, frames, sr, self.meta)
@@ -244,9 +245,21 @@ class SeparationJob:
         """Stop everything and remove the temporary folder."""
         if self.task is not None:
             self.task.cancel()
+            self._release()
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+
+    def _release(self) -> None:
+        """Drop the job's hold on the worker's output (see :meth:`SeparationTask.release`).
+
+        The song is the caller's from here on: one that still plays it keeps
+        the mapping alive; otherwise it is unmapped now, not at the next
+        garbage collection.
+        """
+        if self.task is not None:
+            self.task.release()
+        self._song = None
 
 
 def _write_stems(folder: Path, names: list[str], output: Path, frames: int, sample_rate: int) -> None:

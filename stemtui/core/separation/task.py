@@ -227,6 +227,21 @@ class SeparationTask:
 
     close = cancel
 
+    def release(self) -> None:
+        """Let go of the output mapping and the callbacks (the worker has ended or is cancelled).
+
+        The child's callbacks are this task's bound methods, and
+        ``on_progress`` is usually its job's: a reference cycle that kept
+        the ``stems.f32`` mapping (a deleted file, by then) in RSS until
+        Python's cycle collector ran. A song still playing from
+        :attr:`output` keeps its own reference; the mapping goes with it.
+        """
+        self._out = None
+        self.on_progress = None
+        child = self._child
+        if child is not None and child.wait(1.0):  # its reader has told us it ended: nothing more to hear
+            child.watch(None, None)
+
     def __enter__(self) -> SeparationTask:
         return self
 

@@ -18,7 +18,10 @@ the thread carries on with the next one. A run whose worker died
 (``StretchRun.error``) is replaced: the mixer falls back to the song itself
 at 100 % at once (no silence), a new run at the asked tempo starts from the
 playhead with fresh workers, and the mixer switches to it once it is 2 s
-ahead (the usual rule). A dead loop run is replaced the same way. After
+ahead (the usual rule). A worker that makes no progress (no event, no CPU
+time) for :data:`HUNG_S` while it is waited on (the playhead at the edge of
+what it rendered, or a switch waiting for it) is hung, e.g. stopped: it is
+killed and treated as dead. A dead loop run is replaced the same way. After
 :data:`MAX_DEATHS` deaths within :data:`DEATH_WINDOW_S` it gives up: 100 %,
 tempo reset. Each streak is told once, and the giving up once:
 :meth:`TempoControl.take_errors` hands the lines to the UI or CLI.
@@ -47,6 +50,10 @@ WATCH_S = 0.25
 #: Worker deaths within :data:`DEATH_WINDOW_S` seconds after which tempo gives up (stays at 100 %).
 MAX_DEATHS = 3
 DEATH_WINDOW_S = 30.0
+#: A worker needed by the playhead that sends no progress for this long is hung (killed, treated as dead).
+HUNG_S = 1.5
+#: ... "waited on": the playhead within this many seconds of what its run rendered.
+EDGE_S = 0.25
 
 
 class TempoControl:
@@ -184,6 +191,7 @@ class TempoControl:
 
     def _check_runs(self) -> None:
         """Replace runs whose worker failed; meanwhile (or after too many deaths) play the song."""
+        self._check_hung()
         failed = [r for r in self._runs if r.error is not None]
         if not failed:
             return
@@ -204,7 +212,9 @@ class TempoControl:
         with self._lock:
             tempo, semis = self.tempo, self.semitones
         asked = f"tempo {tempo * 100:.0f}%" + (f", {semis:+d} st" if semis else "")
-        why = (run.error or "").removeprefix("stretch worker died: ")
+        err = run.error or ""
+        what = "hung" if err.startswith("stretch worker hung") else "died"
+        why = err.removeprefix("stretch worker died: ").removeprefix("stretch worker hung: ")
         if len(self._deaths) >= MAX_DEATHS:
             with self._lock:
                 if (self.tempo, self.semitones) == (tempo, semis):
@@ -214,18 +224,33 @@ class TempoControl:
             m.switch_to(m.song_source, now, at=-1)
             self._retire_all()
             self._report(
-                f"stretch worker died {len(self._deaths)} times in {DEATH_WINDOW_S:.0f} s; "
+                f"stretch worker {what} {len(self._deaths)} times in {DEATH_WINDOW_S:.0f} s; "
                 f"{asked} given up, playing at 100 % ({why})"
             )
             return
         if len(self._deaths) == 1:
-            self._report(f"stretch worker died; playing at 100 % while it restarts ({asked}: {why})")
+            self._report(f"stretch worker {what}; playing at 100 % while it restarts ({asked}: {why})")
         if loop_dead:
             m.set_loop_source(None)
             self._refresh_loop(tempo, semis)
         if play_dead:
             m.switch_to(m.song_source, now, at=-1)  # at once: the song itself is always there
             self._restart = self._new_run(now, tempo, semis)
+
+    def _check_hung(self) -> None:
+        """Fail a run whose worker makes no progress while the playhead waits on it."""
+        m = self.mixer
+        cur, _tail, pending, _loop = m.sources_in_use()
+        for run in self._runs:
+            if run.error is not None or run.done:
+                continue
+            quiet = run.stalled_for()  # sampled every turn: a stop is timed from when it began
+            if run is cur and (run.ready - m.source_position) / m.sample_rate > EDGE_S:
+                continue  # rendered audio still ahead: the player does not wait on it yet
+            if run is not cur and run is not pending and run is not self._restart:
+                continue
+            if quiet > HUNG_S:
+                run.hang(f"no progress for {quiet:.1f} s")
 
     def _switch_restart(self) -> None:
         """Once the mixer plays the song again, switch to the run that replaces the dead one."""

@@ -16,7 +16,10 @@ publishes ``valid`` to the mixer.
 Run as ``python -m stemtui.core.tempo.stretchworker`` with one JSON line (the
 job) on stdin; it speaks the protocol of :mod:`stemtui.core.procs.protocol`.
 A worker that dies or fails sets :attr:`StretchRun.error` (one line) and
-:attr:`StretchRun.failure` (the typed error).
+:attr:`StretchRun.failure` (the typed error). A worker that makes no
+progress (stopped, or stuck: neither a progress event nor CPU time) is
+noticed by :meth:`StretchRun.stalled_for`; :meth:`StretchRun.hang` then kills
+it and fails the run the same way.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 
 from stemtui.core.audio.source import MappedSource
 from stemtui.core.procs.channel import Channel, serve
-from stemtui.core.procs.protocol import Child, Event, WorkerError
+from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError
 from stemtui.core.tempo.stretch import RunRenderer, out_frames
 
 
@@ -184,6 +187,9 @@ class StretchRun(MappedSource):
         # the split changes nothing in the output.
         n = max(1, min(s, workers if workers else min(2, os.cpu_count() or 1)))
         self._valid = [0] * n
+        #: When each worker last made progress (``time.monotonic()``), and its pid and CPU ticks then.
+        self._heard = [time.monotonic()] * n
+        self._cpu: list[tuple[int, int]] = [(0, -1)] * n
         self._children: list[Child] = []
         self._lock = threading.Lock()
         for w in range(n):
@@ -211,6 +217,7 @@ class StretchRun(MappedSource):
     def _attach(self, w: int, child: Child, job: dict, retry: bool) -> None:
         with self._lock:
             self._children.append(child)
+            self._cpu[w] = (child.pid or 0, -1)
         # Watch before sending the job: no event is missed.
         child.watch(on_event=functools.partial(self._progress, w), on_exit=self._exited)
         try:
@@ -230,6 +237,7 @@ class StretchRun(MappedSource):
     def _progress(self, w: int, ev: Event) -> None:
         if ev.kind == "progress":
             self._valid[w] = int(ev.data["valid"])
+            self._heard[w] = time.monotonic()
             # Frames are playable once every worker has written them.
             self.avail[0] = min(self._valid)
 
@@ -242,6 +250,36 @@ class StretchRun(MappedSource):
             ended = all(c.finished.is_set() for c in self._children)
         if ended:
             self.finished.set()
+
+    def stalled_for(self) -> float:
+        """Seconds the most idle worker still rendering has gone without progress; 0 once all are done.
+
+        Progress is a progress event or CPU time used (a render step of a
+        long run can take seconds between two events on a busy machine; a
+        stopped or stuck worker uses none). Where the CPU time cannot be
+        read (no ``/proc``) a worker is never called stalled.
+        """
+        now, worst = time.monotonic(), 0.0
+        for w, valid in enumerate(self._valid):
+            if valid >= self.frames or self._cancelled:
+                continue
+            pid, ticks = self._cpu[w]
+            used = _cpu_ticks(pid)
+            if used is None:
+                return 0.0
+            if used != ticks:
+                self._cpu[w] = (pid, used)
+                self._heard[w] = now
+            worst = max(worst, now - self._heard[w])
+        return worst
+
+    def hang(self, why: str) -> None:
+        """A worker stopped responding: fail the run with ``why`` (as a death) and kill its workers."""
+        if self.failure is None:
+            self.failure = WorkerDied(f"stretch worker hung: {why}", kind="WorkerDied")
+            self.error = str(self.failure)
+        for c in self._children:
+            c.kill()  # SIGKILL ends a stopped process too
 
     @property
     def pids(self) -> list[int]:
@@ -270,6 +308,16 @@ class StretchRun(MappedSource):
         for c in self._children:
             c.wait(2)
         self.path.unlink(missing_ok=True)
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """User plus system CPU time of ``pid`` in clock ticks (``None``: unknown, e.g. no ``/proc``)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _main() -> int:
