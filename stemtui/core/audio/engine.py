@@ -9,18 +9,13 @@ engine falls back to a *null* stream: a thread that pulls blocks at the
 real-time pace and throws them away, so the transport, meters and UI behave
 exactly as with a speaker. ``Engine.notice`` then says why there is no sound.
 
-Failures are never silent. An exception inside the callback does not reach
-PortAudio (which would stop the stream for good, without a word): that block
-plays silence, the next ones play again, and the engine counts the fault and
-keeps its one-line description. A device stream that ends without
-:meth:`Engine.stop_stream` (the device went away), or whose callbacks stop,
-is handed to the device watch (:mod:`.devicewatch`): the position holds, the
-device is reopened every second, the default device or the null output is
-offered after 5 s (:meth:`Engine.use_fallback`), each step told in one line
-(:meth:`Engine.take_device_events`). A stream its callback ended
-(CallbackStop/Abort) stays ended. :meth:`Engine.faults` says it all, one line
-each. Callback gaps are measured with the stream's start-up apart
-(:attr:`Engine.startup_s`, :attr:`Engine.steady_max_gap_ms`).
+Failures are never silent. An exception in the callback plays that block
+as silence and is counted, with its one-line description. A stream that ends
+unasked or whose callbacks stop goes to :mod:`.devicewatch` (position held,
+reopened every second, the default device or null output offered after 5 s,
+each step one line: :meth:`Engine.take_device_events`). :meth:`Engine.faults`
+says it all. Gaps are measured with start-up apart (:attr:`Engine.startup_s`,
+:attr:`Engine.steady_max_gap_ms`).
 """
 
 from __future__ import annotations
