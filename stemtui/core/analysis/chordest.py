@@ -32,7 +32,7 @@ CHORD_LABELS = (*(f"{p}:maj" for p in PITCH_NAMES), *(f"{p}:min" for p in PITCH_
 _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
-P_STAY = 0.9  # per beat (or per frame, raised to the frame rate; see estimate_chords)
+P_STAY = 0.98  # per step (a frame, or half a beat), whose evidence is weighted by its length
 _KAPPA = 12.0  # how sharply the template fit turns into a probability
 _BASS_WEIGHT = 0.25
 _SILENT_DB = -45.0  # frames this far under the song's loudest are no-chord
@@ -120,17 +120,20 @@ def estimate_chords(
         return []
     bass = np.zeros_like(chroma) if bass_chroma is None else bass_chroma[:, :t_frames]
     if beats is not None and len(beats) >= 2:
+        # Half beats: a grid at half the tempo, or a phase off by a beat,
+        # must not put two chords in one step.
+        beats = np.sort(np.concatenate((beats, (beats[:-1] + beats[1:]) / 2)))
         bf = librosa.time_to_frames(beats, sr=ANALYSIS_SR, hop_length=HOP)
         bf = np.unique(np.clip(bf, 0, t_frames))
         bf = bf[(bf > 0) & (bf < t_frames)]
         c, b, lv = _sync(chroma, bf), _sync(bass, bf), _sync(rms_db[None, :], bf, "median")[0]
         edges = np.concatenate(([0.0], librosa.frames_to_time(bf, sr=ANALYSIS_SR, hop_length=HOP), [duration]))
-        p_stay = P_STAY
     else:
         c, b, lv = chroma, bass, rms_db
         edges = np.minimum(np.arange(t_frames + 1) * HOP / ANALYSIS_SR, duration)
         edges[-1] = duration
-        p_stay = 0.98
+    # Evidence counts per second, not per step: a long step pooled many frames.
+    weight = np.maximum(np.diff(edges)[: c.shape[1]], 1e-3) / (HOP / ANALYSIS_SR)
     c = np.log1p(100.0 * c / max(float(c.max()), 1e-10))  # compress, so one loud note does not rule
     norm = np.linalg.norm(c, axis=0)
     cn = c / np.maximum(norm, 1e-9)
@@ -139,9 +142,9 @@ def estimate_chords(
     fit += _BASS_WEIGHT * np.vstack([bn, bn])  # the bass on the root
     n_fit = np.where(lv < _SILENT_DB, 1.5, 0.45)  # no-chord wins in near-silence
     fit = np.vstack([fit, n_fit[None, :]])
-    prob = np.exp(_KAPPA * (fit - fit.max(axis=0, keepdims=True)))
+    prob = np.exp(_KAPPA * weight[None, :] * (fit - fit.max(axis=0, keepdims=True)))
     prob /= prob.sum(axis=0, keepdims=True)
-    trans = librosa.sequence.transition_loop(25, p_stay)
+    trans = librosa.sequence.transition_loop(25, P_STAY)
     path = librosa.sequence.viterbi_discriminative(prob, trans)
     out: list[tuple[float, float, str]] = []
     for i, s in enumerate(path):
@@ -155,8 +158,51 @@ def estimate_chords(
     return out
 
 
-def estimate_key(chroma: np.ndarray, rms_db: np.ndarray, bass_chroma: np.ndarray | None = None) -> str | None:
-    """The key as ``"D:maj"`` / ``"B:min"``; ``None`` without harmonic content."""
+#: How well a chord fits a key, by (semitones above the tonic, quality); others -0.5.
+_FIT = {
+    "maj": {(0, "maj"): 1.0, (2, "min"): 0.5, (4, "min"): 0.4, (5, "maj"): 0.7, (7, "maj"): 0.8, (9, "min"): 0.5},
+    "min": {
+        (0, "min"): 1.0,
+        (3, "maj"): 0.5,
+        (5, "min"): 0.7,
+        (7, "min"): 0.5,
+        (7, "maj"): 0.8,
+        (8, "maj"): 0.5,
+        (10, "maj"): 0.5,
+    },
+}
+
+
+def _chord_fit(chords: list[tuple[float, float, str]]) -> dict[str, float]:
+    """Per key, the duration-weighted fit of the chords to it (tonic, dominant, diatonic, foreign)."""
+    total = sum(b - a for a, b, lab in chords if lab != "N")
+    out: dict[str, float] = {}
+    if total <= 0:
+        return out
+    for mode, table in _FIT.items():
+        for r in range(12):
+            fit = 0.0
+            for a, b, lab in chords:
+                if lab == "N":
+                    continue
+                root, q = lab.split(":")
+                fit += (b - a) * table.get(((pitch_class(root) - r) % 12, q), -0.5)
+            out[f"{PITCH_NAMES[r]}:{mode}"] = fit / total
+    return out
+
+
+def estimate_key(
+    chroma: np.ndarray,
+    rms_db: np.ndarray,
+    bass_chroma: np.ndarray | None = None,
+    chords: list[tuple[float, float, str]] | None = None,
+) -> str | None:
+    """The key as ``"D:maj"`` / ``"B:min"``; ``None`` without harmonic content.
+
+    The Krumhansl-Kessler correlation of the song's chroma, plus how well the
+    chords found fit each key (which tells A minor with its E major chord
+    from C major, where the pitch-class profile alone often cannot).
+    """
     keep = rms_db > _SILENT_DB
     if chroma.size == 0 or not np.any(keep):
         return None
@@ -167,8 +213,10 @@ def estimate_key(chroma: np.ndarray, rms_db: np.ndarray, bass_chroma: np.ndarray
         prof = prof + 0.5 * b.sum(axis=1) / max(float(b.sum()), 1e-9) * keep.sum()
     if not np.any(prof > 0) or np.ptp(prof) == 0:
         return None
+    fit = _chord_fit(chords or [])
     scores = []
     for mode, p in (("maj", _KK_MAJOR), ("min", _KK_MINOR)):
         for r in range(12):
-            scores.append((float(np.corrcoef(prof, np.roll(p, r))[0, 1]), f"{PITCH_NAMES[r]}:{mode}"))
+            name = f"{PITCH_NAMES[r]}:{mode}"
+            scores.append((float(np.corrcoef(prof, np.roll(p, r))[0, 1]) + fit.get(name, 0.0), name))
     return max(scores)[1]

@@ -304,7 +304,7 @@ def analyze_stems(
         chords = chordest.estimate_chords(chroma, db, duration, beats, bass)
         timings["chords"] = time.perf_counter() - t0
         t0 = step("key")
-        key = chordest.estimate_key(chroma, db, bass)
+        key = chordest.estimate_key(chroma, db, bass, chords)
         timings["key"] = time.perf_counter() - t0
     else:
         why = "no harmonic stem" if not any(k not in ("drums", "vocals") for k in mono) else "harmonic stems are silent"
