@@ -233,6 +233,11 @@ def _sum(ys: Iterable[np.ndarray], n: int) -> np.ndarray:
     return out
 
 
+def _r4(x: float) -> float:
+    """Times as the JSON keeps them (0.1 ms), so a map read back equals the map written."""
+    return round(float(x), 4)
+
+
 def analyze_stems(
     stems: dict[str, np.ndarray], sr: int, grid: BeatGrid | None = None, progress: Progress | None = None
 ) -> SongMap:
@@ -327,14 +332,15 @@ def analyze_stems(
         sections = sectionfind.estimate_sections(feats, duration, beats, bars)
     timings["sections"] = time.perf_counter() - t0
     report("done", 1.0)
+    r = _r4
     return SongMap(
-        bpm=None if grid is None else grid.bpm,
+        bpm=None if grid is None else round(grid.bpm, 3),
         key=key,
-        sections=tuple(Span(*s) for s in sections),
-        chords=tuple(Span(*c) for c in chords),
-        bass_notes=tuple(BassNote(*b) for b in notes),
+        sections=tuple(Span(r(a), r(b), lab) for a, b, lab in sections),
+        chords=tuple(Span(r(a), r(b), lab) for a, b, lab in chords),
+        bass_notes=tuple(BassNote(r(a), r(b), int(m)) for a, b, m in notes),
         skipped=tuple(skipped),
-        duration=duration,
+        duration=r(duration),
         grid=grid,
         timings=timings,
     )
