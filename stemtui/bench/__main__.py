@@ -17,6 +17,7 @@ BENCHES = {
     "startup": "stemtui.bench.bench_startup",
     "tempo": "stemtui.bench.bench_tempo",
     "soak": "stemtui.bench.bench_soak",
+    "analysis": "stemtui.bench.bench_analysis",
 }
 
 

@@ -6,6 +6,7 @@ analyses; each must come back as a well-formed map that says what it skipped.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -32,7 +33,7 @@ def well_formed(m: SongMap) -> None:
     back = SongMap.from_json(json.loads(json.dumps(m.to_json())))
     assert back == m
     for spans in (m.sections, m.chords):
-        for a, b in zip(spans, spans[1:]):
+        for a, b in itertools.pairwise(spans):
             assert a.end == pytest.approx(b.start) and a.start < a.end
         if spans:
             assert spans[0].start == 0.0 and spans[-1].end == pytest.approx(m.duration)
@@ -92,8 +93,13 @@ def test_from_json_refuses_damage():
     good = SongMap(120.0, "D:maj", (Span(0.0, 4.0, "A"),), (Span(0.0, 4.0, "D:maj"),), (BassNote(0.0, 0.5, 38),))
     data = good.to_json()
     assert SongMap.from_json(data) == good
-    for key, bad in [("chords", [{"start": 2.0, "end": 1.0, "label": "C:maj"}]), ("bass_notes", [{"midi": "x"}]),
-                     ("bpm", "fast"), ("version", None), ("sections", {"A": 1})]:
+    for key, bad in [
+        ("chords", [{"start": 2.0, "end": 1.0, "label": "C:maj"}]),
+        ("bass_notes", [{"midi": "x"}]),
+        ("bpm", "fast"),
+        ("version", None),
+        ("sections", {"A": 1}),
+    ]:
         with pytest.raises(ValueError):
             SongMap.from_json({**data, key: bad})
 

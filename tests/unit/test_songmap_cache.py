@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from stemtui.core.analysis.mapcache import SongMapCache
-from stemtui.core.procs.protocol import package_env
 from stemtui.core.analysis.songmap import ANALYSIS_VERSION, BassNote, SongMap, Span
+from stemtui.core.procs.protocol import package_env
 
 MAP = SongMap(
     bpm=96.0,
@@ -89,7 +89,11 @@ except Exception as exc:
     print(type(exc).__name__, exc)
 """
     out = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps(big.to_json()), capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        input=json.dumps(big.to_json()),
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=package_env(),
     )
     assert out.stdout.startswith("WriteFailed ") and "song1.json: cannot write: file too large" in out.stdout, out

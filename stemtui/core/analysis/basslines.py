@@ -13,6 +13,8 @@ each note on the string where its fret is lowest (frets 0-12).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 BASS_SR = 8000
@@ -52,11 +54,11 @@ def transcribe_bass(y: np.ndarray, sr: int) -> list[Note]:
     n = min(len(db), len(f0))
     db, midi = db[:n], librosa.hz_to_midi(f0[:n])
     env = librosa.onset.onset_strength(y=y, sr=BASS_SR, hop_length=_HOP, n_fft=256, n_mels=32, fmax=2000)
-    onsets = librosa.onset.onset_detect(
+    found = librosa.onset.onset_detect(
         onset_envelope=env, sr=BASS_SR, hop_length=_HOP, backtrack=False, wait=8, delta=0.1, units="frames"
     )
-    onsets = [_back_to_rise(int(o), db) for o in onsets if o < n and db[o : o + 4].max() > _GATE_DB]
-    onsets = _split_on_pitch(onsets, midi, db, n)
+    rises = [_back_to_rise(int(o), db) for o in found if o < n and db[o : o + 4].max() > _GATE_DB]
+    onsets = _split_on_pitch(rises, midi, db, n)
     notes: list[Note] = []
     dt = _HOP / BASS_SR
     for i, a in enumerate(onsets):
@@ -94,7 +96,7 @@ def _split_on_pitch(onsets: list[int], midi: np.ndarray, db: np.ndarray, n: int)
     out = list(onsets)
     bounds = [*onsets, n]
     hold = 12  # frames (60 ms)
-    for a, z in zip(bounds[:-1], bounds[1:]):
+    for a, z in itertools.pairwise(bounds):
         cur = np.nan
         k = a + 6
         while k < z - hold:

@@ -94,7 +94,7 @@ def _sync(x: np.ndarray, frames: np.ndarray, agg: str = "mean") -> np.ndarray:
     """Columns of ``x`` aggregated between consecutive ``frames`` (librosa.util.sync's convention)."""
     import librosa
 
-    return librosa.util.sync(x, frames, aggregate=np.median if agg == "median" else np.mean, pad=True)
+    return librosa.util.sync(x, frames.tolist(), aggregate=np.median if agg == "median" else np.mean, pad=True)
 
 
 def estimate_chords(

@@ -111,9 +111,7 @@ class SongMapCache:
             raise write_error(path, exc) from None
         return path
 
-    def get(
-        self, song_id: str, compute: Callable[[], SongMap], force: bool = False
-    ) -> tuple[SongMap, str | None]:
+    def get(self, song_id: str, compute: Callable[[], SongMap], force: bool = False) -> tuple[SongMap, str | None]:
         """The cached map, else ``compute()`` saved: ``(map, why it was recomputed or None)``.
 
         Raises:

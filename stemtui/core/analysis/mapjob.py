@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,8 @@ class MapJob:
         fd, self._path = tempfile.mkstemp(prefix="stemtui-songmap-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **{name: _mono(y) for name, y in stems.items()})
+                arrays: Any = {name: _mono(y) for name, y in stems.items()}
+                np.savez(f, **arrays)
             args = [self._path, str(int(sr))]
             if grid is not None:
                 args.append(json.dumps(grid.to_dict()))

@@ -16,6 +16,7 @@ librosa and scipy are imported inside the functions.
 
 from __future__ import annotations
 
+import itertools
 import string
 
 import numpy as np
@@ -28,7 +29,6 @@ _MIN_BEATS = 8  # shortest section
 _FALLBACK_STEP = 0.5  # s per "beat" without a grid
 _KERNEL_S = 4.0  # at least this much song either side of a boundary
 _SAME = 0.085  # segments whose beats are this close to as alike as each one's own share a letter
-_DEBUG = False
 _PEAK_SD = 1.0  # a boundary's novelty stands this many deviations above the median
 
 
@@ -41,9 +41,7 @@ def stem_features(stems: dict[str, np.ndarray]) -> np.ndarray:
     for name in sorted(stems):
         y = np.zeros(n, dtype=np.float32)
         y[: len(stems[name])] = stems[name]
-        mel = librosa.feature.melspectrogram(
-            y=y, sr=SECTION_SR, n_fft=2048, hop_length=HOP, n_mels=_N_MELS, fmax=10000
-        )
+        mel = librosa.feature.melspectrogram(y=y, sr=SECTION_SR, n_fft=2048, hop_length=HOP, n_mels=_N_MELS, fmax=10000)
         level = mel.sum(axis=0, keepdims=True)
         blocks.append(np.log1p(mel / max(float(mel.max()), 1e-10) * 1e3))
         blocks.append(2.0 * np.log1p(level / max(float(level.max()), 1e-10) * 1e3))
@@ -98,19 +96,19 @@ def _labels(s: np.ndarray, bounds: list[int]) -> list[str]:
     sqrt(mean S[i, i] * mean S[j, j])``, which is 1 for a repeat and does not
     depend on how much a section varies inside.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
+    from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
+    from scipy.spatial.distance import squareform  # type: ignore[import-untyped]
 
-    segs = list(zip(bounds[:-1], bounds[1:]))
+    segs = list(itertools.pairwise(bounds))
     if len(segs) == 1:
         return ["A"]
     m = np.array([[float(s[a:b, c:d].mean()) for c, d in segs] for a, b in segs])
     diag = np.sqrt(np.maximum(np.outer(np.diag(m), np.diag(m)), 1e-12))
     dist = np.clip(1.0 - m / diag, 0.0, None)
     np.fill_diagonal(dist, 0.0)
-    if _DEBUG:
-        print(np.round(1 - dist, 2))
-    ids = fcluster(linkage(squareform((dist + dist.T) / 2, checks=False), method="average"), t=_SAME, criterion="distance")
+    ids = fcluster(
+        linkage(squareform((dist + dist.T) / 2, checks=False), method="average"), t=_SAME, criterion="distance"
+    )
     letters: dict[int, str] = {}
     out = []
     for c in ids:
@@ -140,7 +138,7 @@ def estimate_sections(
     bf = _beat_frames(duration, beats, t_frames)
     if len(bf) < 2 * _MIN_BEATS:
         return [(0.0, float(duration), "A")] if duration > 0 and np.any(features) else []
-    x = librosa.util.sync(features, bf, aggregate=np.mean, pad=True)
+    x = librosa.util.sync(features, bf.tolist(), aggregate=np.mean, pad=True)
     sd = x.std(axis=1, keepdims=True)
     x = (x - x.mean(axis=1, keepdims=True)) / np.where(sd > 1e-9, sd, 1.0)
     times = np.concatenate(([0.0], librosa.frames_to_time(bf, sr=SECTION_SR, hop_length=HOP)))

@@ -168,7 +168,7 @@ def _env(n: int, attack: float, decay: float | None, release: float = 0.03) -> n
 
 
 def _add(buf: np.ndarray, start: float, sig: np.ndarray) -> None:
-    i = int(round(start * SR))
+    i = round(start * SR)
     j = min(len(buf), i + len(sig))
     if j > i >= 0:
         buf[i:j] += sig[: j - i]
@@ -197,7 +197,7 @@ def _chords_part(buf: np.ndarray, t0: float, dur: float, notes: list[int], timbr
             _note(buf, t0, dur, m + 12, "sine", 0.04, attack=0.1, decay=None, release=0.08)
     elif timbre == "pluck":  # arpeggiated eighths, each left ringing a little
         seq = [*notes, notes[1] + 12, *notes[::-1]]
-        for k in range(int(round(dur / (beat / 2)))):
+        for k in range(round(dur / (beat / 2))):
             m = seq[k % len(seq)]
             t = t0 + k * beat / 2
             _note(buf, t, min(beat * 1.5, t0 + dur - t), m, "bright", 0.22, attack=0.003, decay=0.25, release=0.02)
@@ -290,31 +290,31 @@ def render(spec: SongSpec) -> SynthSong:
         nxt = plan[i + 1][2] if i + 1 < len(plan) else root
         nroot = 28 + (nxt - 28) % 12
         fifth = broot + 7
-        steps = int(round((c1 - c0) / beat))
+        n_beats = round((c1 - c0) / beat)
         style = bass_style[lab]
         line: list[tuple[float, float, int]] = []  # (beat offset, length in beats, midi)
         if style == 0:  # quarters, a chromatic approach on the last one
-            line = [(k, 1.0, broot) for k in range(steps)]
+            line = [(k, 1.0, broot) for k in range(n_beats)]
             if nroot != broot:
-                line[-1] = (steps - 1, 1.0, nroot + (1 if rng.random() < 0.5 else -1))
+                line[-1] = (n_beats - 1, 1.0, nroot + (1 if rng.random() < 0.5 else -1))
         elif style == 1:  # root eighths, fifth, then a diatonic step toward the next root
-            line = [(k * 0.5, 0.5, broot) for k in range(steps * 2)]
-            if steps >= 2:
+            line = [(k * 0.5, 0.5, broot) for k in range(n_beats * 2)]
+            if n_beats >= 2:
                 line[2] = (1.0, 0.5, fifth)
             if nroot != broot:  # a scale step below the next root, else a semitone
                 below = nroot - 2 if (nroot - 2 - spec.tonic) % 12 in scale else nroot - 1
-                line[-1] = (steps - 0.5, 0.5, below)
+                line[-1] = (n_beats - 0.5, 0.5, below)
         else:  # root - fifth - octave - fifth
             shape = [broot, fifth, broot + 12, fifth]
-            line = [(k, 1.0, shape[k % 4]) for k in range(steps)]
-        for off, length, m in line:
-            s0 = c0 + off * beat
+            line = [(k, 1.0, shape[k % 4]) for k in range(n_beats)]
+        for at, length, m in line:
+            s0 = c0 + at * beat
             s1 = s0 + length * beat * 0.85
             _note(bufs["bass"], s0, s1 - s0, m, "bass", 0.5, attack=0.004, decay=0.5, release=0.02)
             bass_notes.append((round(s0, 6), round(s1, 6), int(m)))
         if lab in spec.lead:
             tones = sorted({x % 12 for x in notes})
-            for k in range(0, steps, 2):
+            for k in range(0, n_beats, 2):
                 m = 69 + (rng.choice(tones) - 69) % 12
                 _add(
                     bufs["vocals"],
