@@ -19,7 +19,8 @@ import numpy as np
 
 BASS_SR = 8000
 _HOP = 40  # 5 ms
-_FRAME = 1024
+_PITCH_SR = 4000
+_FRAME = 512  # at _PITCH_SR: lags to 256 samples, 15.6 Hz
 MIDI_LO, MIDI_HI = 23, 67  # B0 .. G4: five-string low B up to the 24th fret of G
 #: Open strings of a 4-string bass, lowest first: E1 A1 D2 G2.
 STRINGS = (("E", 28), ("A", 33), ("D", 38), ("G", 43))
@@ -43,14 +44,17 @@ def transcribe_bass(y: np.ndarray, sr: int) -> list[Note]:
         y = soxr.resample(y, sr, BASS_SR).astype(np.float32)
     rms = librosa.feature.rms(y=y, frame_length=128, hop_length=_HOP)[0]
     db = 20 * np.log10(np.maximum(rms, 1e-10) / max(float(rms.max()), 1e-10))
+    # Pitch at half the rate and half the frame rate (G4 is far below 2 kHz):
+    # YIN's cost is most of the analysis, and a note pools 30+ frames anyway.
     f0 = librosa.yin(
-        y,
+        soxr.resample(y, BASS_SR, _PITCH_SR).astype(np.float32),
         fmin=float(librosa.midi_to_hz(MIDI_LO - 0.5)),
         fmax=float(librosa.midi_to_hz(MIDI_HI + 0.5)),
-        sr=BASS_SR,
+        sr=_PITCH_SR,
         frame_length=_FRAME,
         hop_length=_HOP,
     )
+    f0 = np.repeat(f0, BASS_SR // _PITCH_SR)  # back onto the 5-ms frames
     n = min(len(db), len(f0))
     db, midi = db[:n], librosa.hz_to_midi(f0[:n])
     env = librosa.onset.onset_strength(y=y, sr=BASS_SR, hop_length=_HOP, n_fft=256, n_mels=32, fmax=2000)

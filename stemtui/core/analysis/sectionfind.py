@@ -57,7 +57,8 @@ def _beat_frames(duration: float, beats: np.ndarray | None, t_frames: int) -> np
 
 def _affinity(x: np.ndarray) -> np.ndarray:
     """``exp(-d² / median d²)`` between the columns of ``x``."""
-    d = ((x[:, :, None] - x[:, None, :]) ** 2).sum(axis=0)
+    sq = (x * x).sum(axis=0)
+    d = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x.T @ x), 0.0)
     sigma = float(np.median(d[d > 0])) if np.any(d > 0) else 1.0
     return np.exp(-d / sigma)
 

@@ -246,6 +246,8 @@ def render(spec: SongSpec) -> SynthSong:
     pats = rng.permutation(len(_PATTERNS))
     pattern = {lab: _PATTERNS[pats[i % len(_PATTERNS)]] for i, lab in enumerate(labels)}
     bass_style = {lab: int(rng.integers(3)) for lab in labels}
+    # How much of its slot each bass note holds: detached, or legato (re-plucked).
+    bass_hold = {lab: float(rng.choice([0.8, 0.9, 1.0])) for lab in labels}
     total_bars = sum(spec.bars[c] for c in spec.form)
     duration = spec.lead_in + total_bars * bar + 1.5
     n = int(duration * SR)
@@ -309,8 +311,9 @@ def render(spec: SongSpec) -> SynthSong:
             line = [(k, 1.0, shape[k % 4]) for k in range(n_beats)]
         for at, length, m in line:
             s0 = c0 + at * beat
-            s1 = s0 + length * beat * 0.85
-            _note(bufs["bass"], s0, s1 - s0, m, "bass", 0.5, attack=0.004, decay=0.5, release=0.02)
+            s1 = s0 + length * beat * bass_hold[lab]
+            vel = 0.5 * float(rng.uniform(0.6, 1.0))
+            _note(bufs["bass"], s0, s1 - s0, m, "bass", vel, attack=0.004, decay=0.5, release=0.01)
             bass_notes.append((round(s0, 6), round(s1, 6), int(m)))
         if lab in spec.lead:
             tones = sorted({x % 12 for x in notes})
