@@ -144,3 +144,12 @@ def test_bass_tab_never_overwrites_a_note():
     assert lines == ["G|--9---12|", "D|--------|", "A|0-------|", "E|--------|"]
     with pytest.raises(ValueError):
         bass_tab([], 1.0, 1.0)
+
+
+def test_nan_samples_are_silence_and_the_callers_stems_untouched(song):
+    other = song.stems["other"][: 20 * SR, 0].copy()
+    other[1000:5000] = np.nan
+    before = other.copy()
+    m = analyze_stems({"other": other}, SR)
+    well_formed(m)
+    assert m.chords and np.array_equal(np.isnan(other), np.isnan(before))

@@ -223,7 +223,7 @@ def _mono(x: np.ndarray) -> np.ndarray:
         a = a.mean(axis=1, dtype=np.float32) if a.shape[1] > 1 else a[:, 0]
     if a.ndim != 1:
         raise ValueError(f"a stem must be (frames,) or (frames, channels), got shape {a.shape}")
-    return np.nan_to_num(a, copy=False)
+    return a if np.isfinite(a).all() else np.nan_to_num(a)  # never the caller's array in place
 
 
 def _sum(ys: Iterable[np.ndarray], n: int) -> np.ndarray:
