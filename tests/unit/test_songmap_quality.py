@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stemtui.bench.mapscores import score
+from stemtui.bench.mapscores import bass_f, chord_wcsr, score
 from stemtui.core.analysis import synthsongs
 from stemtui.core.analysis.songmap import analyze_stems
 
@@ -74,3 +74,27 @@ def test_bass_note_onset_f_measure(scored):
 def test_repeated_sections_share_letters(scored):
     # Not one of the issue's targets, but "A B A B C" is what the lane shows.
     assert mean(scored, "pairwise_f") >= 0.75, [round(s["pairwise_f"], 3) for s in scored]
+
+
+def test_the_demo_song_from_another_generator():
+    """The demo (core/library/demo.py, not written for this) scored the same way: Am F C G a bar."""
+    from stemtui.core.analysis.synthsongs import Truth
+    from stemtui.core.library import demo
+
+    bar = 60.0 / demo.DEMO_BPM * demo.DEMO_BEATS_PER_BAR
+    names = {"Am": "A:min", "F": "F:maj", "C": "C:maj", "G": "G:maj"}
+    prog = [demo._PROGRESSION[b % 4] for b in range(demo.DEMO_BARS)]
+    chords = [(b * bar, (b + 1) * bar, names[c]) for b, c in enumerate(prog)]
+    beat = bar / demo.DEMO_BEATS_PER_BAR
+    bass = [
+        (b * bar + at * beat, b * bar + (at + length) * beat, demo._ROOTS[c] + step)
+        for b, c in enumerate(prog)
+        for at, length, step in demo._BASS_FIGURE
+    ]
+    stems = demo.synthesize()
+    duration = len(stems["bass"]) / synthsongs.SR
+    truth = Truth("A:min", demo.DEMO_BPM, duration, 0.0, chords, [(0.0, duration, "A")], bass)
+    m = analyze_stems(stems, synthsongs.SR)
+    got = {"chords_majmin": chord_wcsr(truth, m), "bass_onset_f": bass_f(truth, m)}
+    assert got["chords_majmin"] >= 0.85 and got["bass_onset_f"] >= 0.85, got
+    assert m.bpm == pytest.approx(demo.DEMO_BPM, rel=0.01)
