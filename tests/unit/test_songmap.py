@@ -77,7 +77,7 @@ def test_progress_names_each_analysis_in_order(song):
     seen: list[tuple[str, float]] = []
     short = {k: v[: 20 * SR] for k, v in song.stems.items()}
     analyze_stems(short, SR, progress=lambda name, frac: seen.append((name, frac)))
-    assert [n for n, _ in seen] == ["beats", "bass_notes", "chords", "key", "sections", "done"]
+    assert [n for n, _ in seen] == ["bass_notes", "beats", "chords", "key", "sections", "done"]
     fracs = [f for _, f in seen]
     assert fracs == sorted(fracs) and fracs[0] == 0.0 and fracs[-1] == 1.0
 

@@ -25,9 +25,21 @@ def stems() -> dict:
 def test_the_child_answers_with_the_map_and_reports_each_analysis(stems):
     seen: list[str] = []
     m = analyze_in_subprocess(stems, SR, progress=lambda name, _f: seen.append(name), timeout=300)
-    assert seen == ["beats", "bass_notes", "chords", "key", "sections", "done"]
+    assert seen == ["bass_notes", "beats", "chords", "key", "sections", "done"]
     assert m.chords and m.bass_notes and m.sections and m.bpm == pytest.approx(96.0, abs=0.5)
     assert m == analyze_stems(stems, SR)  # the same map as in this process
+
+
+def test_partial_maps_come_as_each_analysis_ends(stems):
+    parts = []
+    job = MapJob(stems, SR, on_partial=parts.append, timeout=300)
+    assert job.wait(300) and job.failure is None
+    assert len(parts) == 3 and job.partial is parts[-1]
+    first, second, third = parts
+    assert first.bass_notes and first.bpm is None and first.chords == ()  # the bass line first
+    assert second.bpm == pytest.approx(96.0, abs=0.5) and second.chords == ()
+    assert third.chords and third.key and third.sections == ()
+    assert job.result is not None and job.result.sections and job.result.chords == third.chords
 
 
 def test_kill_9_is_a_worker_death_in_one_line(stems):

@@ -6,7 +6,8 @@ code holds the GIL, so :func:`analyze_stems` runs in
 with one BLAS thread, speaking the worker protocol of
 :mod:`stemtui.core.procs.protocol`. The stems cross as mono float32 arrays
 in a temporary ``.npz`` (always removed); the child sends a ``progress``
-event as each analysis starts (``{"fraction", "analysis"}``) and ends with
+event as each analysis starts (``{"fraction", "analysis"}``), a ``partial``
+event with the map so far after each (``{"map"}``), and ends with
 ``{"event": "done", "map": SongMap.to_json()}``.
 
 A child that dies raises :class:`MapJobDied`, one that fails
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from stemtui.core.analysis.beats import BeatGrid
-from stemtui.core.analysis.songmap import Progress, SongMap, analyze_stems
+from stemtui.core.analysis.songmap import Partial, Progress, SongMap, analyze_stems
 from stemtui.core.errors import StemtuiError
 from stemtui.core.procs.channel import Channel, serve
 from stemtui.core.procs.protocol import Child, Event, WorkerCancelled, WorkerDied, WorkerError, describe_exit
@@ -73,6 +74,7 @@ class MapJob:
         progress: Called as ``(analysis, fraction)`` from the reader thread.
         timeout: Seconds before the child is killed and the job fails.
         callback: Called with the job, from its thread, when it ends uncancelled.
+        on_partial: Called with the map so far after each analysis (reader thread).
 
     Attributes:
         done: Set when the job has ended, however it ended.
@@ -80,6 +82,7 @@ class MapJob:
         error: A one-line message if it failed, else ``None``.
         failure: The same as a typed error, else ``None``.
         fraction / analysis: The latest progress.
+        partial: The map so far (bass notes first), or ``None``.
         cancelled: Whether :meth:`cancel` was called before it ended.
     """
 
@@ -91,6 +94,7 @@ class MapJob:
         progress: Progress | None = None,
         timeout: float = 600.0,
         callback: Callable[[MapJob], None] | None = None,
+        on_partial: Partial | None = None,
     ) -> None:
         self.done = threading.Event()
         self.result: SongMap | None = None
@@ -98,6 +102,8 @@ class MapJob:
         self.failure: Exception | None = None
         self.cancelled = False
         self.fraction, self.analysis = 0.0, ""
+        self.partial: SongMap | None = None
+        self._on_partial = on_partial
         self._progress, self._callback, self._timeout = progress, callback, timeout
         fd, self._path = tempfile.mkstemp(prefix="stemtui-songmap-", suffix=".npz")
         try:
@@ -124,6 +130,10 @@ class MapJob:
             self.fraction, self.analysis = ev.fraction, str(ev.data.get("analysis", ""))
             if self._progress is not None:
                 self._progress(self.analysis, self.fraction)
+        elif ev.kind == "partial":
+            self.partial = SongMap.from_json(ev.data.get("map"))
+            if self._on_partial is not None:
+                self._on_partial(self.partial)
 
     def _run(self) -> None:
         try:
@@ -205,7 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args[0]) as npz:
             stems = {name: npz[name] for name in npz.files}
         grid = BeatGrid.from_dict(json.loads(args[2])) if len(args) == 3 else None
-        song_map = analyze_stems(stems, int(args[1]), grid, lambda name, frac: chan.progress(frac, analysis=name))
+        song_map = analyze_stems(
+            stems,
+            int(args[1]),
+            grid,
+            lambda name, frac: chan.progress(frac, analysis=name),
+            lambda so_far: chan.send("partial", map=so_far.to_json()),
+        )
         chan.done(map=song_map.to_json())
         return 0
 

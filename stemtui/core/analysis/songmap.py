@@ -35,12 +35,13 @@ from stemtui.core.analysis.beats import BeatGrid, estimate_grid
 #: Bump when any analysis changes its output: cached maps of another version are recomputed.
 ANALYSIS_VERSION = 1
 #: The analyses, in the order they run (the progress reports these names).
-ANALYSES = ("beats", "bass_notes", "chords", "key", "sections")
+ANALYSES = ("bass_notes", "beats", "chords", "key", "sections")
 #: Shorter than this, a song has no sections to find (fewer than ~4 bars).
 MIN_SECTIONS_S = 15.0
 _SILENT_PEAK = 1e-4
 
 Progress = Callable[[str, float], None]
+Partial = Callable[["SongMap"], None]
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,11 @@ def _r4(x: float) -> float:
 
 
 def analyze_stems(
-    stems: dict[str, np.ndarray], sr: int, grid: BeatGrid | None = None, progress: Progress | None = None
+    stems: dict[str, np.ndarray],
+    sr: int,
+    grid: BeatGrid | None = None,
+    progress: Progress | None = None,
+    partial: Partial | None = None,
 ) -> SongMap:
     """Run every analysis that makes sense for ``stems``; never raises for odd audio.
 
@@ -249,6 +254,9 @@ def analyze_stems(
         grid: A beat grid to use (tapped or saved); else one is estimated.
         progress: Called with ``(analysis, fraction of the whole done)`` as
             each analysis starts, then ``("done", 1.0)``.
+        partial: Called with the map so far after each analysis (the bass
+            line comes first: it needs no grid and is quick), so a player
+            can show something before the whole map is done.
 
     Raises:
         ValueError: If a stem is not 1-D or 2-D audio, or ``sr`` is not positive.
@@ -272,6 +280,39 @@ def analyze_stems(
         report(name, ANALYSES.index(name) / len(ANALYSES))
         return time.perf_counter()
 
+    def build() -> SongMap:
+        r = _r4
+        return SongMap(
+            bpm=None if grid is None else round(grid.bpm, 3),
+            key=key,
+            sections=tuple(Span(r(a), r(b), lab) for a, b, lab in sections),
+            chords=tuple(Span(r(a), r(b), lab) for a, b, lab in chords),
+            bass_notes=tuple(BassNote(r(a), r(b), int(m)) for a, b, m in notes),
+            skipped=tuple(skipped),
+            duration=r(duration),
+            grid=grid,
+            timings=dict(timings),
+        )
+
+    def publish() -> None:
+        if partial is not None:
+            partial(build())
+
+    notes: list[basslines.Note] = []
+    chords: list[tuple[float, float, str]] = []
+    sections: list[tuple[float, float, str]] = []
+    key: str | None = None
+
+    # bass
+    t0 = step("bass_notes")
+    if "bass" in live:
+        notes = basslines.transcribe_bass(live["bass"], sr)
+    else:
+        skipped.append(Skipped("bass_notes", "bass stem is silent" if "bass" in mono else "no bass stem"))
+    timings["bass_notes"] = time.perf_counter() - t0
+
+    publish()
+
     # beats
     t0 = step("beats")
     if grid is None and live:
@@ -285,19 +326,10 @@ def analyze_stems(
     timings["beats"] = time.perf_counter() - t0
     beats = None if grid is None else grid.beat_times(0.0, duration)
 
-    # bass
-    t0 = step("bass_notes")
-    notes: list[basslines.Note] = []
-    if "bass" in live:
-        notes = basslines.transcribe_bass(live["bass"], sr)
-    else:
-        skipped.append(Skipped("bass_notes", "bass stem is silent" if "bass" in mono else "no bass stem"))
-    timings["bass_notes"] = time.perf_counter() - t0
+    publish()
 
     # chords and key
     t0 = step("chords")
-    chords: list[tuple[float, float, str]] = []
-    key = None
     if harmonic or notes:
         y = soxr.resample(_sum(harmonic.values(), n), sr, chordest.ANALYSIS_SR).astype(np.float32)
         chroma, db = chordest.harmonic_chroma(y)
@@ -315,10 +347,10 @@ def analyze_stems(
         why = "no harmonic stem" if not any(k not in ("drums", "vocals") for k in mono) else "harmonic stems are silent"
         skipped += [Skipped("chords", why), Skipped("key", why)]
         step("key")
+    publish()
 
     # sections
     t0 = step("sections")
-    sections: list[tuple[float, float, str]] = []
     if not live:
         skipped.append(Skipped("sections", "the song is silent"))
     elif duration < MIN_SECTIONS_S:
@@ -332,15 +364,4 @@ def analyze_stems(
         sections = sectionfind.estimate_sections(feats, duration, beats, bars)
     timings["sections"] = time.perf_counter() - t0
     report("done", 1.0)
-    r = _r4
-    return SongMap(
-        bpm=None if grid is None else round(grid.bpm, 3),
-        key=key,
-        sections=tuple(Span(r(a), r(b), lab) for a, b, lab in sections),
-        chords=tuple(Span(r(a), r(b), lab) for a, b, lab in chords),
-        bass_notes=tuple(BassNote(r(a), r(b), int(m)) for a, b, m in notes),
-        skipped=tuple(skipped),
-        duration=r(duration),
-        grid=grid,
-        timings=timings,
-    )
+    return build()
