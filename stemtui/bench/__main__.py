@@ -19,6 +19,7 @@ BENCHES = {
     "soak": "stemtui.bench.bench_soak",
     "takes": "stemtui.bench.bench_takes",
     "compare": "stemtui.bench.bench_compare",
+    "analysis": "stemtui.bench.bench_analysis",
 }
 
 

@@ -1,0 +1,232 @@
+"""The song map's analyses in a child process, with progress per analysis.
+
+As for the beat job (:mod:`stemtui.core.analysis.beatjob`): librosa's numba
+code holds the GIL, so :func:`analyze_stems` runs in
+``python -m stemtui.core.analysis.mapjob STEMS.npz SR [GRID.json]``, niced,
+with one BLAS thread, speaking the worker protocol of
+:mod:`stemtui.core.procs.protocol`. The stems cross as mono float32 arrays
+in a temporary ``.npz`` (always removed); the child sends a ``progress``
+event as each analysis starts (``{"fraction", "analysis"}``), a ``partial``
+event with the map so far after each (``{"map"}``), and ends with
+``{"event": "done", "map": SongMap.to_json()}``.
+
+A child that dies raises :class:`MapJobDied`, one that fails
+:class:`MapJobFailed`: both are :class:`SongMapError` and the protocol's
+typed errors, so the CLI and the UI report them as one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from stemtui.core.analysis.beats import BeatGrid
+from stemtui.core.analysis.songmap import Partial, Progress, SongMap, analyze_stems
+from stemtui.core.errors import StemtuiError
+from stemtui.core.procs.channel import Channel, serve
+from stemtui.core.procs.protocol import Child, Event, WorkerCancelled, WorkerDied, WorkerError, describe_exit
+
+MODULE = "stemtui.core.analysis.mapjob"
+
+
+class SongMapError(StemtuiError):
+    """The song map could not be made (its worker died, failed or timed out)."""
+
+
+class MapJobFailed(SongMapError, WorkerError):
+    """The analysis raised in its process; ``traceback`` holds the child's traceback."""
+
+
+class MapJobDied(SongMapError, WorkerDied):
+    """The analysis process died: ``song analysis failed: its worker process died (killed by SIGKILL)``."""
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env.setdefault(var, "1")
+    return env
+
+
+def _mono(x: np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float32)
+    return a.mean(axis=1, dtype=np.float32) if a.ndim == 2 else a
+
+
+class MapJob:
+    """A song analysis in a child process, which a UI starts, polls and can cancel.
+
+    The child starts at once (the stems are written out first, on the
+    caller's thread); a daemon thread waits for it.
+
+    Args:
+        stems: Name -> ``(frames,)`` or ``(frames, channels)`` audio at ``sr``.
+        sr: Their sample rate.
+        grid: A beat grid to use, else the child estimates one.
+        progress: Called as ``(analysis, fraction)`` from the reader thread.
+        timeout: Seconds before the child is killed and the job fails.
+        callback: Called with the job, from its thread, when it ends uncancelled.
+        on_partial: Called with the map so far after each analysis (reader thread).
+
+    Attributes:
+        done: Set when the job has ended, however it ended.
+        result: The :class:`SongMap`, or ``None``.
+        error: A one-line message if it failed, else ``None``.
+        failure: The same as a typed error, else ``None``.
+        fraction / analysis: The latest progress.
+        partial: The map so far (bass notes first), or ``None``.
+        cancelled: Whether :meth:`cancel` was called before it ended.
+    """
+
+    def __init__(
+        self,
+        stems: dict[str, np.ndarray],
+        sr: int,
+        grid: BeatGrid | None = None,
+        progress: Progress | None = None,
+        timeout: float = 600.0,
+        callback: Callable[[MapJob], None] | None = None,
+        on_partial: Partial | None = None,
+    ) -> None:
+        self.done = threading.Event()
+        self.result: SongMap | None = None
+        self.error: str | None = None
+        self.failure: Exception | None = None
+        self.cancelled = False
+        self.fraction, self.analysis = 0.0, ""
+        self.partial: SongMap | None = None
+        self._on_partial = on_partial
+        self._progress, self._callback, self._timeout = progress, callback, timeout
+        fd, self._path = tempfile.mkstemp(prefix="stemtui-songmap-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                arrays: Any = {name: _mono(y) for name, y in stems.items()}
+                np.savez(f, **arrays)
+            args = [self._path, str(int(sr))]
+            if grid is not None:
+                args.append(json.dumps(grid.to_dict()))
+            self.child = Child(MODULE, args, name="song analysis", env=_child_env(), on_event=self._event)
+        except BaseException:
+            self._unlink()
+            raise
+        self.child.close_stdin()
+        self._thread = threading.Thread(target=self._run, name="song-analysis", daemon=True)
+        self._thread.start()
+
+    def _unlink(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path)
+
+    def _event(self, ev: Event) -> None:
+        if ev.kind == "progress":
+            self.fraction, self.analysis = ev.fraction, str(ev.data.get("analysis", ""))
+            if self._progress is not None:
+                self._progress(self.analysis, self.fraction)
+        elif ev.kind == "partial":
+            self.partial = SongMap.from_json(ev.data.get("map"))
+            if self._on_partial is not None:
+                self._on_partial(self.partial)
+
+    def _run(self) -> None:
+        try:
+            if not self.child.wait(self._timeout):
+                self.child.kill()
+                self.child.wait()
+                if not self.cancelled:
+                    raise SongMapError(f"song analysis took longer than {self._timeout:g} s")
+            self.result = self._outcome()
+        except Exception as exc:  # noqa: BLE001 -- reported via .error: a UI polls, nobody catches
+            self.error, self.failure = str(exc), exc
+        finally:
+            self._unlink()
+            if self.cancelled:
+                self.result, self.error, self.failure = None, None, None
+            self.done.set()
+        if self._callback is not None and not self.cancelled:
+            self._callback(self)
+
+    def _outcome(self) -> SongMap | None:
+        try:
+            reply = self.child.outcome()
+        except WorkerCancelled:
+            return None
+        except WorkerDied as exc:
+            raise MapJobDied(
+                f"song analysis failed: its worker process died ({describe_exit(exc.returncode)})",
+                kind=exc.kind,
+                traceback=exc.traceback,
+                returncode=exc.returncode,
+                details=exc.details,
+            ) from None
+        except WorkerError as exc:
+            raise exc.retyped(MapJobFailed, "song analysis failed: ") from None
+        return SongMap.from_json(reply.get("map"))
+
+    def cancel(self) -> None:
+        """Stop the analysis: kill the child; ``done`` is set soon after."""
+        self.cancelled = True
+        self.child.kill()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends; False if ``timeout`` passed first."""
+        return self.done.wait(timeout)
+
+
+def analyze_in_subprocess(
+    stems: dict[str, np.ndarray],
+    sr: int,
+    grid: BeatGrid | None = None,
+    progress: Progress | None = None,
+    timeout: float = 600.0,
+) -> SongMap:
+    """:func:`~stemtui.core.analysis.songmap.analyze_stems` in a child; blocks until it answers.
+
+    Raises:
+        MapJobDied, MapJobFailed, SongMapError: It died, failed or timed out.
+    """
+    job = MapJob(stems, sr, grid, progress, timeout)
+    job.wait()
+    if job.failure is not None:
+        raise job.failure
+    if job.result is None:
+        raise SongMapError("song analysis was cancelled")
+    return job.result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stemtui.core.analysis.mapjob STEMS.npz SR [GRID_JSON]``: the worker protocol's events."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
+
+    def body(chan: Channel) -> int:
+        if len(args) not in (2, 3):
+            raise ValueError("usage: python -m stemtui.core.analysis.mapjob STEMS.npz SAMPLE_RATE [GRID_JSON]")
+        with np.load(args[0]) as npz:
+            stems = {name: npz[name] for name in npz.files}
+        grid = BeatGrid.from_dict(json.loads(args[2])) if len(args) == 3 else None
+        song_map = analyze_stems(
+            stems,
+            int(args[1]),
+            grid,
+            lambda name, frac: chan.progress(frac, analysis=name),
+            lambda so_far: chan.send("partial", map=so_far.to_json()),
+        )
+        chan.done(map=song_map.to_json())
+        return 0
+
+    return serve(body, cancel_on_sigterm=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
