@@ -15,12 +15,17 @@ stored calibration (:mod:`.latency`). Only then does the writer open the
 take (``TakeStore.begin`` writes the sidecar with that start); frames from
 before ``min_start_s`` (the count-in, the input's head start) are trimmed.
 
+If the input goes away mid-take (its stream ends by itself, or its callbacks
+stop for :data:`INPUT_STALL_S`), the writer keeps what came before, sets
+:attr:`Recorder.input_lost` (one line) and :attr:`Recorder.done`; the engine
+plays on, and :meth:`Recorder.stop` stores the take as usual.
+
 Typical use (the app or ``stemtui record``)::
 
     rec = Recorder(engine, StoreSink(store, song.id, reference="vocals"),
                    input_device=resolve_input(None), calibration_s=cal)
     rec.start()            # NoInputDevice: one line, playback unaffected
-    ...                    # rec.level(), rec.overflows, rec.recorded_s
+    ...                    # rec.level(), rec.overflows, rec.recorded_s, rec.input_lost
     take = rec.stop()      # or rec.discard()
 """
 
@@ -46,6 +51,10 @@ POLL_S = 0.02
 FIRST_BLOCKS = 16
 #: Input anchors either side in the running median of the input clock's offset.
 SMOOTH = 16
+#: Seconds without an input callback, once it flowed, after which the input counts as lost.
+INPUT_STALL_S = 1.0
+#: Callbacks the input must have delivered before a silence counts (a stream's start stalls).
+STEADY_CALLBACKS = 32
 
 
 class TakeSink(Protocol):
@@ -163,6 +172,10 @@ class Recorder:
         #: Uncompensated song time of the input's first frame (before trim and calibration).
         self.raw_start_s: float | None = None
         self.error: BaseException | None = None
+        #: One line once the input was lost mid-take (the take keeps what came before), else ``None``.
+        self.input_lost: str | None = None
+        self._seen_callbacks = 0  # the input's callback count when the writer last saw it change
+        self._seen_at = 0.0
         self._frames = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -323,14 +336,31 @@ class Recorder:
             return None
         return float(np.median(self._estimates(self._out[:FIRST_BLOCKS])))
 
+    def _check_input(self, now: float) -> bool:
+        """Whether the input is lost (then :attr:`input_lost` says why, and no more blocks are taken)."""
+        cap = self.capture
+        if self.input_lost is None:
+            n = cap.callbacks
+            if n != self._seen_callbacks:
+                self._seen_callbacks, self._seen_at = n, now
+            why = cap.ended
+            if why is None and n >= STEADY_CALLBACKS and now - self._seen_at > INPUT_STALL_S:
+                why = f"no audio from it for {now - self._seen_at:.1f} s"
+            if why is None:
+                return False
+            cap.close_input()
+            self.input_lost = f"{cap.name}: input lost ({why})"
+            self.done.set()
+        return True
+
     def _drain(self) -> None:
         ring = self.capture.ring
         chunk = np.zeros((max(self.sample_rate // 4, 1), self.channels), dtype=np.float32)
         pending: list[np.ndarray] = []
         skip = 0
-        last_sync = time.monotonic()
+        last_sync = self._seen_at = time.monotonic()
         while True:
-            stopping = self._stop.is_set()
+            stopping = self._check_input(time.monotonic()) or self._stop.is_set()
             self._collect()
             n = ring.read_into(chunk)
             if not self._begun:
