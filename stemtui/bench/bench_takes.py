@@ -126,7 +126,7 @@ def loopback_child(seconds: float) -> dict:
         mixer.play()
         rec.done.wait(seconds + 10)
         start_s, take = rec.stop()
-        overflows, underruns = rec.overflows, engine.underruns
+        overflows, underruns, lost, gap = rec.overflows, engine.underruns, rec.input_lost, rec.max_input_gap_s
     finally:
         engine.close()
     mix = song.data.sum(axis=0)[:, 0]
@@ -144,6 +144,8 @@ def loopback_child(seconds: float) -> dict:
             "take_s": round(take.shape[0] / SR, 3),
             "input_overflows": overflows,
             "output_underruns": underruns,
+            "input_lost": lost,
+            "input_max_gap_ms": round(gap * 1000.0, 1),
         }
     }
 

@@ -324,7 +324,12 @@ class InputCapture:
         stream, self._stream = self._stream, None
         if stream is not None:
             try:
-                stream.stop()
+                # A stalled stream (the input given up on) can take ~20 s to
+                # stop; aborting it is instant, and nothing more is wanted from it.
+                if self._open[0]:
+                    stream.stop()
+                else:
+                    stream.abort()
                 stream.close()
             except Exception:  # noqa: BLE001 - closing a stream whose device went away
                 pass
