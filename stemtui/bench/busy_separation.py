@@ -67,15 +67,15 @@ class SeparationLoop:
         while not self._stop.is_set():
             cache = self.tmp / f"cache{self.started}"
             cmd = [sys.executable, "-m", "stemtui", "separate", str(self.song), "-n", "demucs_unittest", "--json"]
+            if self.nice:
+                cmd = ["nice", "-n", str(self.nice), *cmd]  # nice execs: the pid is the separation's
             env = {**self.env, "STEMTUI_CACHE_DIR": str(cache)}
-            nice = self.nice
             with self._lock:
                 if self._stop.is_set():
                     return
                 self._proc = proc = subprocess.Popen(
-                    cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    text=True, preexec_fn=(lambda: os.nice(nice)) if nice else None,
-                )  # fmt: skip
+                    cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
             self.started += 1
             assert proc.stdout is not None
             for line in proc.stdout:

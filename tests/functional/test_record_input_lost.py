@@ -33,7 +33,7 @@ MIC = "stemtui_mic"
 
 @pytest.fixture
 def mic(pulse, tmp_path):
-    """A second server with a sink ``mic``, whose monitor is the ALSA input ``stemtui_mic``; a 660 Hz tone plays into it.
+    """A second server with a sink ``mic`` (its monitor: the ALSA input ``stemtui_mic``); a 660 Hz tone plays into it.
 
     Yields ``(server, env)``: the env reaches both servers (output: the
     ``pulse`` fixture's, input: ``stemtui_mic``).

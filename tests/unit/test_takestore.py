@@ -185,7 +185,6 @@ def test_begin_and_finish_a_recording(takes):
     assert not empty.audio.exists() and [t.id for t in takes.takes(SID)] == ["1"]
 
 
-
 def test_frames_before_song_time_0_are_trimmed_not_shifted(takes):
     # Frame k holds k / n: which frames were kept shows in the audio itself.
     n = SR // 2
@@ -205,6 +204,7 @@ def test_frames_before_song_time_0_are_trimmed_not_shifted(takes):
     with pytest.raises(BadInput, match="nothing was recorded after the song's start"):
         takes.finish(early, start_s=-1.0)  # all of it before the song
     assert not early.audio.exists() and [t.id for t in takes.takes(SID)] == [take.id]
+
 
 CHILD = r"""
 import sys, time
