@@ -53,7 +53,7 @@ FIRST_BLOCKS = 16
 SMOOTH = 16
 #: Seconds without an input callback, once it flowed, after which the input counts as lost.
 #: Not 1 s: on the 2-core CI box, loaded by a separation and other test runs
-#: (load 8), PulseAudio's input paused for 0.8 to over 1 s and then caught up
+#: (load 8-9), PulseAudio's input paused for 0.8-1.3 s and then caught up
 #: with nothing lost (``bench takes``' ``input_max_gap_ms``). A device that
 #: goes away mostly ends its stream, which counts at once.
 INPUT_STALL_S = 5.0
