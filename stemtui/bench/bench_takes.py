@@ -13,8 +13,16 @@ Prints one JSON object:
   it recorded, per second of the take: the median and the largest error,
   with input overflows and output underruns. ``null`` with a ``reason``
   where PulseAudio is not installed or fails.
-* ``analysis_s``: the comparison's time for a 60-s take (filled by the
-  analysis; ``null`` until then).
+* ``while_separating``: a 60-s take (``--busy-seconds``) recorded the same
+  way while ``stemtui separate`` of a synthesized song with the offline
+  ``demucs_unittest`` model runs in a child, restarted whenever it ends
+  (:class:`~stemtui.bench.busy_separation.SeparationLoop`), niced as the
+  player's separations are (``--busy-nice``): input overflows (target 0),
+  output underruns, the alignment, and how many separations ran.
+* ``analysis_s`` / ``analysis_cpu_s``: the comparison of a 60-s take end to
+  end through the worker process (:func:`stemtui.bench.bench_compare.analysis_time_60s`
+  with ``worker=True``; ``bench compare`` has the details), wall and CPU
+  seconds. Target: under 10 s.
 """
 
 from __future__ import annotations
@@ -118,7 +126,7 @@ def loopback_child(seconds: float) -> dict:
         mixer.play()
         rec.done.wait(seconds + 10)
         start_s, take = rec.stop()
-        overflows, underruns = rec.overflows, engine.underruns
+        overflows, underruns, lost, gap = rec.overflows, engine.underruns, rec.input_lost, rec.max_input_gap_s
     finally:
         engine.close()
     mix = song.data.sum(axis=0)[:, 0]
@@ -136,19 +144,26 @@ def loopback_child(seconds: float) -> dict:
             "take_s": round(take.shape[0] / SR, 3),
             "input_overflows": overflows,
             "output_underruns": underruns,
+            "input_lost": lost,
+            "input_max_gap_ms": round(gap * 1000.0, 1),
         }
     }
 
 
-def bench_loopback(seconds: float) -> dict:
+def bench_loopback(seconds: float, busy_nice: int | None = None) -> dict:
+    """The loopback take's figures; with ``busy_nice`` while a separation runs (niced so)."""
     missing = [t for t in ("pulseaudio", "pactl", "pacat") if shutil.which(t) is None]
     if missing:
         return {"alignment_ms": None, "reason": f"no PulseAudio server here ({', '.join(missing)} not installed)"}
     from stemtui.bench.bench_soak import SINK, Pulse
+    from stemtui.bench.busy_separation import SeparationLoop
 
     pulse = Pulse()
+    busy = None
     try:
         pulse.start()
+        if busy_nice is not None:
+            busy = SeparationLoop(nice=busy_nice).start()
         env = {**pulse.env, "PULSE_SOURCE": f"{SINK}.monitor"}
         cmd = [sys.executable, "-m", "stemtui.bench", "takes", "--child", f"--seconds={seconds}"]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120)
@@ -156,11 +171,29 @@ def bench_loopback(seconds: float) -> dict:
         if proc.returncode != 0 or not lines:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             return {"alignment_ms": None, "reason": f"the loopback recording failed: {tail}"}
-        return json.loads(lines[-1])
+        r = json.loads(lines[-1])
+        if busy is not None:
+            r["separations"] = {
+                "nice": busy_nice,
+                "started": busy.started,
+                "finished": busy.finished,
+                "running_at_end": busy.running,
+                "failed": busy.failed,
+            }
+        return r
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         return {"alignment_ms": None, "reason": f"no PulseAudio server: {exc}"}
     finally:
+        if busy is not None:
+            busy.close()
         pulse.stop()
+
+
+def bench_analysis() -> dict:
+    from stemtui.bench.bench_compare import _timed
+
+    wall, cpu = _timed(worker=True)
+    return {"analysis_s": round(wall, 2), "analysis_cpu_s": round(cpu, 2), "analysis_target_s": 10.0}
 
 
 def main(argv: list[str]) -> int:
@@ -168,6 +201,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object only")
     ap.add_argument("--calls", type=int, default=20000)
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the loopback take")
+    ap.add_argument("--busy-seconds", type=float, default=60.0, help="length of the take while separating (0: none)")
+    ap.add_argument("--busy-nice", type=int, default=10, help="niceness of that separation (the player's: 10)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -177,7 +212,10 @@ def main(argv: list[str]) -> int:
     r = {"bench": "takes", "machine": machine, "stems": STEMS, "frames": FRAMES}
     r.update(bench_callbacks(max(args.calls, 1000)))
     r.update(bench_loopback(args.seconds))
-    r["analysis_s"] = None  # the comparison of a 60-s take: filled by the analysis benchmark
+    if args.busy_seconds > 0:
+        busy = bench_loopback(args.busy_seconds, busy_nice=args.busy_nice)
+        r["while_separating"] = {**(busy.pop("alignment_ms") or {}), **busy}
+    r.update(bench_analysis())
     if args.json:
         print(json.dumps(r))
     else:

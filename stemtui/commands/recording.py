@@ -100,7 +100,7 @@ def _record(args, settings) -> int:
         mixer.pause()
         active, rec = rec, None
         take = active.stop()
-        overflows = active.overflows
+        overflows, lost = active.overflows, active.input_lost
     except BaseException:
         if rec is not None:
             rec.discard()
@@ -110,15 +110,19 @@ def _record(args, settings) -> int:
             beat.cancel()
         engine.close()
     if take is None:
-        print("stemtui: nothing was recorded (the input delivered no audio)", file=sys.stderr)
+        why = lost or "the input delivered no audio"
+        print(f"stemtui: nothing was recorded ({why})", file=sys.stderr)
         return 1
-    print(take.id)
+    print(take.id, flush=True)
     end = take.start_s + take.duration_s
     print(
         f"take {take.id}: {format_time(take.start_s)}–{format_time(end)} ({take.duration_s:.2f} s, "
         f"{take.frames} frames) · input overflows {overflows} · underruns {engine.underruns}",
         file=sys.stderr,
     )
+    if lost:
+        print(f"stemtui: {lost}; take {take.id} keeps the {take.duration_s:.1f} s before it", file=sys.stderr)
+        return 1
     return code
 
 

@@ -91,7 +91,10 @@ def test_loopback_take_lines_up_with_the_exported_mix(pulse, tmp_path):
     assert overflows(r.stderr) == 0
     take = TakeStore(tmp_path / "data").get(song_id, take_id)
     assert take.reference == "vocals"
-    assert abs(take.frames - 8 * SR) <= 512, take.frames
+    if underruns(r.stderr) == 0:
+        assert abs(take.frames - 8 * SR) <= 512, take.frames
+    else:  # placed by what held longest, the head may precede song time 0: trimmed (see the test below)
+        assert 6 * SR <= take.frames <= 8 * SR + 512, take.frames
     audio = TakeStore(tmp_path / "data").read(take)
 
     out = tmp_path / "mix.wav"
@@ -293,3 +296,25 @@ def test_sigint_or_sigterm_mid_take_keeps_the_take(pulse, tmp_path, sig, code):
     assert 2 * SR <= take.frames < 20 * SR
     assert not list(part.parent.glob("*.part.*"))
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_take_while_a_separation_runs_has_no_input_overflow(pulse, tmp_path):
+    from stemtui.bench.busy_separation import SeparationLoop
+    from stemtui.ui.separating import SEPARATION_NICE
+
+    env = cli_env(pulse, tmp_path)
+    song_id = demo_id(tmp_path)
+    # `stemtui separate` in a child, niced as the player's separations are, restarted whenever it ends.
+    with SeparationLoop(nice=SEPARATION_NICE) as busy:
+        r = stemtui(env, "record", "demo", "--device", "pulse", "--input", "pulse", "--duration", "20")
+        separating = busy.running, busy.progress, busy.failed
+    assert separating[0] and separating[1] > 0 and not separating[2], f"no separation ran throughout: {separating}"
+    assert r.returncode == 0, r.stderr
+    assert overflows(r.stderr) == 0, r.stderr
+    take = TakeStore(tmp_path / "data").get(song_id, r.stdout.strip())
+    # The take is placed by the clock offsets that held longest over it. Each
+    # output underrun (the load) delays what is heard from then on, so that
+    # placement can put the first frames before song time 0 (by the delays
+    # summed: ~0.3-0.6 s for 3-10 underruns seen here), and those are trimmed.
+    assert 15 * SR <= take.frames <= 20 * SR + 512, (take.frames, take.start_s, r.stderr)

@@ -185,6 +185,27 @@ def test_begin_and_finish_a_recording(takes):
     assert not empty.audio.exists() and [t.id for t in takes.takes(SID)] == ["1"]
 
 
+def test_frames_before_song_time_0_are_trimmed_not_shifted(takes):
+    # Frame k holds k / n: which frames were kept shows in the audio itself.
+    n = SR // 2
+    x = np.repeat((np.arange(n, dtype=np.float32) / n)[:, None], 2, axis=1)
+    part = takes.begin(SID, 0.0, SR, 2)
+    with open(part.audio, "ab") as fh:
+        fh.write(x.tobytes())
+    take = takes.finish(part, start_s=-0.01)  # the input's first 10 ms precede the song
+    skip = round(0.01 * SR)
+    assert take.start_s == 0.0 and take.frames == n - skip
+    audio = takes.read(take)
+    # Frame j of the take is frame skip + j of the recording: still at song time j / SR.
+    assert np.abs(audio - x[skip:]).max() < 1e-6
+    early = takes.begin(SID, 0.0, SR, 1)
+    with open(early.audio, "ab") as fh:
+        fh.write(np.zeros(100, np.float32).tobytes())
+    with pytest.raises(BadInput, match="nothing was recorded after the song's start"):
+        takes.finish(early, start_s=-1.0)  # all of it before the song
+    assert not early.audio.exists() and [t.id for t in takes.takes(SID)] == [take.id]
+
+
 CHILD = r"""
 import sys, time
 import numpy as np

@@ -5,7 +5,10 @@
   device-free engine, a paced null input that "records" silence or a given
   array) whose callback copies each block into an :class:`InputRing`, counts
   PortAudio's ``input_overflow`` flags and keeps the capture time of the
-  first frame (``inputBufferAdcTime``).
+  first frame (``inputBufferAdcTime``). A stream that ends unasked (its
+  device went away) sets :attr:`InputCapture.ended`; :meth:`InputCapture.close_input`
+  makes the callback drop what comes after (the recorder calls it once it
+  decided the input was lost).
 * :class:`SongClock` is the engine's output tap (``Engine.tap``): after the
   mixer renders a block it notes the song frame the block starts at, how far
   the song advanced, and when the block reaches the speaker
@@ -184,6 +187,10 @@ class InputCapture:
         self._stream: Any = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # 1 while blocks are taken; 0 once the input was given up on.
+        self._open = np.ones(1, dtype=np.int64)
+        #: Why the stream ended by itself (its device went away), or ``None``.
+        self.ended: str | None = None
 
     @property
     def name(self) -> str:
@@ -221,6 +228,8 @@ class InputCapture:
             self.last_error = f"{type(exc).__name__}: {exc}"
 
     def _run_callback(self, indata, frames, time_info, status) -> None:
+        if not self._open[0]:
+            return
         if status is not None and status.input_overflow:
             self._counts[0] += 1
         self._counts[1] += 1
@@ -261,12 +270,22 @@ class InputCapture:
                 dtype="float32",
                 blocksize=self.blocksize,
                 callback=self.callback,
+                finished_callback=self._finished,
             )
             self.latency = float(self._stream.latency)
             self._stream.start()
         except Exception as exc:  # noqa: BLE001 - PortAudio errors are plain exceptions
             self._stream = None
             raise NoInputDevice(f"{self.device.name}: cannot open input ({exc})") from None
+
+    def _finished(self) -> None:
+        """PortAudio's finished callback: an end that :meth:`stop` did not ask for is a lost device."""
+        if self._stream is not None and self.ended is None:
+            self.ended = "the input stream stopped by itself"
+
+    def close_input(self) -> None:
+        """Take no more blocks (the input was lost: what it still sends is not the take)."""
+        self._open[0] = 0
 
     @property
     def anchor_count(self) -> int:
@@ -305,7 +324,12 @@ class InputCapture:
         stream, self._stream = self._stream, None
         if stream is not None:
             try:
-                stream.stop()
+                # A stalled stream (the input given up on) can take ~20 s to
+                # stop; aborting it is instant, and nothing more is wanted from it.
+                if self._open[0]:
+                    stream.stop()
+                else:
+                    stream.abort()
                 stream.close()
             except Exception:  # noqa: BLE001 - closing a stream whose device went away
                 pass

@@ -15,26 +15,31 @@ stored calibration (:mod:`.latency`). Only then does the writer open the
 take (``TakeStore.begin`` writes the sidecar with that start); frames from
 before ``min_start_s`` (the count-in, the input's head start) are trimmed.
 
+If the input goes away mid-take (its stream ends by itself, or its callbacks
+stop for :data:`INPUT_STALL_S`: a hung or suspended device), the writer keeps what came before, sets
+:attr:`Recorder.input_lost` (one line) and :attr:`Recorder.done`; the engine
+plays on, and :meth:`Recorder.stop` stores the take as usual.
+
 Typical use (the app or ``stemtui record``)::
 
     rec = Recorder(engine, StoreSink(store, song.id, reference="vocals"),
                    input_device=resolve_input(None), calibration_s=cal)
     rec.start()            # NoInputDevice: one line, playback unaffected
-    ...                    # rec.level(), rec.overflows, rec.recorded_s
+    ...                    # rec.level(), rec.overflows, rec.recorded_s, rec.input_lost
     take = rec.stop()      # or rec.discard()
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from stemtui.core.takes.capture import ANCHORS, InputCapture, InputDevice, SongClock
 from stemtui.core.takes.latency import dominant, steady_mask
+from stemtui.core.takes.takesinks import MemorySink, StoreSink, TakeSink
 
 __all__ = ["MemorySink", "Recorder", "StoreSink", "TakeSink"]
 
@@ -46,76 +51,14 @@ POLL_S = 0.02
 FIRST_BLOCKS = 16
 #: Input anchors either side in the running median of the input clock's offset.
 SMOOTH = 16
-
-
-class TakeSink(Protocol):
-    def begin(self, start_s: float, sample_rate: int, channels: int) -> None: ...
-    def write(self, frames: np.ndarray) -> None: ...
-    def sync(self) -> None: ...
-    def finish(self, start_s: float) -> Any: ...
-    def discard(self) -> None: ...
-
-
-class StoreSink:
-    """Writes the take into a :class:`~.takestore.TakeStore` as ``<id>.part.f32``, then finishes it."""
-
-    def __init__(self, store: Any, song_id: str, reference: str = "", name: str | None = None) -> None:
-        self.store, self.song_id, self.reference, self.name = store, song_id, reference, name
-        self.part: Any = None
-        self._fh: Any = None
-
-    def begin(self, start_s: float, sample_rate: int, channels: int) -> None:
-        self.part = self.store.begin(self.song_id, start_s, sample_rate, channels, self.reference)
-        self._fh = open(self.part.audio, "ab")
-
-    def write(self, frames: np.ndarray) -> None:
-        self._fh.write(np.ascontiguousarray(frames, dtype="<f4").tobytes())
-
-    def sync(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-
-    def _close(self) -> None:
-        if self._fh is not None:
-            self.sync()
-            self._fh.close()
-            self._fh = None
-
-    def finish(self, start_s: float) -> Any:
-        self._close()
-        return self.store.finish(self.part, start_s=start_s, name=self.name)
-
-    def discard(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if self.part is not None:
-            self.store.discard(self.part)
-
-
-class MemorySink:
-    """Keeps the take in memory: :meth:`finish` returns ``(start_s, (frames, channels) float32)``."""
-
-    def __init__(self) -> None:
-        self.blocks: list[np.ndarray] = []
-        self.channels = 1
-
-    def begin(self, start_s: float, sample_rate: int, channels: int) -> None:  # noqa: ARG002
-        self.channels = channels
-
-    def write(self, frames: np.ndarray) -> None:
-        self.blocks.append(frames.copy())
-
-    def sync(self) -> None:
-        pass
-
-    def finish(self, start_s: float) -> tuple[float, np.ndarray]:
-        data = np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.channels), np.float32)
-        return start_s, data
-
-    def discard(self) -> None:
-        self.blocks.clear()
+#: Seconds without an input callback, once it flowed, after which the input counts as lost.
+#: Not 1 s: on the 2-core CI box, loaded by a separation and other test runs
+#: (load 8-9), PulseAudio's input paused for 0.8-1.3 s and then caught up
+#: with nothing lost (``bench takes``' ``input_max_gap_ms``). A device that
+#: goes away mostly ends its stream, which counts at once.
+INPUT_STALL_S = 5.0
+#: Callbacks the input must have delivered before a silence counts (a stream's start stalls).
+STEADY_CALLBACKS = 32
 
 
 class Recorder:
@@ -163,6 +106,12 @@ class Recorder:
         #: Uncompensated song time of the input's first frame (before trim and calibration).
         self.raw_start_s: float | None = None
         self.error: BaseException | None = None
+        #: One line once the input was lost mid-take (the take keeps what came before), else ``None``.
+        self.input_lost: str | None = None
+        self._seen_callbacks = 0  # the input's callback count when the writer last saw it change
+        self._seen_at = 0.0
+        #: The longest the input went without a callback once it flowed (s), as the writer saw it.
+        self.max_input_gap_s = 0.0
         self._frames = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -323,14 +272,33 @@ class Recorder:
             return None
         return float(np.median(self._estimates(self._out[:FIRST_BLOCKS])))
 
+    def _check_input(self, now: float) -> bool:
+        """Whether the input is lost (then :attr:`input_lost` says why, and no more blocks are taken)."""
+        cap = self.capture
+        if self.input_lost is None:
+            n = cap.callbacks
+            if n != self._seen_callbacks:
+                if self._seen_callbacks >= STEADY_CALLBACKS:
+                    self.max_input_gap_s = max(self.max_input_gap_s, now - self._seen_at)
+                self._seen_callbacks, self._seen_at = n, now
+            why = cap.ended
+            if why is None and n >= STEADY_CALLBACKS and now - self._seen_at > INPUT_STALL_S:
+                why = f"no audio from it for {now - self._seen_at:.1f} s"
+            if why is None:
+                return False
+            cap.close_input()
+            self.input_lost = f"{cap.name}: input lost ({why})"
+            self.done.set()
+        return True
+
     def _drain(self) -> None:
         ring = self.capture.ring
         chunk = np.zeros((max(self.sample_rate // 4, 1), self.channels), dtype=np.float32)
         pending: list[np.ndarray] = []
         skip = 0
-        last_sync = time.monotonic()
+        last_sync = self._seen_at = time.monotonic()
         while True:
-            stopping = self._stop.is_set()
+            stopping = self._check_input(time.monotonic()) or self._stop.is_set()
             self._collect()
             n = ring.read_into(chunk)
             if not self._begun:

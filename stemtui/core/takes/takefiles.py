@@ -236,9 +236,10 @@ def write_take_audio(path: Path, blocks: Iterator[np.ndarray], sample_rate: int,
         fsync_path(path.parent)
 
 
-def raw_blocks(path: Path, channels: int, frames: int) -> Iterator[np.ndarray]:
-    """The first ``frames`` whole frames of a raw interleaved float32 file, in blocks."""
+def raw_blocks(path: Path, channels: int, frames: int, skip: int = 0) -> Iterator[np.ndarray]:
+    """``frames`` whole frames of a raw interleaved float32 file from frame ``skip`` on, in blocks."""
     with open(path, "rb") as fh:
+        fh.seek(4 * channels * skip)
         left = frames
         while left > 0:
             n = min(BLOCK, left)

@@ -299,11 +299,19 @@ class TakeStore:
         if frames == 0:
             self.discard(part)
             raise BadInput(f"take {part.id}", "nothing was recorded")
-        start = max(0.0, float(part.start_s if start_s is None else start_s))
+        start = float(part.start_s if start_s is None else start_s)
+        # Frames from before song time 0 (the input's head start) are trimmed,
+        # not the take shifted: what stays keeps its place.
+        skip = min(frames, round(-start * part.sample_rate)) if start < 0 else 0
+        if skip >= frames:
+            self.discard(part)
+            raise BadInput(f"take {part.id}", "nothing was recorded after the song's start")
+        start = max(0.0, start + skip / part.sample_rate)
         info = {"id": part.id, "name": name or "", "start_s": start, "reference": part.reference}
         info["created"] = time.time()
+        kept = frames - skip
         take = self._add(
-            part.song_id, lambda: raw_blocks(part.audio, part.channels, frames), frames, part.sample_rate,
+            part.song_id, lambda: raw_blocks(part.audio, part.channels, kept, skip), kept, part.sample_rate,
             part.channels, info,
         )  # fmt: skip
         self._drop_part(part.audio.parent, part.id)
