@@ -32,7 +32,7 @@ from stemtui.core.audio.devices import sounddevice_module as _sounddevice
 from stemtui.core.audio.devicewatch import DeviceWatch, GapStats
 from stemtui.core.audio.faults import describe
 from stemtui.core.audio.mixer import Mixer
-from stemtui.core.audio.realtime import promote_audio_helpers, try_realtime
+from stemtui.core.audio.realtime import NullTime, promote_audio_helpers, try_realtime
 from stemtui.core.audio.song import Song
 from stemtui.core.errors import NoOutputDevice
 
@@ -88,7 +88,7 @@ class Engine:
         #: Whether the audio thread got real-time scheduling (needs privileges).
         self.realtime = False
         #: ``tap(frames, time_info)``, called by the callback after each mixed block (the recorder's
-        #: song clock; ``time_info`` is ``None`` on the null stream). It must not allocate or block.
+        #: song clock; on the null stream ``time_info`` is a ``NullTime``). It must not allocate or block.
         self.tap: Any = None
 
     # -- stats -------------------------------------------------------------
@@ -298,10 +298,12 @@ class Engine:
         period = self.blocksize / sr
         deadline = time.monotonic()
         gen = self._generation
+        stamp = NullTime()  # the block's scheduled time, for the recorder's song clock
         try:
             while not stop.is_set():
+                stamp.outputBufferDacTime, stamp.currentTime = deadline, time.monotonic()
                 deadline += period
-                self.callback(buf, self.blocksize, None, None)
+                self.callback(buf, self.blocksize, stamp, None)
                 delay = deadline - time.monotonic()
                 if delay > 0:
                     stop.wait(delay)

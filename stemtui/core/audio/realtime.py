@@ -50,3 +50,20 @@ def promote_audio_helpers() -> int:
         except (AttributeError, OSError, ValueError):
             continue
     return done
+
+
+class NullTime:
+    """The ``time_info`` a paced null stream passes its callback, reused for every block.
+
+    Its times are the block's *scheduled* times on ``time.monotonic()``'s
+    clock, not when the thread happened to run: a null stream that a busy
+    machine delays still stamps each block where it belongs, so a take
+    recorded through the null engine is placed exactly.
+    """
+
+    __slots__ = ("currentTime", "inputBufferAdcTime", "outputBufferDacTime")
+
+    def __init__(self) -> None:
+        self.currentTime = 0.0
+        self.inputBufferAdcTime = 0.0
+        self.outputBufferDacTime = 0.0

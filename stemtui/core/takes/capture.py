@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from stemtui.core.audio.devices import sounddevice_module
+from stemtui.core.audio.realtime import NullTime
 from stemtui.core.errors import BadInput, NoOutputDevice, StemtuiError
 from stemtui.core.takes.inputring import InputRing
 
@@ -118,7 +119,7 @@ class SongClock:
         mixer = self.engine.mixer
         if mixer is None:
             return
-        end = mixer._published_pos[0]
+        end = mixer.position
         prev = self._prev[0]
         self._prev[0] = end
         if time_info is None:
@@ -307,6 +308,7 @@ class InputCapture:
         deadline = time.monotonic()
         pos = 0
         feed = self.feed
+        stamp = NullTime()  # the block's scheduled times (a late thread still stamps it right)
         while not self._stop.is_set():
             deadline += period
             delay = deadline - time.monotonic()
@@ -317,7 +319,8 @@ class InputCapture:
                 n = min(f, feed.shape[0] - pos)
                 np.copyto(block[:n], feed[pos : pos + n])
             pos += f
-            self.callback(block, f, None, None)
+            stamp.inputBufferAdcTime, stamp.currentTime = deadline - period, time.monotonic()
+            self.callback(block, f, stamp, None)
 
     def stop(self) -> None:
         """Stop and close the stream (safe to call twice)."""
