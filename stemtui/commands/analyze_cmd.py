@@ -11,6 +11,7 @@ old cache is analysed again with a one-line note. :func:`song_map` is what
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from stemtui.commands.common import _bar, _progress_line
@@ -33,11 +34,20 @@ def _stems(entry):
     return stems, entry.sample_rate
 
 
+def _quiet_cache_log() -> None:
+    """The cache logs why it missed; the commands print that themselves (once), so logging's
+    last-resort handler must not print it to stderr as well."""
+    log = logging.getLogger("stemtui.songmap")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+
+
 def cached_map(settings, entry):
-    """The cached map of ``entry``, or ``None`` (never analyses, never raises)."""
+    """``(map, None)`` from the cache, or ``(None, why it is unusable or None)``; never analyses, never raises."""
     from stemtui.core.analysis.mapcache import SongMapCache
 
-    return SongMapCache(settings.data_dir).load(entry.id)[0]
+    _quiet_cache_log()
+    return SongMapCache(settings.data_dir).load(entry.id)
 
 
 def song_map(settings, entry, force: bool = False):
@@ -65,6 +75,7 @@ def song_map(settings, entry, force: bool = False):
         stems, sr = _stems(entry)
         return analyze_in_subprocess(stems, sr, progress=progress, timeout=1800.0)
 
+    _quiet_cache_log()
     cache = SongMapCache(settings.data_dir)
     try:
         result, why = cache.get(entry.id, compute, force)
