@@ -24,14 +24,14 @@ def _stems(entry):
 
     from stemtui.core.errors import BadInput
 
-    stems = {}
+    stems, sr = {}, entry.sample_rate
     for name in entry.stems:
         try:
             data, sr = sf.read(str(entry.stem_path(name)), dtype="float32", always_2d=True)
         except (OSError, RuntimeError) as exc:  # soundfile's LibsndfileError is a RuntimeError
             raise BadInput(entry.title, f"stem {name} cannot be read ({exc}); the entry is damaged") from None
         stems[name] = data.mean(axis=1, dtype=np.float32)
-    return stems, entry.sample_rate
+    return stems, sr
 
 
 def _quiet_cache_log() -> None:

@@ -148,8 +148,10 @@ def test_info_shows_key_bpm_and_section_count(analysed, tmp_path):
 def test_exports_read_back(analysed, tmp_path):
     import mir_eval
 
-    root, env, sid, doc, _ = analysed
-    r = stemtui(env, "export", sid, "--midi", "bass.mid", "--chords", "chords.lab", "--chart", "chart.txt", cwd=tmp_path)
+    _, env, sid, doc, _ = analysed
+    r = stemtui(
+        env, "export", sid, "--midi", "bass.mid", "--chords", "chords.lab", "--chart", "chart.txt", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bass.mid", "chart.txt", "chords.lab"]  # no audio
 
@@ -164,7 +166,7 @@ def test_exports_read_back(analysed, tmp_path):
     notes.sort()
     want = [(n["start"], n["end"], n["midi"]) for n in doc["bass_notes"]]
     assert len(notes) == len(want)
-    for (a, b, m), (wa, wb, wm) in zip(notes, want):
+    for (a, b, m), (wa, wb, wm) in zip(notes, want, strict=True):
         assert m == wm and abs(a - wa) < 0.005 and abs(b - wb) < 0.005
 
     intervals, labels = mir_eval.io.load_labeled_intervals(str(tmp_path / "chords.lab"))

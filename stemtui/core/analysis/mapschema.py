@@ -45,11 +45,17 @@ SONG_MAP_SCHEMA: dict[str, Any] = {
         },
         "sections": {
             "type": "array",
-            "items": {**_SPAN, "properties": {**_SPAN["properties"], "label": {"type": "string", "pattern": "^[A-Z][0-9]*$"}}},
+            "items": {
+                **_SPAN,
+                "properties": {**_SPAN["properties"], "label": {"type": "string", "pattern": "^[A-Z][0-9]*$"}},
+            },
         },
         "chords": {
             "type": "array",
-            "items": {**_SPAN, "properties": {**_SPAN["properties"], "label": {"type": "string", "pattern": _CHORD_LABEL}}},
+            "items": {
+                **_SPAN,
+                "properties": {**_SPAN["properties"], "label": {"type": "string", "pattern": _CHORD_LABEL}},
+            },
         },
         "bass_notes": {
             "type": "array",
