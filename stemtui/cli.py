@@ -20,6 +20,8 @@ EPILOG = """examples:
   stemtui play demo --solo bass --loop 0:08-0:16
   stemtui import ~/stems/mysong/       a folder of drums.wav, bass.flac, ...
   stemtui export demo --mute vocals -o karaoke.wav
+  stemtui analyze demo                 tempo, key, sections, chords and bass notes
+  stemtui export demo --chart chart.txt
 """
 
 
@@ -140,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("song", help="id prefix or part of the title")
     _common(p)
 
+    p = sub.add_parser("analyze", help="find the song map: tempo, key, sections, chords and the bass line")
+    p.add_argument("song", help="id prefix or part of the title")
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object: bpm, key, sections, chords, bass_notes, skipped"
+    )
+    p.add_argument("--force", action="store_true", help="analyse again, even if a cached map is there")
+    _common(p)
+
     p = sub.add_parser("rm", help="remove a song from the library (damaged ones too)")
     p.add_argument("song")
     p.add_argument("--with-takes", action="store_true", help="remove its takes too (kept by default)")
@@ -159,7 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     _sep_flags(p)  # SONG may be an audio file: it is separated while it plays
     _common(p)
 
-    p = sub.add_parser("export", help="render the mix to .wav, .flac or .mp3")
+    p = sub.add_parser(
+        "export",
+        help="render the mix to .wav, .flac or .mp3; the bass line, chords or a chord chart to files",
+        description=(
+            "Render the mix to an audio file, and/or write files from the song map. "
+            "Given only --midi/--chords/--chart (and no -o), only those files are written; "
+            "the song is analysed first if it has no cached map (see `stemtui analyze`)."
+        ),
+    )
     p.add_argument("song")
     p.add_argument(
         "-o",
@@ -167,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a .wav/.flac/.mp3 file or a folder (default: a name saying what was muted, here)",
     )
+    g = p.add_argument_group("song map files (no audio unless -o is given too)")
+    g.add_argument("--midi", metavar="FILE", help="the bass notes as a MIDI file, e.g. bass.mid")
+    g.add_argument("--chords", metavar="FILE", help="the chords as a .lab file (start end label), e.g. chords.lab")
+    g.add_argument("--chart", metavar="FILE", help="a plain-text chord sheet in bars, e.g. chart.txt")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "mp3"], help="format when -o is not a file name")
     p.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)  # for the player's `e`
     _mix_flags(p)
@@ -310,6 +332,7 @@ COMMANDS = {
     "list": "stemtui.commands.library_cmds:cmd_list",
     "info": "stemtui.commands.library_cmds:cmd_info",
     "rm": "stemtui.commands.library_cmds:cmd_rm",
+    "analyze": "stemtui.commands.analyze_cmd:cmd_analyze",
     "play": "stemtui.commands.playback:cmd_play",
     "export": "stemtui.commands.playback:cmd_export",
     "devices": "stemtui.commands.playback:cmd_devices",

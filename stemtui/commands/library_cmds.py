@@ -66,6 +66,17 @@ def cmd_info(args, settings) -> int:
     print(f"  on disk   {_fmt_size(e.size_bytes)} in {e.path}")
     for name in e.stems:
         print(f"    {name:12} {e.stem_path(name)}")
+    from stemtui.commands.analyze_cmd import cached_map
+
+    m, why = cached_map(settings, e) if e.ok else (None, None)
+    if m is None:
+        state = "not analysed yet" if why is None else "cached song map unusable, analyse again"
+        print(f"  song map  {state}: stemtui analyze {e.id[:8]}")
+    else:
+        bpm = f"{m.bpm:.1f}" if m.bpm is not None else "(no steady beat)"
+        print(f"  key       {m.key or '(none found)'}")
+        print(f"  bpm       {bpm}")
+        print(f"  sections  {len(m.sections)}" + (f" ({' '.join(s.label for s in m.sections)})" if m.sections else ""))
     return 0
 
 

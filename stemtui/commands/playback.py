@@ -221,6 +221,8 @@ def _export(args, settings, chan) -> int:
     tempo, semitones = practice_flags(args)
     start_s = parse_time(args.start, "--from") if args.start else None
     end_s = parse_time(args.end, "--to") if args.end else None
+    if chan is None and _export_map(args, settings, semitones) and target is None:
+        return 0  # only --midi/--chords/--chart: no audio
     song = _open_for_mix(args, settings, block=True)
     mixer = Mixer(song)
     apply_mix_flags(mixer, args)
@@ -275,6 +277,17 @@ def _export(args, settings, chan) -> int:
     else:
         _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
     return 0
+
+
+def _export_map(args, settings, semitones: int) -> bool:
+    """``--midi/--chords/--chart``: written (analysing first if need be); whether any was given."""
+    from stemtui.commands.analyze_cmd import export_map_files, map_export_targets
+    from stemtui.core.library.catalog import find_song
+
+    targets = map_export_targets(args)
+    if targets:
+        export_map_files(settings, find_song(settings.store(), args.song), targets, semitones)
+    return bool(targets)
 
 
 def cmd_devices(args, settings) -> int:  # noqa: ARG001 -- every command takes (args, settings)
