@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from textual.screen import Screen
+    from textual.widget import Widget
 
     from stemtui.core.analysis.mapjob import MapJob
     from stemtui.core.analysis.songmap import SongMap, Span
@@ -107,17 +108,20 @@ class MapControl:
         self.error: str | None = None
         self.closed = False
         self._started = False
-        self._told: set[str] = set()
+        #: The lines notified (each once).
+        self.told: set[str] = set()
         self._warnings: list[str] = []
         self._shown: tuple[int, int] | None = None  # (id of the map, semitones) last drawn
         self._heard: SongMap | None = None  # the map transposed as heard
         self.lane: MapLane | None = None
+        self.spacer: Widget | None = None
 
     # -- making the map ---------------------------------------------------------------
     def start(self, song: Song, mixer: Mixer, song_id: str | None) -> None:
         """Once per player: load or make the map of ``song`` (``song_id`` ``None``: not stored, no map)."""
         self.mixer = mixer
         self.lane = self.screen.query_one("#map-lane", MapLane)
+        self.spacer = self.screen.query_one("#spacer")
         if self._started:
             return
         self._started = True
@@ -206,7 +210,7 @@ class MapControl:
         if self.error:
             if self._started and self.entry.ok:
                 self._tell(self.error, "error")
-            lane.sections, lane.section_name, lane.chord, lane.tab = (), "", "", ()
+            lane.sections, lane.section_name, lane.chord, lane.tab, lane.bass = (), "", "", (), ""
             lane.note = "no song map"
             return
         m = self.heard()
@@ -227,22 +231,29 @@ class MapControl:
         if nxt is not None:
             chord = f"{chord or '·'}  → {chord_name(nxt.label)}"
         lane.chord = chord
-        lane.tab = self._tab(m, position_s) if selected == "bass" else ()
+        tab, names = self._bass(m, position_s) if selected == "bass" else ((), "")
+        # The tab takes 4 rows where the screen has them to spare (the spacer's, counting a tab shown now).
+        room = self.spacer.size.height + len(lane.tab) if self.spacer is not None else 0
+        if tab and room >= len(tab):
+            lane.tab, lane.bass = tab, ""
+        else:
+            lane.tab, lane.bass = (), names
 
-    def _tab(self, m: SongMap, t: float) -> tuple[str, ...]:
+    def _bass(self, m: SongMap, t: float) -> tuple[tuple[str, ...], str]:
+        """The tab lines of the bar around ``t`` and the note names (``bass A1 A1 C2``)."""
         if not m.bass_notes:
-            return ("bass: no notes found" if self.map is not None else "bass: analysing…",)
+            return (), "bass: no notes found" if self.map is not None else "bass: analysing…"
         a, b = bar_bounds(m, t)
         notes = m.notes_between(a, b)
         lines = bass_tab([(n.start, n.end, n.midi) for n in notes], a, b, TAB_WIDTH)
         names = " ".join(midi_name(n.midi) for n in notes) or "(rest)"
         lines[0] += f"  bar {format_time(a, 1)}"
         lines[1] += f"  {names}"
-        return tuple(lines)
+        return tuple(lines), f"bass {names}"
 
     def _tell(self, line: str, severity: str) -> None:
-        if line not in self._told:
-            self._told.add(line)
+        if line not in self.told:
+            self.told.add(line)
             self.screen.notify(line, severity=severity, timeout=6)  # type: ignore[arg-type]
 
     # -- keys ---------------------------------------------------------------------------------

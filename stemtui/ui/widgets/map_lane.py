@@ -5,7 +5,8 @@ Line 1 draws the sections across the width, as the timeline draws the song
 Line 2 names that section and its occurrence (``B2``), the chord sounding
 and the next one (``D  → Bm``) and, while the map is being made, what the
 analysis is doing (``analysing… chords 40%``). With the bass selected, four
-more lines show the bass tab of the current bar and its note names.
+more lines show the bass tab of the current bar and its note names (only
+its note names, on line 2, where the screen has no rows to spare).
 The widget only draws its reactives; :class:`~stemtui.ui.map_actions.MapControl`
 sets them from the song map and the playhead.
 """
@@ -61,6 +62,8 @@ class MapLane(Widget):
     """The chord and the next one, ``D  → Bm``."""
     note: reactive[str] = reactive("")
     """What the analysis is doing, or why there is no map."""
+    bass: reactive[str] = reactive("")
+    """The bass notes of the bar (``bass A1 A1 C2``) where there is no room for the tab."""
     tab: reactive[tuple[str, ...]] = reactive((), layout=True)
     """The bass tab lines of the current bar (empty: not shown)."""
 
@@ -87,6 +90,8 @@ class MapLane(Widget):
             out.append(f"{self.section_name:<4}", self.get_component_rich_style("map-lane--chord"))
         if self.chord:
             out.append(self.chord, self.get_component_rich_style("map-lane--chord"))
+        if self.bass:
+            out.append(("   " if self.chord or self.section_name else "") + self.bass)
         if self.note:
             out.append(("   " if self.chord or self.section_name else "") + self.note, dim)
         for line in self.tab:
