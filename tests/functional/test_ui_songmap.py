@@ -84,7 +84,9 @@ def test_lane_shows_the_chord_under_the_playhead_and_the_section_keys_jump_and_l
         assert chord_name(label) in text.splitlines()[1]
         # Sections: one letter per section along line 1, the current name on line 2.
         sec = song_map.section_at(t)
-        assert sec is not None and lane.section_name == occurrence_names(song_map.sections)[song_map.sections.index(sec)]
+        assert (
+            sec is not None and lane.section_name == occurrence_names(song_map.sections)[song_map.sections.index(sec)]
+        )
         assert [c for c in text.splitlines()[0] if c.isalpha()] == [s.label for s in song_map.sections]
 
         # "f" jumps to the next section's start.
@@ -139,7 +141,7 @@ def test_a_transposed_song_shows_transposed_chords(synth_store, null_engine, syn
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 40)])
 def test_the_bass_tab_shows_when_the_bass_is_selected(synth_store, null_engine, synth, size):
-    song, song_map = synth
+    _song, song_map = synth
     cache_of(synth_store).save(SONG_ID, song_map)
     app = make_app(synth_store, null_engine, autoplay=False)
 
@@ -190,7 +192,6 @@ def test_a_damaged_cache_is_made_again_by_the_map_job(synth_store, null_engine, 
     hit, why = cache.load(SONG_ID)
     assert hit is not None and why is None
     assert json.loads(cache.path(SONG_ID).read_text())["map"]["sections"]
-
 
 
 def test_a_map_job_that_dies_turns_the_lane_off_and_playback_goes_on(synth_store, null_engine):

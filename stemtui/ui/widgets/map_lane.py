@@ -42,10 +42,17 @@ def section_strip(sections: tuple[tuple[float, float, str], ...], duration: floa
 class MapLane(Widget):
     """Sections, chords and the bass tab of the song map (set by the player's :class:`MapControl`)."""
 
-    COMPONENT_CLASSES = {"map-lane--current", "map-lane--section", "map-lane--dim", "map-lane--chord"}
+    COMPONENT_CLASSES = {
+        "map-lane--current",
+        "map-lane--current-letter",
+        "map-lane--section",
+        "map-lane--dim",
+        "map-lane--chord",
+    }
     DEFAULT_CSS = """
     MapLane { height: auto; }
-    MapLane > .map-lane--current { color: $background; background: $accent; text-style: bold; }
+    MapLane > .map-lane--current { color: $accent; text-style: bold; }
+    MapLane > .map-lane--current-letter { color: $background; background: $accent; text-style: bold; }
     MapLane > .map-lane--section { color: $foreground 70%; }
     MapLane > .map-lane--dim { color: $text-muted; }
     MapLane > .map-lane--chord { color: $accent; text-style: bold; }
@@ -71,6 +78,7 @@ class MapLane(Widget):
         width = max(1, self.size.width)
         out = Text(no_wrap=True, overflow="crop")
         cur = self.get_component_rich_style("map-lane--current")
+        cur_letter = self.get_component_rich_style("map-lane--current-letter")
         plain = self.get_component_rich_style("map-lane--section")
         dim = self.get_component_rich_style("map-lane--dim")
         if self.sections:
@@ -80,8 +88,11 @@ class MapLane(Widget):
                 if i < 0:
                     out.append(" ", dim)
                 else:
-                    ch = self.sections[i][2][:1] if i != prev else "─"
-                    out.append(ch, cur if i == self.current else plain)
+                    here = i == self.current
+                    if i != prev:
+                        out.append(self.sections[i][2][:1], cur_letter if here else plain)
+                    else:
+                        out.append("━" if here else "─", cur if here else plain)
                 prev = i
         else:
             out.append("·" * width, dim)
