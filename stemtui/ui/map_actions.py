@@ -111,7 +111,7 @@ class MapControl:
         #: The lines notified (each once).
         self.told: set[str] = set()
         self._warnings: list[str] = []
-        self._shown: tuple[int, int] | None = None  # (id of the map, semitones) last drawn
+        self._shown: tuple[SongMap, int] | None = None  # (the map, semitones) last transposed
         self._heard: SongMap | None = None  # the map transposed as heard
         self.lane: MapLane | None = None
         self.spacer: Widget | None = None
@@ -194,8 +194,8 @@ class MapControl:
         semis = 0 if self.mixer is None else int(self.mixer.semitones)
         if m is None:
             return None
-        if self._shown != (id(m), semis):
-            self._shown, self._heard = (id(m), semis), m.transposed(semis)
+        if self._shown is None or self._shown[0] is not m or self._shown[1] != semis:
+            self._shown, self._heard = (m, semis), m.transposed(semis)
         return self._heard
 
     def poll(self, position_s: float, table: StemTable) -> None:
@@ -215,7 +215,11 @@ class MapControl:
             return
         m = self.heard()
         job = self.job
-        lane.note = "" if self.map is not None or job is None else f"analysing… {job.analysis} {job.fraction:.0%}"
+        lane.note = (
+            ""
+            if self.map is not None or job is None
+            else f"analysing… {job.analysis.replace('_', ' ')} {job.fraction:.0%}"
+        )
         if m is None:
             return
         spans = tuple((s.start, s.end, s.label) for s in m.sections)

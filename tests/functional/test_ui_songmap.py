@@ -116,7 +116,7 @@ def test_lane_shows_the_chord_under_the_playhead_and_the_section_keys_jump_and_l
     run(app, scenario)
 
 
-def test_a_transposed_song_shows_transposed_chords(synth_store, null_engine, synth):
+def test_a_transposed_song_shows_transposed_chords_at_any_tempo(synth_store, null_engine, synth):
     from stemtui.core.analysis.chordest import transpose_label
 
     song, song_map = synth
@@ -135,6 +135,16 @@ def test_a_transposed_song_shows_transposed_chords(synth_store, null_engine, syn
         up = chord_name(transpose_label(label, 2))
         await wait_for(pilot, lambda: lane.chord.startswith(up), what=f"the chord {up}")
         assert up != chord_name(label) and up in lane_text(player).splitlines()[1]
+        # At 80 % the lane still follows the playhead in song time: the chord of that time, transposed.
+        m = player.mixer
+        await pilot.press("comma", "comma", "comma", "comma")
+        await wait_for(pilot, lambda: m.current_source.tempo == 0.8, timeout=30, what="the stretched audio")
+        t2, label2 = agreed_chord(song, song_map, skip=t + 2.0)
+        await seek_to(pilot, player, t2)
+        assert lane.chord.startswith(chord_name(transpose_label(label2, 2))), (lane.chord, label2)
+        assert (
+            lane.section_name == occurrence_names(song_map.sections)[song_map.sections.index(song_map.section_at(t2))]
+        )
 
     run(app, scenario)
 
