@@ -125,8 +125,8 @@ class MapControl:
         if self._started:
             return
         self._started = True
-        if song_id is None:
-            self.error = "no song map until the song is stored"
+        if song_id is None:  # a song still separating: no map yet, and nothing wrong
+            self.lane.note = "no song map until the song is stored"
             return
         self.lane.note = "song map…"
         self.screen.run_worker(
@@ -208,13 +208,14 @@ class MapControl:
         while self._warnings:
             self._tell(self._warnings.pop(0), "warning")
         if self.error:
-            if self._started and self.entry.ok:
-                self._tell(self.error, "error")
+            self._tell(self.error, "error")
             lane.sections, lane.section_name, lane.chord, lane.tab, lane.bass = (), "", "", (), ""
             lane.note = "no song map"
             return
         m = self.heard()
         job = self.job
+        if m is None and job is None:
+            return  # reading the cache, waiting for the decode, or no map for this song
         lane.note = (
             ""
             if self.map is not None or job is None
