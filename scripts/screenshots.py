@@ -88,6 +88,23 @@ def demo_store(root: Path, extra: bool = False) -> Store:
     return store
 
 
+def demo_map(store: Store):
+    """The demo's song map, found for real (analyze_stems in this process: the shots never wait on a job)."""
+    from stemtui.core.analysis.songmap import analyze_stems
+    from stemtui.core.library.catalog import demo_id
+
+    song = store.open(store.get(demo_id()), block=True)
+    return analyze_stems({n: song.data[i] for i, n in enumerate(song.names)}, song.sample_rate)
+
+
+def cache_map(settings: Settings, song_map) -> None:
+    """Put the demo's map in the map cache of ``settings`` (the player reads it at once)."""
+    from stemtui.core.analysis.mapcache import SongMapCache
+    from stemtui.core.library.catalog import demo_id
+
+    SongMapCache(settings.data_dir).save(demo_id(), song_map)
+
+
 def separation_in_progress() -> SeparationRun:
     """A separation frozen at 38 %, as the worker reports one (htdemucs on a CPU)."""
     import numpy as np
@@ -188,6 +205,7 @@ async def shoot(
         await pilot.press("home")
         # Let it play a little so the meters and the playhead show life.
         await wait_for(pilot, lambda: player.playhead() / player.mixer.sample_rate > 11.3, timeout=15)
+        await wait_for(pilot, lambda: player.song_map.map is not None)  # the lane shows the cached map
         save("player")
         await pilot.press("question_mark")
         await pilot.pause(0.2)
@@ -256,9 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.under(tmp, cache_dir=store.root, data_dir=Path(tmp) / "data-wide")
         # The comparison's take lives in its own data folder: the player shots show no take.
         result = compared_take(store, settings.replace(data_dir=Path(tmp) / "data-takes"))
+        song_map = demo_map(store)
+        cache_map(settings, song_map)
         saved = asyncio.run(shoot(settings, store, (120, 34), shots, result))
         shots = {"library": "library-80x24", "separation": "separation-80x24", "player": "player-80x24"}
         settings = settings.replace(data_dir=Path(tmp) / "data-80x24")
+        cache_map(settings, song_map)
         saved += asyncio.run(shoot(settings, store, (80, 24), shots))
     for svg in saved:
         print(svg.relative_to(ROOT))

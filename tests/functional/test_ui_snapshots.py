@@ -18,9 +18,30 @@ from tests.functional.test_ui_support import make_app, open_demo, settle, wait_f
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
+def fixed_demo_map():
+    """A song map of the demo as the analyses would find it (fixed: no job runs, nothing churns)."""
+    from stemtui.core.analysis.beats import BeatGrid
+    from stemtui.core.analysis.songmap import BassNote, SongMap, Span
+
+    bar = 2.4  # 100 BPM, 4 beats
+    chords = [("A:min", 33), ("F:maj", 29), ("C:maj", 36), ("G:maj", 31)] * 3
+    spans = tuple(Span(i * bar, (i + 1) * bar, c) for i, (c, _) in enumerate(chords))
+    notes = tuple(
+        BassNote(i * bar + k * 0.6, i * bar + k * 0.6 + 0.5, m + (12 if k == 3 else 0))
+        for i, (_, m) in enumerate(chords)
+        for k in range(4)
+    )
+    sections = (Span(0.0, 9.6, "A"), Span(9.6, 19.2, "B"), Span(19.2, 30.0, "A"))
+    return SongMap(100.0, "A:min", sections, spans, notes, (), 30.0, BeatGrid(100.0, 0.0, 4, "drums"))
+
+
 @pytest.fixture
 def snap_store(demo_store, monkeypatch):
+    from stemtui.core.analysis.mapcache import SongMapCache
+    from stemtui.core.library.catalog import demo_id
+
     monkeypatch.setenv("HOME", str(demo_store.root.parent))
+    SongMapCache(demo_store.root.parent / "data").save(demo_id(), fixed_demo_map())
     return demo_store
 
 
@@ -51,6 +72,25 @@ def test_player_snapshot(snap_compare, snap_store, null_engine, size):
         assert player.info.position == 8.0
 
     assert snap_compare(app, terminal_size=size, run_before=practise)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_player_song_map_snapshot(snap_compare, snap_store, null_engine, size):
+    """The song map lane with the bass selected: sections, chords, the bar's bass notes (the tab where it fits)."""
+    app = make_app(snap_store, null_engine, autoplay=False)
+
+    async def on_bass(pilot):
+        player = await open_demo(pilot)
+        while player.table.names[player.table.selected] != "bass":
+            await pilot.press("down")
+        await pilot.press("f")  # the second section (B), at 0:09.6
+        await settle(pilot, player)
+        await pilot.pause(0.15)
+        lane = player.query_one("#map-lane")
+        assert player.info.position == 9.6 and lane.section_name == "B1"
+        assert len(lane.tab) == (4 if size[1] > 30 else 0) and bool(lane.bass) == (size[1] <= 30)
+
+    assert snap_compare(app, terminal_size=size, run_before=on_bass)
 
 
 def fixed_separation(home):

@@ -4,7 +4,8 @@ Helpers built with what they use do the work: ``PracticeKeeper`` (saved
 state; its writer starts in ``on_mount``, closes in ``on_unmount``),
 ``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose, click,
 count-in, export), ``TakeControl`` (record, compare, rename, delete takes),
-``PlayerView`` (the widgets); loop, practice and take actions only delegate
+``MapControl`` (the song map lane, section keys), ``PlayerView`` (the widgets);
+loop, practice, take and map actions only delegate
 (``practice('tempo', 1)`` and ``take('record')`` name the helper's method). Keys and clicks call
 :class:`~stemtui.core.audio.mixer.Mixer` methods directly (lock-free: a key
 is heard within one audio block); a 20 Hz timer polls playhead, peaks and
@@ -42,12 +43,14 @@ from stemtui.ui.fmt import step_gain
 from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
 from stemtui.ui.loop import LoopEditor
+from stemtui.ui.map_actions import MapControl
 from stemtui.ui.player_view import PlayerView
 from stemtui.ui.practice_actions import PracticeControl
 from stemtui.ui.practice_keeper import PracticeKeeper
 from stemtui.ui.screens.loops import LoopControl
 from stemtui.ui.take_actions import TakeControl
 from stemtui.ui.widgets.keys import KeyReminder
+from stemtui.ui.widgets.map_lane import MapLane
 from stemtui.ui.widgets.rec_indicator import RecordIndicator
 from stemtui.ui.widgets.stem_table import StemTable
 from stemtui.ui.widgets.titlebar import TitleBar
@@ -124,6 +127,7 @@ class PlayerScreen(Screen):
         self.loops = LoopControl(self, self.practice, self.playhead, self._show_loop, self._tick)
         self.practice_keys = PracticeControl(self, entry, self.practice, lambda text: self.view.show_practice(text))
         self.takes = TakeControl(self, entry, engine, self.practice, self.loops)
+        self.song_map = MapControl(self, entry, states.root, self.practice, self.loops)
         self._last_tick = time.monotonic()
         self.faults = FaultNotices(engine, self.notify)
 
@@ -145,6 +149,7 @@ class PlayerScreen(Screen):
                 yield RecordIndicator(id="rec")
             yield Timeline(id="timeline")
             yield TimeRuler(id="ruler")
+            yield MapLane(id="map-lane")
         yield KeyReminder(id="cheatsheet")
         yield Static(id="spacer")
         yield StatusLine(id="status")
@@ -186,6 +191,7 @@ class PlayerScreen(Screen):
         self.mixer = mixer
         self.practice_keys.attach(mixer, state)
         self.takes.attach(mixer, self.table)
+        self.song_map.start(mixer.song, mixer, self.practice.song_id)
         self.view.show_engine(self.engine)
         if self.engine.notice:
             self.app.show_notice(self.engine.notice)
@@ -226,6 +232,7 @@ class PlayerScreen(Screen):
             return
         self.view.show_playhead(m, self.playhead() / m.sample_rate, dt, self.engine.underruns)
         self.takes.poll(dt)
+        self.song_map.poll(self.playhead() / m.sample_rate, self.table)
         if self.run is not None:
             self.view.show_separation(self.run, m)
         self._report_faults(m)
@@ -330,6 +337,11 @@ class PlayerScreen(Screen):
         elif not self.takes.discard():
             self.action_back()
 
+    @guarded
+    def action_map(self, name: str) -> None:
+        """``b f A``: ``MapControl.<name>()`` (previous / next section, loop the section)."""
+        getattr(self.song_map, name)()
+
     def action_back(self) -> None:
         if self.mixer is not None:
             self.mixer.pause()
@@ -338,6 +350,7 @@ class PlayerScreen(Screen):
         self.dismiss()
 
     def on_unmount(self) -> None:
+        self.song_map.close()
         self.takes.close()
         if self.mixer is not None:
             self.mixer.pause()

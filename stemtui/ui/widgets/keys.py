@@ -37,8 +37,8 @@ COMPACT = [
 
 
 #: The player's rows besides the stem rows and the key table: title, the panels' borders and
-#: headers, the transport's three lines, the table's border and margin, status line, footer.
-OTHER_ROWS = 15
+#: headers, the transport's five lines (with the song map lane), the table's border and margin, status line, footer.
+OTHER_ROWS = 17
 
 
 class KeyReminder(Static):
