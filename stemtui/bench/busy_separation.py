@@ -20,6 +20,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from stemtui.settings import CACHE_ENV
+
 __all__ = ["SeparationLoop"]
 
 #: Length of the song separated (demucs_unittest: a few seconds of CPU each run).
@@ -69,7 +71,7 @@ class SeparationLoop:
             cmd = [sys.executable, "-m", "stemtui", "separate", str(self.song), "-n", "demucs_unittest", "--json"]
             if self.nice:
                 cmd = ["nice", "-n", str(self.nice), *cmd]  # nice execs: the pid is the separation's
-            env = {**self.env, "STEMTUI_CACHE_DIR": str(cache)}
+            env = {**self.env, CACHE_ENV: str(cache)}
             with self._lock:
                 if self._stop.is_set():
                     return

@@ -76,6 +76,9 @@ class SharedSong:
 
 
 WORKER_MODULE = "stemtui.core.tempo.stretchworker"
+#: Seconds more of no progress before a worker that is not stopped counts as stalled
+#: (a busy machine can keep a runnable worker off the CPU, or the disk can block it).
+RUNNABLE_GRACE_S = 3.5
 
 
 class WorkerPool:
@@ -256,21 +259,25 @@ class StretchRun(MappedSource):
 
         Progress is a progress event or CPU time used (a render step of a
         long run can take seconds between two events on a busy machine; a
-        stopped or stuck worker uses none). Where the CPU time cannot be
-        read (no ``/proc``) a worker is never called stalled.
+        stopped or stuck worker uses none). A worker that is not stopped
+        (it may wait on the disk or for a core) counts
+        :data:`RUNNABLE_GRACE_S` less. Where the CPU time cannot be read (no
+        ``/proc``) a worker is never called stalled.
         """
         now, worst = time.monotonic(), 0.0
         for w, valid in enumerate(self._valid):
             if valid >= self.frames or self._cancelled:
                 continue
             pid, ticks = self._cpu[w]
-            used = _cpu_ticks(pid)
+            used, stopped = _cpu_ticks(pid)
             if used is None:
                 return 0.0
             if used != ticks:
                 self._cpu[w] = (pid, used)
                 self._heard[w] = now
-            worst = max(worst, now - self._heard[w])
+            quiet = now - self._heard[w]
+            # A worker that is not stopped may be waiting on the disk or for the CPU: give it longer.
+            worst = max(worst, quiet if stopped else max(0.0, quiet - RUNNABLE_GRACE_S))
         return worst
 
     def hang(self, why: str) -> None:
@@ -310,14 +317,15 @@ class StretchRun(MappedSource):
         self.path.unlink(missing_ok=True)
 
 
-def _cpu_ticks(pid: int) -> int | None:
-    """User plus system CPU time of ``pid`` in clock ticks (``None``: unknown, e.g. no ``/proc``)."""
+def _cpu_ticks(pid: int) -> tuple[int | None, bool]:
+    """User plus system CPU time of ``pid`` in clock ticks (``None``: unknown, e.g. no ``/proc``),
+    and whether it is stopped (SIGSTOP, a debugger)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             fields = fh.read().rsplit(b")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        return int(fields[11]) + int(fields[12]), fields[0] in (b"T", b"t")
     except (OSError, ValueError, IndexError):
-        return None
+        return None, False
 
 
 def _main() -> int:
