@@ -46,13 +46,18 @@ def _rss_parts() -> dict:
     nothing can use any more, held until the mapping goes).
     """
     parts = {k: round(_rss_mb(f"Rss{k.capitalize()}"), 1) for k in ("anon", "file", "shmem")}
-    kb, deleted = 0, False
+    kb, deleted, name, by_file = 0, False, "", {}
     for line in Path("/proc/self/smaps").read_text().splitlines():
         if line[:1] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
             deleted = line.endswith("(deleted)")
+            name = line.split(None, 5)[-1][: -len(" (deleted)")] if deleted else ""
         elif deleted and line.startswith("Rss:"):
             kb += int(line.split()[1])
+            by_file[name] = by_file.get(name, 0) + int(line.split()[1])
     parts["deleted"] = round(kb / 1024.0, 1)
+    # The largest held deleted files (MB), to tell whose they are.
+    top = sorted(by_file.items(), key=lambda kv: -kv[1])[:5]
+    parts["deleted_top"] = {Path(k).name: round(v / 1024.0, 1) for k, v in top if v}
     return parts
 
 

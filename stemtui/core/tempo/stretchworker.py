@@ -172,7 +172,7 @@ class StretchRun(MappedSource):
         self.frames = out_frames(max(1, self.end - self.start), self.tempo)
         self.path = folder / f"run-{uuid.uuid4().hex[:8]}.f32"
         # A sparse file: pages exist only once the worker writes them.
-        self._mm = np.memmap(self.path, dtype=np.float32, mode="w+", shape=(s, self.frames, 2))
+        self._mm: np.memmap | None = np.memmap(self.path, dtype=np.float32, mode="w+", shape=(s, self.frames, 2))
         # The audio thread slices a plain ndarray view: slicing a np.memmap
         # makes a new memmap object (and its attributes) every time.
         self.data = self._mm.view(np.ndarray)
@@ -310,11 +310,19 @@ class StretchRun(MappedSource):
             c.cancel(wait=False)  # SIGTERM ends a worker at once; SIGKILL follows if not
 
     def close(self) -> None:
-        """Cancel and delete the output file (once no mixer reads it)."""
+        """Cancel, delete the output file and unmap it (once no mixer reads it).
+
+        The run object may outlive this (a record that named it), so its
+        mapping is dropped here, not when the object goes: a deleted file's
+        pages would stay in RSS until then.
+        """
         self.cancel()
         for c in self._children:
             c.wait(2)
         self.path.unlink(missing_ok=True)
+        self.avail[0] = 0
+        self.data = np.zeros((self.data.shape[0], 0, 2), dtype=np.float32)
+        self._mm = None
 
 
 def _cpu_ticks(pid: int) -> tuple[int | None, bool]:
