@@ -20,7 +20,6 @@ says it all. Gaps are measured with start-up apart (:attr:`Engine.startup_s`,
 
 from __future__ import annotations
 
-import gc
 import sys
 import threading
 import time
@@ -233,9 +232,6 @@ class Engine:
         self._last_error = self._lost = None
         self._end_reason = ""
         self._rt_tried = self.null  # the null stream's thread needs no priority
-        # What is alive now lives on: out of the cyclic collector's way, so a
-        # collection (which holds the GIL the callback needs) stays short.
-        gc.freeze()
         if self.null or dev is None:
             self._start_null(sr)
         else:
