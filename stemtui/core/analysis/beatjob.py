@@ -24,7 +24,7 @@ import numpy as np
 
 from stemtui.core.analysis.beats import BeatEstimateError, BeatGrid, _mono, estimate_grid
 from stemtui.core.procs.channel import Channel, serve
-from stemtui.core.procs.protocol import Child, WorkerCancelled, WorkerDied, WorkerError, describe_exit
+from stemtui.core.procs.protocol import Child, WorkerCancelled, WorkerDied, WorkerError
 
 
 class BeatJobFailed(BeatEstimateError, WorkerError):
@@ -78,13 +78,7 @@ def _run_child(
     except WorkerCancelled:
         return None
     except WorkerDied as exc:
-        raise BeatJobDied(
-            f"beat estimate failed: its worker process died ({describe_exit(exc.returncode)})",
-            kind=exc.kind,
-            traceback=exc.traceback,
-            returncode=exc.returncode,
-            details=exc.details,
-        ) from None
+        raise exc.died_as(BeatJobDied, "beat estimate") from None
     except WorkerError as exc:
         raise exc.retyped(BeatJobFailed, "beat analysis failed: ") from None
     return None if reply.get("bpm") is None else BeatGrid.from_dict(reply)

@@ -31,7 +31,7 @@ import numpy as np
 from stemtui.core.analysis.comparison import CompareResult
 from stemtui.core.errors import BadInput
 from stemtui.core.procs.channel import Channel, serve
-from stemtui.core.procs.protocol import Child, Event, WorkerCancelled, WorkerDied, WorkerError, describe_exit
+from stemtui.core.procs.protocol import Child, Event, WorkerCancelled, WorkerDied, WorkerError
 
 MODULE = "stemtui.core.analysis.comparejob"
 
@@ -199,13 +199,7 @@ class CompareJob:
         except WorkerCancelled:
             raise
         except WorkerDied as exc:
-            raise CompareJobDied(
-                f"take comparison failed: its worker process died ({describe_exit(exc.returncode)})",
-                kind=exc.kind,
-                traceback=exc.traceback,
-                returncode=exc.returncode,
-                details=exc.details,
-            ) from None
+            raise exc.died_as(CompareJobDied, "take comparison") from None
         except WorkerError as exc:
             if exc.kind == "BadInput" and "what" in exc.details:
                 raise BadInput(str(exc.details["what"]), str(exc.details["reason"])) from None

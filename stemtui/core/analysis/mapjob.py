@@ -32,7 +32,7 @@ from stemtui.core.analysis.beats import BeatGrid
 from stemtui.core.analysis.songmap import Partial, Progress, SongMap, analyze_stems
 from stemtui.core.errors import StemtuiError
 from stemtui.core.procs.channel import Channel, serve
-from stemtui.core.procs.protocol import Child, Event, WorkerCancelled, WorkerDied, WorkerError, describe_exit
+from stemtui.core.procs.protocol import Child, Event, WorkerCancelled, WorkerDied, WorkerError
 
 MODULE = "stemtui.core.analysis.mapjob"
 
@@ -159,13 +159,7 @@ class MapJob:
         except WorkerCancelled:
             return None
         except WorkerDied as exc:
-            raise MapJobDied(
-                f"song analysis failed: its worker process died ({describe_exit(exc.returncode)})",
-                kind=exc.kind,
-                traceback=exc.traceback,
-                returncode=exc.returncode,
-                details=exc.details,
-            ) from None
+            raise exc.died_as(MapJobDied, "song analysis") from None
         except WorkerError as exc:
             raise exc.retyped(MapJobFailed, "song analysis failed: ") from None
         return SongMap.from_json(reply.get("map"))

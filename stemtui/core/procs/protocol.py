@@ -78,10 +78,10 @@ class WorkerError(StemtuiError):
         self.returncode = returncode
         self.details = dict(details or {})
 
-    def retyped(self, cls: type[_E], prefix: str = "") -> _E:
+    def retyped(self, cls: type[_E], prefix: str = "", message: str | None = None) -> _E:
         """The same error as ``cls`` (e.g. one that is also a package's own error class)."""
         return cls(
-            prefix + str(self),
+            prefix + str(self) if message is None else message,
             kind=self.kind,
             traceback=self.traceback,
             returncode=self.returncode,
@@ -91,6 +91,10 @@ class WorkerError(StemtuiError):
 
 class WorkerDied(WorkerError):
     """The worker exited without a result or an error: killed, crashed, or ended early."""
+
+    def died_as(self, cls: type[_E], what: str) -> _E:
+        """As ``cls``, told as ``WHAT failed: its worker process died (killed by SIGKILL)``."""
+        return self.retyped(cls, message=f"{what} failed: its worker process died ({describe_exit(self.returncode)})")
 
 
 class WorkerCancelled(WorkerError):
