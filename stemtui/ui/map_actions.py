@@ -135,7 +135,7 @@ class MapControl:
 
     def _compute(self, song: Song, song_id: str) -> None:
         """The thread worker: the cached map, else a MapJob once the song is decoded."""
-        from stemtui.core.analysis.mapjob import MapJob
+        from stemtui.core.analysis.mapjob import MapJob, SharedStems
 
         try:
             cache = SongMapCache(self.root)
@@ -145,17 +145,28 @@ class MapControl:
                 return
             if why:
                 self._warnings.append(why)
-            while not song.complete.wait(0.2):
-                if self.closed:
-                    return
-            if song.load_error:
-                self.error = f"no song map: {song.load_error}"
-                return
-            stems = {n: song.data[i] for i, n in enumerate(song.names) if not is_take_row(n)}
+
+            def decoded() -> dict | None:
+                # The child warms up while the song decodes.
+                while not song.complete.wait(0.05):
+                    if self.closed:
+                        return None
+                if song.load_error or self.closed:
+                    return None
+                rows = {n: i for i, n in enumerate(song.names) if not is_take_row(n)}
+                path = song.shared_path
+                if path and song.data.flags.c_contiguous and song.data.ndim == 3:
+                    # Decoded into shared memory: the child maps it, nothing is copied here.
+                    return SharedStems(path, tuple(song.data.shape), rows)
+                return {n: song.data[i] for n, i in rows.items()}
+
             grid = self.mixer.metronome.grid if self.mixer is not None else None
             if self.closed:
                 return
-            job = self.job = MapJob(stems, song.sample_rate, grid, timeout=MAP_TIMEOUT_S)
+            job = self.job = MapJob(decoded, song.sample_rate, grid, timeout=MAP_TIMEOUT_S)
+            if song.load_error:
+                self.error = f"no song map: {song.load_error}"
+                return
             while not job.wait(0.2):
                 if self.closed:
                     job.cancel()

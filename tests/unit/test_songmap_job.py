@@ -6,10 +6,11 @@ import os
 import signal
 import threading
 
+import numpy as np
 import pytest
 
 from stemtui.core.analysis import synthsongs
-from stemtui.core.analysis.mapjob import MapJob, MapJobDied, analyze_in_subprocess
+from stemtui.core.analysis.mapjob import MapJob, MapJobDied, SharedStems, analyze_in_subprocess
 from stemtui.core.analysis.songmap import analyze_stems
 from stemtui.core.procs.protocol import WorkerDied
 
@@ -58,3 +59,54 @@ def test_cancel_ends_quietly(stems):
     job.cancel()
     assert job.wait(60)
     assert job.result is None and job.error is None and job.cancelled
+
+
+def _analysis_children() -> list[int]:
+    """Our children running the map job (from /proc)."""
+    me, found = os.getpid(), []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+                cmd = open(f"/proc/{d}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me and b"stemtui.core.analysis.mapjob" in cmd:
+                found.append(int(d))
+    return found
+
+
+def test_stems_given_later_reach_the_child_spawned_before_them(stems):
+    running_when_asked: list[int] = []
+
+    def later() -> dict:
+        running_when_asked.extend(_analysis_children())
+        return stems
+
+    job = MapJob(later, SR, timeout=300)
+    assert running_when_asked == [job.child.pid]  # spawned first, warming up while the stems came
+    assert job.wait(300) and job.failure is None, job.error
+    assert job.result == analyze_stems(stems, SR)
+
+
+def test_stems_never_given_end_the_job_cancelled_and_the_child_gone(stems):
+    job = MapJob(lambda: None, SR, timeout=300)
+    assert job.wait(60)
+    assert job.cancelled and job.result is None and job.error is None
+    assert not job.child.running
+
+
+def test_a_song_in_shared_memory_is_read_by_the_child_itself(stems, tmp_path):
+    names = list(stems)
+    frames = max(len(v) for v in stems.values())
+    path = tmp_path / "song.f32"
+    data = np.memmap(path, dtype=np.float32, mode="w+", shape=(len(names) + 1, frames, 2))
+    for i, name in enumerate(names):
+        y = stems[name]
+        data[i, : len(y)] = y if y.ndim == 2 else y[:, None]
+    data[len(names)] = 0.5  # a row not asked for (a take): it must not reach the analysis
+    data.flush()
+    shared = SharedStems(str(path), (len(names) + 1, frames, 2), {n: i for i, n in enumerate(names)})
+    job = MapJob(shared, SR, timeout=300)
+    assert job.wait(300) and job.failure is None, job.error
+    assert job.result == analyze_stems(stems, SR)
