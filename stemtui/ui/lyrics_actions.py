@@ -55,10 +55,11 @@ def sung_chars(lyrics: Lyrics, idx: int, t: float) -> int:
     line = lyrics.lines[idx]
     pos = end = 0
     for w in line.words:
-        at = line.text.find(w.text, pos)
+        word = w.text.strip()
+        at = line.text.find(word, pos)
         if at < 0:
             break
-        pos = at + len(w.text)
+        pos = at + len(word)
         if w.time <= t:
             end = pos
     return end

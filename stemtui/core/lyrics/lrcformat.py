@@ -29,8 +29,8 @@ from stemtui.core.errors import BadInput
 
 #: Longest lyrics file read (a song's lyrics are a few kB).
 MAX_BYTES = 1 << 20
-#: ``[mm:ss.xx]``, ``[mm:ss]``, ``[mm:ss:xx]``, ``[h:mm:ss.xx]``.
-_TIME = r"(?:(\d+):)?(\d+):(\d{1,2})(?:[.:](\d{1,3}))?"
+#: ``[mm:ss.xx]``, ``[mm:ss]``, ``[mm:ss:xx]``, ``[h:mm:ss.xx]`` (hours only with a ``.`` fraction).
+_TIME = r"(?:(\d+):(?=\d{1,2}:\d{1,2}\.))?(\d+):(\d{1,2})(?:[.:](\d{1,3}))?"
 _LINE_TAG = re.compile(r"\s*\[" + _TIME + r"\]")
 _WORD_TAG = re.compile(r"<" + _TIME + r">")
 _META = re.compile(r"^\s*\[([A-Za-z#][A-Za-z0-9_ #-]*):([^\]]*)\]\s*$")
@@ -114,18 +114,24 @@ def _offset_s(meta: dict[str, str]) -> float:
     return ms / 1000.0 if math.isfinite(ms) else 0.0
 
 
-def _words(text: str, shift: float) -> tuple[str, tuple[Word, ...]]:
-    """The text without word tags, and the word times (``shift`` subtracted)."""
+def _words(text: str, line_time: float, shift: float) -> tuple[str, tuple[Word, ...]]:
+    """The text without word tags, and the word times (``shift`` subtracted).
+
+    A word keeps the spaces after it (``"dark"`` ``"ness "`` is one word
+    sung in two parts), so the writer gives the same line back.
+    """
     tags = list(_WORD_TAG.finditer(text))
     if not tags:
         return text.strip(), ()
     words = []
+    if text[: tags[0].start()].strip():  # text before the first word tag starts with the line
+        words.append(Word(line_time, text[: tags[0].start()].lstrip()))
     for k, m in enumerate(tags):
         end = tags[k + 1].start() if k + 1 < len(tags) else len(text)
         word = text[m.end() : end]
         if word.strip():
-            words.append(Word(max(0.0, _seconds(*m.groups()) - shift), word.strip()))
-    plain = " ".join(_WORD_TAG.sub(" ", text).split())
+            words.append(Word(max(0.0, _seconds(*m.groups()) - shift), word.rstrip() if k + 1 == len(tags) else word))
+    plain = " ".join(_WORD_TAG.sub("", text).split())
     return plain, tuple(words)
 
 
@@ -151,14 +157,14 @@ def parse_lrc(text: str) -> Lyrics:
         if mm:
             meta[mm.group(1).strip().lower()] = mm.group(2).strip()
         elif raw.strip():
-            plain.append(" ".join(_WORD_TAG.sub(" ", raw).split()))
+            plain.append(" ".join(_WORD_TAG.sub("", raw).split()))
     if not timed:
         return Lyrics(tuple(LyricLine(None, t) for t in plain if t), meta)
     shift = _offset_s(meta)
     lines = []
     for times, rest in timed:
-        body, words = _words(rest, shift)
         for t in times:
+            body, words = _words(rest, max(0.0, t - shift), shift)
             lines.append(LyricLine(max(0.0, t - shift), body, words if len(times) == 1 else ()))
     lines.sort(key=lambda ln: ln.time)  # type: ignore[arg-type, return-value]
     return Lyrics(tuple(lines), meta)
@@ -237,7 +243,7 @@ def write_lrc(lyrics: Lyrics, meta: dict[str, str] | None = None) -> str:
         if ln.time is None:
             out.append(ln.text)
         elif ln.words:
-            out.append(lrc_time(ln.time) + " ".join(lrc_time(w.time, "<>") + w.text for w in ln.words))
+            out.append(lrc_time(ln.time) + "".join(lrc_time(w.time, "<>") + w.text for w in ln.words))
         else:
             out.append(lrc_time(ln.time) + ln.text)
     return "\n".join(out) + "\n"

@@ -61,12 +61,13 @@ def _fsync_dir(path: Path) -> None:
 def sidecar_lrc(source: str | Path) -> Path | None:
     """The ``.lrc`` that goes with a song's source: ``song.lrc`` beside ``song.mp3``, or one in a stem folder.
 
-    In a folder: ``<folder name>.lrc``, ``lyrics.lrc``, else the only ``.lrc`` there. ``None`` when there is none.
+    For a folder: ``<folder name>.lrc`` or ``lyrics.lrc`` in it, ``<folder name>.lrc`` beside it, else the only
+    ``.lrc`` in it. ``None`` when there is none.
     """
     p = Path(source).expanduser()
     try:
         if p.is_dir():
-            names = [p / f"{p.name}.lrc", p / "lyrics.lrc"]
+            names = [p / f"{p.name}.lrc", p / "lyrics.lrc", p.parent / f"{p.name}.lrc"]
             found = next((n for n in names if n.is_file()), None)
             if found is not None:
                 return found
