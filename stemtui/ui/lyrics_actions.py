@@ -99,10 +99,16 @@ class LyricsControl:
             self.screen.run_worker(self._load, thread=True, group="lyrics", exit_on_error=False, name="lyrics")
 
     def _load(self) -> None:
-        lyrics, problem = LyricsStore(self.root).load(self.song_id or "")
+        """The thread worker: the stored lyrics, else an ``.lrc`` beside the song's source (added in the app)."""
+        store = LyricsStore(self.root)
+        lyrics, problem = store.load(self.song_id or "")
+        source = self.entry.source
+        if lyrics is None and problem is None and source.startswith("/"):
+            problem = store.adopt(self.song_id or "", source)
+            lyrics = store.load(self.song_id or "")[0]
         self.lyrics = lyrics
         if problem:
-            self.screen.app.call_from_thread(self.screen.notify, problem, severity="warning", timeout=6)
+            self.screen.app.call_from_thread(self.screen.notify, problem, timeout=6)
 
     def _now(self) -> float:
         m = self.mixer
