@@ -211,3 +211,19 @@ def test_fetch_with_the_server_down_is_one_clear_line_exit_1(cache, monkeypatch,
     line = assert_one_line(r, 1, f"lyrics lookup: 127.0.0.1:{port} is not reachable (")
     assert "refused" in line
     assert not lyrics_store.path(demo_id()).exists()
+
+
+def test_a_server_that_never_answers_or_fails_is_one_line_too():
+    from stemtui.core.lyrics.lrclibclient import LookupUnreachable, LyricsNotFound, fetch_lyrics
+
+    with socket.socket() as s:  # listens, never answers
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+        with pytest.raises(LookupUnreachable, match=r"is not reachable \(timed out\)"):
+            fetch_lyrics(url, DEMO_TITLE, DEMO_ARTIST, 31.0, timeout=0.5)
+
+    with FakeLrclib(None, []) as srv:
+        srv.search = "not a list"  # a 200 with JSON of the wrong shape: not found, no crash
+        with pytest.raises(LyricsNotFound, match="has no lyrics"):
+            fetch_lyrics(srv.url, DEMO_TITLE, DEMO_ARTIST, 31.0, timeout=5)
