@@ -227,3 +227,21 @@ def test_a_server_that_never_answers_or_fails_is_one_line_too():
         srv.search = "not a list"  # a 200 with JSON of the wrong shape: not found, no crash
         with pytest.raises(LyricsNotFound, match="has no lyrics"):
             fetch_lyrics(srv.url, DEMO_TITLE, DEMO_ARTIST, 31.0, timeout=5)
+
+
+def test_an_lrc_beside_the_audio_is_picked_up_on_separate(tmp_path, settings):
+    import soundfile as sf
+
+    from tests.functional.test_separate_cli import run as run_separate
+    from tests.tiny_models import test_audio
+
+    song = tmp_path / "Night Song.wav"
+    sf.write(song, test_audio(4.0), 44100)
+    (tmp_path / "Night Song.lrc").write_text("[ar:x]\n[00:01.00]sung at one\n[00:02.50]and later\n")
+    r = run_separate(["separate", str(song), "-n", "demucs_unittest", "--json"], tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    done = json.loads(r.stdout.splitlines()[-1])
+    assert "2 timed lines from Night Song.lrc" in r.stderr
+    saved, problem = settings.lyrics_store().load(done["id"])
+    assert problem is None and saved is not None
+    assert [(ln.time, ln.text) for ln in saved.lines] == [(1.0, "sung at one"), (2.5, "and later")]
