@@ -94,6 +94,18 @@ def _takes_parser(sub) -> None:
     a.add_argument("name", metavar="NAME")
 
 
+def _lyrics_parser(sub) -> None:
+    p = sub.add_parser("lyrics", help="show a song's lyrics; import an .lrc or text file, or fetch them from LRCLIB")
+    p.add_argument("song", help="id prefix or part of the title")
+    p.add_argument("--json", action="store_true", help='one JSON array: [{"time": seconds, "text": ...}]')
+    p.add_argument("--lrc", action="store_true", help="print them as an LRC file")
+    _common(p)
+    acts = p.add_subparsers(dest="lyrics_action", metavar="ACTION", prog="stemtui lyrics SONG")
+    a = acts.add_parser("import", help="attach an .lrc (timed) or a text file (untimed: time it with y in the player)")
+    a.add_argument("file", metavar="FILE")
+    acts.add_parser("fetch", help="look them up on LRCLIB by artist, title and duration (env STEMTUI_LRCLIB_URL)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used for the README's CLI section)."""
     parser = argparse.ArgumentParser(
@@ -156,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     _takes_parser(sub)
+    _lyrics_parser(sub)
 
     p = sub.add_parser("play", help="play a song (or separate a file while playing it) headless")
     p.add_argument("song")
@@ -341,6 +354,7 @@ COMMANDS = {
     "compare": "stemtui.commands.compare_cmd:cmd_compare",
     "demo": "stemtui.commands.library_cmds:cmd_demo",
     "takes": "stemtui.commands.takes_cmds:cmd_takes",
+    "lyrics": "stemtui.commands.lyrics_cmd:cmd_lyrics",
     "": "stemtui.commands.library_cmds:cmd_app",
 }
 

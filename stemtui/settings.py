@@ -23,6 +23,7 @@ Environment                 Flag                Default
 ``STEMTUI_MODEL``           ``-n/--model``      ``htdemucs``
 ``STEMTUI_MODEL_REPO``      ``--model-repo``    none (the hub cache)
 ``STEMTUI_BENCH_FIRST_PAINT``  (none)           none (the startup benchmark's stamp)
+``STEMTUI_LRCLIB_URL``      (none)              ``https://lrclib.net`` (``lyrics SONG fetch``)
 ==========================  ==================  =====================================
 
 The app-level flags (``--device``, ``-n``, ``--model-repo``) are the ones
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from stemtui.core.library.practice import PracticeStore
     from stemtui.core.library.store import Store
+    from stemtui.core.lyrics.lyricstore import LyricsStore
     from stemtui.core.takes.takestore import TakeStore
 
 APP_NAME = "stemtui"
@@ -58,6 +60,10 @@ MODEL_ENV = "STEMTUI_MODEL"
 MODEL_REPO_ENV = "STEMTUI_MODEL_REPO"
 #: Env: a file the app writes its first-paint time to, then exits (the startup benchmark).
 BENCH_ENV = "STEMTUI_BENCH_FIRST_PAINT"
+#: Env: the LRCLIB server ``stemtui lyrics SONG fetch`` asks.
+LRCLIB_ENV = "STEMTUI_LRCLIB_URL"
+#: The LRCLIB server when the environment names none.
+DEFAULT_LRCLIB_URL = "https://lrclib.net"
 #: The model when neither a flag nor the environment names one.
 DEFAULT_MODEL = "htdemucs"
 
@@ -92,6 +98,7 @@ class Settings:
         model: The model separations started in the app use.
         model_repo: A folder with model files, or ``None``.
         bench_first_paint: Where the app writes its first-paint time (then exits), or ``None``.
+        lrclib_url: The LRCLIB server lyrics are looked up on.
     """
 
     cache_dir: Path
@@ -101,6 +108,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     model_repo: Path | None = None
     bench_first_paint: Path | None = None
+    lrclib_url: str = DEFAULT_LRCLIB_URL
 
     @classmethod
     def build(
@@ -122,6 +130,7 @@ class Settings:
             model=_pick(model, env, MODEL_ENV) or DEFAULT_MODEL,
             model_repo=_folder(_pick(model_repo, env, MODEL_REPO_ENV)),
             bench_first_paint=_folder(_pick(None, env, BENCH_ENV)),
+            lrclib_url=_pick(None, env, LRCLIB_ENV) or DEFAULT_LRCLIB_URL,
         )
 
     @classmethod
@@ -171,6 +180,8 @@ class Settings:
             env[MODEL_REPO_ENV] = str(self.model_repo)
         if self.bench_first_paint is not None:
             env[BENCH_ENV] = str(self.bench_first_paint)
+        if self.lrclib_url != DEFAULT_LRCLIB_URL:
+            env[LRCLIB_ENV] = self.lrclib_url
         return env
 
     def store(self) -> Store:
@@ -190,3 +201,9 @@ class Settings:
         from stemtui.core.takes.takestore import TakeStore
 
         return TakeStore(self.data_dir)
+
+    def lyrics_store(self) -> LyricsStore:
+        """The songs' lyrics under :attr:`data_dir`."""
+        from stemtui.core.lyrics.lyricstore import LyricsStore
+
+        return LyricsStore(self.data_dir)

@@ -19,6 +19,9 @@ def cmd_import(args, settings) -> int:
         f"{what} {entry.id[:8]}  {entry.title}  "
         f"({len(entry.stems)} stems: {', '.join(entry.stems)}; {entry.duration:.1f} s)"
     )
+    from stemtui.commands.lyrics_cmd import adopt_lyrics
+
+    adopt_lyrics(settings, entry, args.path)  # an .lrc beside the source or in the folder
     return 0
 
 

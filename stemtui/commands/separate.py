@@ -17,6 +17,7 @@ from stemtui.commands.common import (
     describe_progress,
     separation_options,
 )
+from stemtui.commands.lyrics_cmd import adopt_lyrics
 
 
 def cmd_separate(args, settings) -> int:
@@ -64,6 +65,7 @@ def cmd_separate(args, settings) -> int:
                 status = "separated"
             else:
                 status = "cached"
+            adopt_lyrics(settings, hit, path)  # song.lrc beside song.mp3
             if args.json:
                 print(
                     json.dumps(

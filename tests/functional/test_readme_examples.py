@@ -14,7 +14,7 @@ with the PulseAudio harness as the sound server. Only these changes are made
 * after ``stemtui rm demo`` the demo is reinstalled (the next lines use it).
 
 The files the lines name are made first: ``song.mp3``, ``a.mp3``, ``b.flac``,
-``c.m4a`` and ``track.stem.mp4`` (synthesized tones), and ``~/stems/mysong/``
+``c.m4a`` and ``track.stem.mp4`` (synthesized tones), ``song.lrc``, and ``~/stems/mysong/``
 with ``drums.wav``, ``bass.flac`` and ``vocals.mp3``.
 
 Not run: ``stemtui``, ``stemtui SONG`` and ``stemtui song.mp3``, which open
@@ -83,6 +83,7 @@ def make_inputs(home: Path, cwd: Path) -> None:
     for name in ("song.mp3", "a.mp3", "b.flac"):
         sf.write(cwd / name, tone, 44100)
     encode_aac(cwd / "c.m4a", [tone])
+    (cwd / "song.lrc").write_text("[00:00.50]first line\n[00:02.00]second line\n")
     encode_aac(cwd / "track.stem.mp4", [sine(f, seconds=2.0, amp=0.2) for f in (1000, 200, 100, 600, 880)], cover=True)
     folder = home / "stems" / "mysong"
     folder.mkdir(parents=True)

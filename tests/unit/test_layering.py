@@ -115,6 +115,11 @@ VIOLATIONS = {
         "import stemtui.core.separation.splitter",
         "core.audio imports nothing",
     ),
+    "lyrics-imports-audio": (
+        "stemtui/core/lyrics/__init__.py",
+        "import stemtui.core.audio.song",
+        "core.lyrics stands alone",
+    ),
 }
 
 

@@ -1,24 +1,17 @@
 """The player: stem table, transport, status line; every practice key.
 
-Helpers built with what they use do the work: ``PracticeKeeper`` (saved
-state; its writer starts in ``on_mount``, closes in ``on_unmount``),
-``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose, click,
-count-in, export), ``TakeControl`` (record, compare, rename, delete takes),
-``MapControl`` (the song map lane, section keys), ``PlayerView`` (the widgets);
-loop, practice, take and map actions only delegate
-(``practice('tempo', 1)`` and ``take('record')`` name the helper's method). Keys and clicks call
-:class:`~stemtui.core.audio.mixer.Mixer` methods directly (lock-free: a key
-is heard within one audio block); a 20 Hz timer polls playhead, peaks and
-underruns into the widgets, and faults to notify (:meth:`PlayerScreen._report_faults`).
+Helpers built with what they use do the work: ``PracticeKeeper`` (saved state; its writer starts in
+``on_mount``, closes in ``on_unmount``), ``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose,
+click, count-in, export), ``TakeControl`` (record, compare, rename, delete takes), ``MapControl`` (the song
+map lane, section keys), ``LyricsControl`` (the lyrics lane, tap mode), ``PlayerView`` (the widgets); their
+actions only delegate (``take('record')`` names the helper's method). Keys and clicks call the
+:class:`~stemtui.core.audio.mixer.Mixer` directly (lock-free); a 20 Hz timer polls the playhead into the widgets.
 
-The song is opened and the engine loaded in a worker thread, so the screen
-paints at once; playback starts as soon as the mixer exists. The saved
-practice state (mix, loops, playhead) is read in the same worker and applied
-before playback starts; the keeper saves it after changes and on leaving.
-"Play now" during a separation hands the player the progressive song and
-its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer waits at the edge
-of what is separated, the status line says ``separating NN%`` and the
-timeline draws the part still to come differently.
+The song is opened and the engine loaded in a worker thread, so the screen paints at once; playback starts
+as soon as the mixer exists. The saved practice state (mix, loops, playhead) is read in the same worker and
+applied before playback starts; the keeper saves it after changes and on leaving. "Play now" during a
+separation hands the player the progressive song and its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer
+waits at the edge of what is separated, the status line says ``separating NN%``, the timeline greys the rest.
 """
 
 from __future__ import annotations
@@ -43,6 +36,7 @@ from stemtui.ui.fmt import step_gain
 from stemtui.ui.guard import guarded
 from stemtui.ui.keymap import PLAYER_KEYS, bindings
 from stemtui.ui.loop import LoopEditor
+from stemtui.ui.lyrics_actions import LyricsControl
 from stemtui.ui.map_actions import MapControl
 from stemtui.ui.player_view import PlayerView
 from stemtui.ui.practice_actions import PracticeControl
@@ -50,6 +44,7 @@ from stemtui.ui.practice_keeper import PracticeKeeper
 from stemtui.ui.screens.loops import LoopControl
 from stemtui.ui.take_actions import TakeControl
 from stemtui.ui.widgets.keys import KeyReminder
+from stemtui.ui.widgets.lyrics_lane import LyricsLane
 from stemtui.ui.widgets.map_lane import MapLane
 from stemtui.ui.widgets.rec_indicator import RecordIndicator
 from stemtui.ui.widgets.stem_table import StemTable
@@ -68,20 +63,16 @@ POLL_HZ = 20.0
 
 
 def pending_seek(mixer: Mixer) -> int | None:
-    """Where a seek the audio thread has not applied yet goes, or ``None``.
-
-    Until the next audio block runs, ``mixer.position`` still reports the
-    old playhead; relative seeks and ``[``/``]`` must build on the target.
-    """
+    """Where a seek the audio thread has not applied yet goes, or ``None`` (until the next audio block runs,
+    ``mixer.position`` still reports the old playhead; relative seeks and ``[``/``]`` must build on the target)."""
     return mixer.pending_seek
 
 
 class PlayerScreen(Screen):
     """Plays one song from the store; ``q``/``esc`` goes back to the library.
 
-    Helpers: :attr:`loops` (loop keys), :attr:`practice_keys` (practice
-    keys), :attr:`takes` (take keys), :attr:`practice` (the saved state), :attr:`view` (the widgets),
-    :attr:`faults` (audio and tempo faults, told as notifications).
+    Helpers: :attr:`loops` (loop keys), :attr:`practice_keys` (practice keys), :attr:`takes` (take keys),
+    :attr:`lyrics`, :attr:`practice` (the saved state), :attr:`view` (the widgets), :attr:`faults` (notified).
     """
 
     BINDINGS = bindings(PLAYER_KEYS)
@@ -128,6 +119,7 @@ class PlayerScreen(Screen):
         self.practice_keys = PracticeControl(self, entry, self.practice, lambda text: self.view.show_practice(text))
         self.takes = TakeControl(self, entry, engine, self.practice, self.loops)
         self.song_map = MapControl(self, entry, states.root, self.practice, self.loops)
+        self.lyrics = LyricsControl(self, entry, states.root, self.loops)
         self._last_tick = time.monotonic()
         self.faults = FaultNotices(engine, self.notify)
 
@@ -150,6 +142,7 @@ class PlayerScreen(Screen):
             yield Timeline(id="timeline")
             yield TimeRuler(id="ruler")
             yield MapLane(id="map-lane")
+            yield LyricsLane(id="lyrics")
         yield KeyReminder(id="cheatsheet")
         yield Static(id="spacer")
         yield StatusLine(id="status")
@@ -192,6 +185,7 @@ class PlayerScreen(Screen):
         self.practice_keys.attach(mixer, state)
         self.takes.attach(mixer, self.table)
         self.song_map.start(mixer.song, mixer, self.practice.song_id)
+        self.lyrics.start(mixer, self.practice.song_id)
         self.view.show_engine(self.engine)
         if self.engine.notice:
             self.app.show_notice(self.engine.notice)
@@ -233,6 +227,7 @@ class PlayerScreen(Screen):
         self.view.show_playhead(m, self.playhead() / m.sample_rate, dt, self.engine.underruns)
         self.takes.poll(dt)
         self.song_map.poll(self.playhead() / m.sample_rate, self.table)
+        self.lyrics.poll(self.playhead() / m.sample_rate)
         if self.run is not None:
             self.view.show_separation(self.run, m)
         self._report_faults(m)
@@ -342,6 +337,11 @@ class PlayerScreen(Screen):
         """``b f A``: ``MapControl.<name>()`` (previous / next section, loop the section)."""
         getattr(self.song_map, name)()
 
+    @guarded
+    def action_lyrics(self, name: str) -> None:
+        """``y enter``: ``LyricsControl.<name>()`` (tap mode on / off, stamp a line)."""
+        getattr(self.lyrics, name)()
+
     def action_back(self) -> None:
         if self.mixer is not None:
             self.mixer.pause()
@@ -351,6 +351,7 @@ class PlayerScreen(Screen):
 
     def on_unmount(self) -> None:
         self.song_map.close()
+        self.lyrics.close()
         self.takes.close()
         if self.mixer is not None:
             self.mixer.pause()
@@ -361,8 +362,9 @@ class PlayerScreen(Screen):
     # -- loop keys (the helper does the work) -------------------------------------------
     @guarded
     def action_loop(self, name: str, *args: int) -> None:
-        """``[ ] l < > tab : backspace n L '``: ``LoopControl.<name>(*args)``."""
-        getattr(self.loops, name)(*args)
+        """``[ ] l < > tab : backspace n L '``: ``LoopControl.<name>(*args)`` (tap mode's backspace first)."""
+        if not (name == "clear" and self.lyrics.step_back()):
+            getattr(self.loops, name)(*args)
 
     def apply_loop_text(self, text: str) -> None:
         """Set the loop from text such as ``0:30.250-0:45`` (raises BadInput)."""
