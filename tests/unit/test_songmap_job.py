@@ -89,7 +89,7 @@ def test_stems_given_later_reach_the_child_spawned_before_them(stems):
     assert job.result == analyze_stems(stems, SR)
 
 
-def test_stems_never_given_end_the_job_cancelled_and_the_child_gone(stems):
+def test_stems_never_given_end_the_job_cancelled_and_the_child_gone():
     job = MapJob(lambda: None, SR, timeout=300)
     assert job.wait(60)
     assert job.cancelled and job.result is None and job.error is None
