@@ -122,7 +122,7 @@ def test_bad_ranges_are_one_line_errors_and_write_nothing(tmp_path, grid_song, f
     assert_one_line_error(r, needle)
 
 
-def test_play_takes_a_range(tmp_path, grid_song):
+def test_play_takes_a_range(grid_song):
     cache, _ = grid_song
     r = run(["play", "grid song", "--mute", "vocals@0:00.5-0:01", "--device", "null", "--duration", "1"], cache)
     assert r.returncode == 0, r.stderr
