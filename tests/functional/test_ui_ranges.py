@@ -13,8 +13,8 @@ import numpy as np
 from stemtui.core.audio.mixstate import Range
 from stemtui.core.library.catalog import demo_id
 from stemtui.core.library.practice import StemRange
-from tests.functional.test_ui_practice import reopen, type_loop
 from tests.functional.test_ui_player import run
+from tests.functional.test_ui_practice import reopen, type_loop
 from tests.functional.test_ui_support import make_app, open_demo, wait_for
 from tests.unit.test_mixer import render
 
