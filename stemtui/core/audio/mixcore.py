@@ -81,7 +81,7 @@ class MixCore(RangeMix):
         #: The source the audio thread plays now (published for clean-up).
         self.current_source: Source = self._song_src
         self._alloc(s)
-        self._init_ranges(s, BLOCK_MAX)  # per-stem mute/solo ranges (mixranges)
+        self._init_ranges(BLOCK_MAX)  # per-stem mute/solo ranges (mixranges)
         self.set_xfade(xfade_ms)
 
     def set_xfade(self, ms: float) -> None:

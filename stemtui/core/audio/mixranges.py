@@ -18,7 +18,8 @@ continuous function for any set of ranges, however close their edges.
 :class:`RangeMix` is the audio-thread half :class:`~stemtui.core.audio.mixcore.MixCore`
 inherits: :meth:`RangeMix._mix_ranges` mixes one segment through the schedule,
 split where a breakpoint falls inside it, a linear gain ramp (two mixes and a
-crossfade) where the gains move. It works in any source's frames: a
+crossfade) where the gains move; a segment with one gain vector (nearly every
+block) is one matrix product, as without ranges. It works in any source's frames: a
 breakpoint's run frame is ``(point - src.start) / src.rate``.
 """
 
@@ -115,11 +116,9 @@ def build_schedule(
             covered = sum(max(0, min(t, b) - max(t - ramp, a)) for a, b in zone)
             mult[j, i] = 1.0 - covered / ramp
     gains = (mult * (np.asarray(volume, np.float64) * float(master))).astype(np.float32)
-    slopes = np.zeros_like(gains)
-    span = np.diff(np.asarray(points, dtype=np.float64))[:, None]
-    slopes[:-1] = (gains[1:].astype(np.float64) - gains[:-1]) / span
+    inv_span = (*(1.0 / (b - a) for a, b in pairwise(points)), 0.0)
     flat = (*(bool(np.array_equal(gains[j], gains[j + 1])) for j in range(len(points) - 1)), True)
-    return RangeGains(tuple(ranges), tuple(points), gains, slopes, flat)
+    return RangeGains(tuple(ranges), tuple(points), gains, tuple(gains), inv_span, flat)
 
 
 class RangeMix:
@@ -127,7 +126,7 @@ class RangeMix:
 
     _s: int
 
-    def _init_ranges(self, s: int, block_max: int) -> None:
+    def _init_ranges(self, block_max: int) -> None:
         """The control record and the callback's buffers, allocated once."""
         #: The schedule the control side published (``None``: no ranges); swapped whole.
         self._ranges: RangeGains | None = None
@@ -136,9 +135,6 @@ class RangeMix:
         self._rg_cur: RangeGains | None = None
         self._rg_new: RangeGains | None = None
         self._rg_use: RangeGains | None = None
-        self._rg0 = np.zeros(s, dtype=np.float32)
-        self._rg1 = np.zeros(s, dtype=np.float32)
-        self._rgm = np.zeros(s, dtype=np.float32)
         self._rbuf = np.zeros((block_max, 2), dtype=np.float32)
         self._rramp = np.zeros((block_max, 2), dtype=np.float32)
         # k for k = 0..block_max-1, per channel (a (F, 1) view would make numpy allocate).
@@ -158,38 +154,39 @@ class RangeMix:
         Allocates no buffers: views, BLAS with ``out=`` and ufuncs with ``out=``.
         """
         n = seg.shape[0]
-        s = self._s
         start, rate = src.start, src.rate
-        pts, gains, slopes, flat = rg.points, rg.gains, rg.slopes, rg.flat
+        pts, rows, flat = rg.points, rg.rows, rg.flat
         last = len(pts) - 1
+        t = start + pos * rate
+        j = bisect_right(pts, t) - 1  # pts[j] <= t < pts[j + 1] (pts[0] is 0 and t >= 0)
+        e = n if j >= last else min(n, max(1, math.ceil((pts[j + 1] - start) / rate) - pos))
+        gm = rows[j]
+        if e == n and flat[j]:  # the common case: one gain vector for the whole segment
+            np.matmul(gm, block.reshape(self._s, -1), out=seg.reshape(-1))
+            return gm
         o = 0
-        while o < n:
-            t = start + (pos + o) * rate
-            j = max(0, bisect_right(pts, t) - 1)  # pts[j] <= t < pts[j + 1]
-            e = n if j >= last else min(n, max(o + 1, math.ceil((pts[j + 1] - start) / rate) - pos))
+        while True:
             sub = seg[o:e]
-            sb = block[:, o:e].reshape(s, -1)
+            sb = block[:, o:e].reshape(self._s, -1)
             if flat[j]:
-                g = gains[j]
-                np.matmul(g, sb, out=sub.reshape(-1))
+                np.matmul(rows[j], sb, out=sub.reshape(-1))
             else:
-                # The gains move linearly from g0 (frame o) toward g1 (frame e): mix
-                # with both and crossfade, which is the per-frame gain (mixing is linear).
-                g = g0 = self._rg0
-                g1 = self._rg1
-                np.multiply(slopes[j], t - pts[j], out=g0)
-                np.add(g0, gains[j], out=g0)
-                np.multiply(slopes[j], start + (pos + e) * rate - pts[j], out=g1)
-                np.add(g1, gains[j], out=g1)
+                # The gains move linearly from rows[j] at pts[j] to rows[j + 1] at
+                # pts[j + 1]: mix with both and crossfade by the song time's place
+                # between them, frame by frame (mixing is linear in the gains).
                 m = e - o
                 b, r = self._rbuf[:m], self._rramp[:m]
-                np.matmul(g0, sb, out=sub.reshape(-1))
-                np.matmul(g1, sb, out=b.reshape(-1))
+                np.matmul(rows[j], sb, out=sub.reshape(-1))
+                np.matmul(rows[j + 1], sb, out=b.reshape(-1))
                 np.subtract(b, sub, out=b)
-                np.multiply(self._rbase[:m], 1.0 / m, out=r)
+                inv = rg.inv_span[j]
+                np.multiply(self._rbase[:m], rate * inv, out=r)
+                np.add(r, (t - pts[j]) * inv, out=r)
                 np.multiply(b, r, out=b)
                 np.add(sub, b, out=sub)
-            if o == 0:
-                np.copyto(self._rgm, g)
             o = e
-        return self._rgm
+            if o >= n:
+                return gm
+            t = start + (pos + o) * rate
+            j = bisect_right(pts, t) - 1
+            e = n if j >= last else min(n, max(o + 1, math.ceil((pts[j + 1] - start) / rate) - pos))

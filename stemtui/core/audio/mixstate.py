@@ -96,13 +96,16 @@ class RangeGains(NamedTuple):
     """The gain schedule the ranges make, in song frames (built on the control side).
 
     Each stem's gain is piecewise linear in song time: ``gains[j]`` at song
-    frame ``points[j]``, linear up to ``points[j + 1]`` (``slopes[j]`` per
-    song frame, ``flat[j]`` when it stays put), constant after the last point.
-    ``points[0]`` is 0. The gains include volumes, master, mutes and solos.
+    frame ``points[j]``, linear up to ``points[j + 1]`` (``flat[j]`` when it
+    stays put; ``inv_span[j]`` is ``1 / (points[j + 1] - points[j])``),
+    constant after the last point. ``points[0]`` is 0. The gains include
+    volumes, master, mutes and solos; ``rows`` holds the rows of ``gains``
+    as views, for the audio thread (indexing a tuple makes no array view).
     """
 
     ranges: tuple[Range, ...]
     points: tuple[int, ...]
     gains: np.ndarray
-    slopes: np.ndarray
+    rows: tuple[np.ndarray, ...]
+    inv_span: tuple[float, ...]
     flat: tuple[bool, ...]
