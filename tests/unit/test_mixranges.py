@@ -217,3 +217,19 @@ def test_callback_allocates_nothing_with_ranges_on():
     m.set_ranges([Range(1, SR + 700, SR + 1500, "mute"), Range(4, SR + 1200, SR + 2400, "solo")])
     m.start_at(SR)
     assert callback_alloc_peak(m, 500) < 2048
+
+
+def test_the_players_export_passes_the_ranges_on_to_the_frame():
+    """The export dialog's `stemtui export` arguments give back the mixer's ranges exactly."""
+    from itertools import pairwise
+    from pathlib import Path
+
+    from stemtui.commands.common import mix_range
+    from stemtui.ui.screens.export_screen import export_args
+
+    song = make_song()
+    m = Mixer(song)
+    m.set_ranges([Range(1, A, B, "mute"), Range(2, 5, 9001, "solo")])
+    args = export_args("id", m, Path("x.wav"), False, False)
+    specs = [(f, v) for f, v in pairwise(args) if f in ("--mute", "--solo")]
+    assert [mix_range(song, f, v) for f, v in specs] == list(m.ranges)
