@@ -20,6 +20,7 @@ EPILOG = """examples:
   stemtui play demo --solo bass --loop 0:08-0:16
   stemtui import ~/stems/mysong/       a folder of drums.wav, bass.flac, ...
   stemtui export demo --mute vocals -o karaoke.wav
+  stemtui export demo --mute drums@0:08-0:16   drums out for one section only
   stemtui analyze demo                 tempo, key, sections, chords and bass notes
   stemtui export demo --chart chart.txt
 """
@@ -37,8 +38,15 @@ def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
 
 def _mix_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("mix")
-    g.add_argument("--mute", action="append", default=[], metavar="STEM", help="mute a stem (repeatable, or a,b)")
-    g.add_argument("--solo", action="append", default=[], metavar="STEM", help="solo a stem (repeatable, or a,b)")
+    for flag in ("--mute", "--solo"):
+        what = flag[2:]
+        g.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar="STEM[@A-B]",
+            help=f"{what} a stem (repeatable, or a,b); @A-B: only there",
+        )
     g.add_argument("--volume", action="append", default=[], metavar="STEM=GAIN", help="e.g. drums=-6dB, bass=150%%")
     g.add_argument("--master", metavar="GAIN", help="master volume, e.g. -3dB")
     g.add_argument("--loop", metavar="A-B", help="loop a section, e.g. 0:30.0-0:45.5")

@@ -2,7 +2,10 @@
 
 ``python -m stemtui.bench mixer --json`` prints one JSON object per
 configuration (stems × frames) with the median and 99.9th percentile cost of
-one callback in microseconds, over at least 20,000 calls each.
+one callback in microseconds, over at least 20,000 calls each. ``--ranges``
+adds a mute range (:meth:`Mixer.set_ranges`) whose two edges fall inside the
+loop, so blocks are split and ramped at range edges too, and a solo range
+around the loop.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from stemtui.core.audio.song import Song, SongMeta
 SR = 44100
 
 
-def bench_config(stems: int, frames: int, calls: int) -> dict:
+def bench_config(stems: int, frames: int, calls: int, ranges: bool = False) -> dict:
     """Time ``calls`` callbacks of one configuration through Engine.callback."""
     rng = np.random.default_rng(stems * 1000 + frames)
     n = SR * 60
@@ -32,6 +35,11 @@ def bench_config(stems: int, frames: int, calls: int) -> dict:
     engine.mixer = mixer = Mixer(song)
     # A loop short enough to wrap every few callbacks, so crossfades run too.
     mixer.set_loop(SR, SR + frames * 7 + 123)
+    if ranges:
+        # A drop-in whose two edges fall in every pass of the loop (ramps), and
+        # a solo range around all of it (one more schedule, no edge in the loop).
+        a, b = SR + frames * 2 + 50, SR + frames * 5
+        mixer.set_ranges([(0, a, b, "mute"), (stems - 1, SR // 2, SR * 3, "solo")])
     mixer.start_at(SR)
     out = np.zeros((frames, 2), dtype=np.float32)
     cb = engine.callback
@@ -56,6 +64,7 @@ def bench_config(stems: int, frames: int, calls: int) -> dict:
         "p99_us": round(float(np.percentile(us, 99)), 2),
         "p999_us": round(float(np.percentile(us, 99.9)), 2),
         "budget_us": round(frames / SR * 1e6, 1),
+        "ranges": ranges,
     }
 
 
@@ -64,6 +73,7 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m stemtui.bench mixer")
     ap.add_argument("--json", action="store_true", help="JSON lines only")
     ap.add_argument("--calls", type=int, default=20000)
+    ap.add_argument("--ranges", action="store_true", help="with a mute and a solo range on")
     args = ap.parse_args(argv)
     calls = max(args.calls, 1000)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}"
@@ -72,7 +82,7 @@ def main(argv: list[str]) -> int:
         print(f"{'stems':>5} {'frames':>6} {'median µs':>10} {'p99.9 µs':>9} {'budget µs':>10}")
     for stems in (2, 4, 6):
         for frames in (256, 512, 1024):
-            r = bench_config(stems, frames, calls)
+            r = bench_config(stems, frames, calls, args.ranges)
             if args.json:
                 print(json.dumps(r), flush=True)
             else:

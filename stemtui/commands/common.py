@@ -49,10 +49,40 @@ def mix_index(song, name: str) -> int:
         raise BadInput(name, f"no such take of this song (it has: {', '.join(have) or 'no takes'})") from None
 
 
+def mix_range(song, flag: str, item: str):
+    """``STEM@START-END`` of ``--mute``/``--solo`` as a :class:`~stemtui.core.audio.mixstate.Range`.
+
+    Raises:
+        BadInput: Naming ``flag item``: malformed, an unknown stem, the end not
+            after the start, or past the end of the song.
+    """
+    from stemtui.core.audio.mixstate import Range
+    from stemtui.core.errors import BadInput
+    from stemtui.core.timefmt import format_time, parse_time
+
+    what = f"{flag} {item}"
+    name, _, span = item.partition("@")
+    times = span.split("-")
+    if not name.strip() or len(times) != 2 or not all(x.strip() for x in times):
+        raise BadInput(what, "expected STEM@START-END, e.g. vocals@0:30-0:45")
+    a, b = parse_time(times[0], f"{what}: start"), parse_time(times[1], f"{what}: end")
+    if b <= a:
+        raise BadInput(what, "the end must come after the start")
+    sr = song.sample_rate
+    if round(b * sr) > song.frames:
+        raise BadInput(what, f"goes past the end of the song ({format_time(song.duration)})")
+    try:
+        stem = mix_index(song, name.strip())
+    except BadInput as exc:
+        raise BadInput(what, exc.reason) from None
+    return Range(stem, round(a * sr), round(b * sr), flag.lstrip("-"))
+
+
 def apply_mix_flags(mixer, args) -> None:
     """Apply --mute/--solo/--volume/--master/--loop to a mixer.
 
-    Stems and takes (``take:ID``) alike.
+    Stems and takes (``take:ID``) alike; ``STEM@START-END`` mutes or solos
+    it over that range of the song only.
 
     Raises:
         BadInput: For an unknown stem or take, or a malformed value.
@@ -61,10 +91,17 @@ def apply_mix_flags(mixer, args) -> None:
     from stemtui.core.timefmt import parse_gain, parse_loop
 
     song = mixer.song
+    ranges = [
+        mix_range(song, flag, n) for flag in ("--mute", "--solo") for n in _split(getattr(args, flag[2:])) if "@" in n
+    ]
     for name in _split(args.mute):
-        mixer.set_mute(mix_index(song, name), True)
+        if "@" not in name:
+            mixer.set_mute(mix_index(song, name), True)
     for name in _split(args.solo):
-        mixer.set_solo(mix_index(song, name), True)
+        if "@" not in name:
+            mixer.set_solo(mix_index(song, name), True)
+    if ranges:
+        mixer.set_ranges(ranges)
     for item in args.volume:
         name, sep, value = item.partition("=")
         if not sep:

@@ -241,6 +241,7 @@ def _export(args, settings, chan) -> int:
             (a / sr, b / sr) if on else None,
             "." + args.format,
             click=bool(args.click),
+            ranges=[(r.kind, song.label(song.names[r.stem]), r.start / sr, r.end / sr) for r in mixer.ranges],
         )
         target = (target or Path.cwd()) / name
     if on:

@@ -79,6 +79,8 @@ PLAYER_KEYS: list[Key] = [
     Key("t", "practice('tap')", "t", "tap tempo: tap 3+ times on the beat", "", "Practice"),
     Key("k", "practice('toggle_click')", "k", "metronome click on / off (finds the beat first)", "", "Practice"),
     Key("c", "practice('count_in')", "c", "count-in before play and each loop: off, 4, 2, 1, 8", "", "Practice"),
+    Key("M", "practice('range', 'mute')", "M S", "mute / solo the selected stem over the loop only", "", "Practice"),
+    Key("S", "practice('range', 'solo')", "M S", "mute / solo the selected stem over the loop only", "", "Practice"),
     Key("e", "practice('export')", "e", "export the backing track as you hear it", "", "Practice"),
     Key("b,pageup", "map('prev_section')", "b f", "previous / next section (pgup / pgdn too)", "", "Song map"),
     Key("f,pagedown", "map('next_section')", "b f", "previous / next section (pgup / pgdn too)", "", "Song map"),

@@ -13,6 +13,7 @@ import numpy as np
 from textual.containers import Vertical
 
 from stemtui.ui.fmt import fmt_length
+from stemtui.ui.range_actions import range_marks
 from stemtui.ui.widgets.stem_table import StemTable
 from stemtui.ui.widgets.titlebar import TitleBar
 from stemtui.ui.widgets.transport import StatusLine, Timeline, TimeRuler, TransportInfo
@@ -93,8 +94,9 @@ class PlayerView:
         self.timeline.available = None if song.complete.is_set() else song.available / song.sample_rate
 
     def show_mix(self, m: Mixer) -> None:
-        """Mute, solo, volume and audibility of every stem."""
+        """Mute, solo, volume and audibility of every stem, and their mute/solo ranges."""
         self.table.sync(m.mute, m.solo, m.volume, [m.audible(i) for i in range(m.stem_count)])
+        self.table.show_ranges(range_marks(m.ranges, m.stem_count, m.sample_rate))
 
     def show_loop(self, lp: LoopEditor) -> None:
         """The loop's edges, whether it is on, the active edge and a saved loop's name."""

@@ -1,4 +1,4 @@
-"""The player's practice keys: tempo, transpose, tap tempo, click, count-in, export.
+"""The player's practice keys: tempo, transpose, tap tempo, click, count-in, export, drop-ins.
 
 :class:`PracticeControl` is a helper the
 :class:`~stemtui.ui.screens.player.PlayerScreen` owns; the screen's
@@ -6,7 +6,9 @@
 :meth:`Mixer.set_tempo`, which renders ahead in worker processes: the key
 returns at once and the change is heard well within a second. The beat grid
 for the click and count-in comes from the saved state, the drums (estimated
-in a child process, one of the screen's thread workers), or tap tempo.
+in a child process, one of the screen's thread workers), or tap tempo. The
+drop-in keys (``M``/``S``: a stem muted or soloed over the loop only) are
+:class:`~stemtui.ui.range_actions.RangeControl`'s.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from textual.worker import Worker, get_current_worker
 
 from stemtui.core.analysis.beats import BeatGrid, TapTempo
 from stemtui.core.tempo.stretch import SEMITONES_MAX, SEMITONES_MIN, TEMPO_MAX, TEMPO_MIN
+from stemtui.ui.range_actions import RangeControl
+from stemtui.ui.widgets.stem_table import StemTable
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -71,6 +75,8 @@ class PracticeControl:
         self.mixer: Mixer | None = None
         self._tap: TapTempo | None = None
         self._grid_job: Worker | None = None
+        #: ``M``/``S``: mute or solo ranges over the loop.
+        self.ranges = RangeControl(lambda: screen.query_one("#stems", StemTable), self.notify, keeper.touch)
 
     def notify(self, message: str, **kwargs) -> None:
         self.screen.notify(message, **kwargs)
@@ -84,7 +90,7 @@ class PracticeControl:
         """
         from stemtui.core.tempo.stretchworker import POOL
 
-        self.mixer = m = mixer
+        self.mixer = self.ranges.mixer = m = mixer
         # Two idle render workers, started now, make the first tempo key as
         # quick as the later ones (a worker takes ~0.15 s to start).
         POOL.refill()
@@ -223,6 +229,10 @@ class PracticeControl:
         met.set_count_in(COUNT_INS[(i + 1) % len(COUNT_INS)])
         self.notify(f"count-in {met.count_in or 'off'}", timeout=1.5)
         self._remember()
+
+    def range(self, kind: str) -> None:
+        """``M``/``S``: mute or solo the selected stem over the loop only (again: remove it)."""
+        self.ranges.toggle(kind)
 
     # -- export ----------------------------------------------------------------
     def export(self) -> None:

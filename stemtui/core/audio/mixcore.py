@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stemtui.core.audio.mixranges import RangeMix
 from stemtui.core.audio.mixstate import NO_LOOP, Click, CountIn, Loop, Seek, Switch
 from stemtui.core.audio.song import Song
 from stemtui.core.audio.source import Silence, SongSource, Source
@@ -35,7 +36,7 @@ ENDED, STARVED, COUNTING_IN = 0, 1, 2
 Playhead = tuple[Source, int, Source, int, int, int]
 
 
-class MixCore:
+class MixCore(RangeMix):
     """Audio-thread rendering; :class:`~stemtui.core.audio.mixer.Mixer` adds the controls.
 
     Args:
@@ -80,6 +81,7 @@ class MixCore:
         #: The source the audio thread plays now (published for clean-up).
         self.current_source: Source = self._song_src
         self._alloc(s)
+        self._init_ranges(BLOCK_MAX)  # per-stem mute/solo ranges (mixranges)
         self.set_xfade(xfade_ms)
 
     def set_xfade(self, ms: float) -> None:
@@ -178,11 +180,13 @@ class MixCore:
         if ramp:
             self._gain_seen = self._gain_version
             np.copyto(self._g_new, self._target)
+            self._rg_new = self._ranges
         playing = self._playing
         if not playing and not self._was_playing:
             out.fill(0.0)
             if ramp:
                 np.copyto(self._g_cur, self._g_new)
+                self._rg_cur = self._rg_use = self._rg_new
             self._published_pos[0] = self._song_pos()
             return
         counting = False
@@ -197,13 +201,16 @@ class MixCore:
         state = (self._src, self._pos, self._tail_src, self._tail_pos, self._tail_left, self._ci_left)
         if ramp:
             a = self._a[:f]
+            self._rg_use = self._rg_cur
             self._render(a, self._g_cur, state, False)
+            self._rg_use = self._rg_new
             new = self._render(out, self._g_new, state, True)
             # out = a + (out - a) * ramp: a per-frame linear gain ramp.
             np.subtract(out, a, out=out)
             np.multiply(out, self._ramp[:f], out=out)
             np.add(out, a, out=out)
             np.copyto(self._g_cur, self._g_new)
+            self._rg_cur = self._rg_new  # (and _rg_use is it: no ramp renders with it)
         else:
             new = self._render(out, self._g_cur, state, True)
         if playing != self._was_playing:
@@ -237,7 +244,6 @@ class MixCore:
         """
         src, pos, tail_src, tail_pos, tail_left, ci_left = state
         f = dst.shape[0]
-        s = self._s
         la, lb, lon = self._loop
         click = self._click
         flags = self._flags
@@ -279,11 +285,11 @@ class MixCore:
             # strided rows in place; np.dot (and ufuncs like np.abs) would copy
             # them into a temporary first, which the allocation test catches.
             block = src.data[:, pos:end]
-            np.matmul(g, block.reshape(s, -1), out=seg.reshape(-1))
+            gm = self._mix_segment(seg, block, g, src, pos)  # g, or the ranges' gains (mixranges)
             if meter:
-                self._meter(block, g)
+                self._meter(block, gm)
             if tail_left:
-                tail_pos, tail_left = self._mix_tail(seg, g, tail_src, tail_pos, tail_left)
+                tail_pos, tail_left = self._mix_tail(seg, gm, tail_src, tail_pos, tail_left)
             if click is not None and click.on:
                 # After the crossfade: the click is its own channel, never faded.
                 self._add_clicks(seg, src, pos, click)

@@ -30,7 +30,8 @@ import numpy as np
 
 from stemtui.core.audio.mixcore import BLOCK_MAX, COUNTING_IN, ENDED, STARVED
 from stemtui.core.audio.mixpractice import MixPractice
-from stemtui.core.audio.mixstate import NO_LOOP, Loop, Seek, Switch
+from stemtui.core.audio.mixranges import build_schedule, check_range
+from stemtui.core.audio.mixstate import NO_LOOP, Loop, Range, Seek, Switch
 from stemtui.core.audio.song import Song
 from stemtui.core.audio.source import Source
 
@@ -70,6 +71,7 @@ class Mixer(MixPractice):
         self.solo = np.zeros(s, dtype=bool)
         self.master = 1.0
         self._pending: int | None = None  # the latest seek target
+        self._range_list: tuple[Range, ...] = ()
 
     # ======================================================================
     # UI-thread API
@@ -94,7 +96,38 @@ class Mixer(MixPractice):
         if self.solo.any():
             audible &= self.solo
         np.multiply(self.volume * audible, np.float32(self.master), out=self._target)
+        self._ranges = build_schedule(
+            self._range_list, self.volume, self.mute, self.solo, self.master, self._frames, self._xfade
+        )
         self._gain_version += 1
+
+    # -- mute and solo ranges ("drop-ins") ---------------------------------------
+    def set_ranges(self, ranges) -> None:
+        """Mute or solo stems over song-frame ranges only (:class:`~stemtui.core.audio.mixstate.Range`).
+
+        Replaces the ranges there were; ``[]`` removes them all. Each edge
+        ramps over the crossfade length, outside the span a stem is silent
+        on (see :mod:`stemtui.core.audio.mixranges`).
+
+        Raises:
+            ValueError: A range with no such stem, another kind, or empty or
+                outside the song.
+        """
+        checked = tuple(check_range(Range(*r), self._s, self._frames) for r in ranges)
+        self._range_list = tuple(dict.fromkeys(checked))  # the same range twice is one
+        self._publish_gains()
+
+    @property
+    def ranges(self) -> tuple[Range, ...]:
+        """The mute and solo ranges, in the order they were set."""
+        return self._range_list
+
+    def toggle_range(self, stem: int, start: int, end: int, kind: str = "mute") -> bool:
+        """Add a range, or remove it when that exact one is there; returns whether it is on now."""
+        r = check_range(Range(stem, start, end, kind), self._s, self._frames)
+        on = r not in self._range_list
+        self.set_ranges([*self._range_list, r] if on else [x for x in self._range_list if x != r])
+        return on
 
     def set_volume(self, stem: int, gain: float) -> None:
         """Set a stem's volume as a linear factor, clamped to 0–200 %."""
@@ -304,6 +337,7 @@ class Mixer(MixPractice):
         self._switch_seen = self._switch.version
         self._published_pos[0] = self._song_pos()
         np.copyto(self._g_cur, self._target)
+        self._rg_cur = self._rg_new = self._rg_use = self._ranges
         self._gain_seen = self._gain_version
         self._playing = self._was_playing = playing
         self._tail_left = 0

@@ -73,3 +73,39 @@ class CountIn(NamedTuple):
 
     audio: np.ndarray
     on: bool
+
+
+#: The kinds of :class:`Range`.
+MUTE, SOLO = "mute", "solo"
+
+
+class Range(NamedTuple):
+    """A "drop-in": mute or solo stem ``stem`` over song frames ``[start, end)`` only.
+
+    ``kind`` is :data:`MUTE` (the stem is silent inside) or :data:`SOLO`
+    (inside, only the stems soloed there or for the whole song are heard).
+    """
+
+    stem: int
+    start: int
+    end: int
+    kind: str
+
+
+class RangeGains(NamedTuple):
+    """The gain schedule the ranges make, in song frames (built on the control side).
+
+    Each stem's gain is piecewise linear in song time: ``gains[j]`` at song
+    frame ``points[j]``, linear up to ``points[j + 1]`` (``flat[j]`` when it
+    stays put; ``inv_span[j]`` is ``1 / (points[j + 1] - points[j])``),
+    constant after the last point. ``points[0]`` is 0. The gains include
+    volumes, master, mutes and solos; ``rows`` holds the rows of ``gains``
+    as views, for the audio thread (indexing a tuple makes no array view).
+    """
+
+    ranges: tuple[Range, ...]
+    points: tuple[int, ...]
+    gains: np.ndarray
+    rows: tuple[np.ndarray, ...]
+    inv_span: tuple[float, ...]
+    flat: tuple[bool, ...]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stemtui.core.audio.mixer import BLOCK_MAX, Mixer
@@ -154,6 +154,7 @@ def backing_name(
     loop: tuple[float, float] | None = None,
     ext: str = ".wav",
     click: bool = False,
+    ranges: Sequence[tuple[str, str, float, float]] = (),
 ) -> str:
     """A file name that says what the backing track leaves out, e.g. ``Song (no vocals, 80%).wav``.
 
@@ -166,6 +167,8 @@ def backing_name(
         loop: ``(start, end)`` seconds when only the loop is exported.
         ext: Extension with the dot.
         click: Whether the metronome click is in it.
+        ranges: ``(kind, stem, start_s, end_s)`` of the mute and solo ranges
+            (``no vocals 30.0s-45.0s``, ``bass only 8.0s-16.0s``).
     """
     muted = [n for n, a in zip(names, audible, strict=True) if not a]
     kept = [n for n, a in zip(names, audible, strict=True) if a]
@@ -180,6 +183,8 @@ def backing_name(
         parts.append(f"{semitones:+d} st")
     if click:
         parts.append("click")
+    for kind, stem, a, b in ranges:
+        parts.append(f"{'no ' + stem if kind == 'mute' else stem + ' only'} {a:.1f}s-{b:.1f}s")
     if loop is not None:
         parts.append(f"loop {loop[0]:.1f}s-{loop[1]:.1f}s")
     safe = "".join(

@@ -8,7 +8,7 @@ loops. Layout::
     <data>/practice/<song id>.json
 
     {
-      "schema": 1,
+      "schema": 2,
       "song": "<song id>",
       "saved": "2025-06-01T12:00:00+00:00",
       "mix": {"master": 1.0, "stems": {"vocals": {"volume": 1.0, "mute": true, "solo": false}, ...}},
@@ -16,8 +16,12 @@ loops. Layout::
       "loops": [{"name": "verse", "start": 8.0, "end": 16.0}, ...],
       "position": 12.5, "tempo": 1.0, "transpose": 0,
       "grid": {"bpm": 120.0, "offset": 0.0, "beats_per_bar": 4, "source": "tap"} | null,
-      "count_in": 0, "click": false
+      "count_in": 0, "click": false,
+      "ranges": [{"stem": "vocals", "start": 30.0, "end": 45.0, "kind": "mute"}, ...]
     }
+
+Schema 2 added ``ranges`` (per-stem mute and solo ranges); a schema 1 file
+reads as one without ranges.
 
 Times are seconds of *song* time. Writes are atomic (a temporary file in the
 same folder, fsynced, then ``os.replace``), so a crash leaves the old state or
@@ -44,8 +48,10 @@ from stemtui.core.library.stemfiles import fsync_path, write_json_synced
 
 log = logging.getLogger("stemtui.practice")
 
-#: Version of the file layout; a file with another one is set aside, not read.
-SCHEMA = 1
+#: Version of the file layout written; a file with one not in :data:`READS` is set aside, not read.
+SCHEMA = 2
+#: The layouts read: 1 is 2 without ``ranges``.
+READS = (1, 2)
 #: Bounds a stored volume or master must lie in (the mixer's 0–200 %).
 GAIN_MAX = 2.0
 #: Song ids become file names: only these characters, so no id can escape the folder.
@@ -85,6 +91,16 @@ class ActiveLoop:
 
 
 @dataclass
+class StemRange:
+    """A stem muted (``kind`` ``mute``) or soloed (``solo``) over ``[start, end)`` seconds of song time only."""
+
+    stem: str
+    start: float
+    end: float
+    kind: str = "mute"
+
+
+@dataclass
 class PracticeState:
     """Everything restored when a song opens.
 
@@ -99,6 +115,7 @@ class PracticeState:
         grid: Beat grid ``{bpm, offset, beats_per_bar, source}``, or ``None``.
         count_in: Beats of count-in before a loop starts (0 = off).
         click: Whether the metronome click plays.
+        ranges: Per-stem mute and solo ranges, in the order they were made.
     """
 
     stems: dict[str, StemMix] = field(default_factory=dict)
@@ -111,6 +128,7 @@ class PracticeState:
     grid: dict[str, Any] | None = None
     count_in: int = 0
     click: bool = False
+    ranges: list[StemRange] = field(default_factory=list)
 
     def to_json(self, song_id: str) -> dict[str, Any]:
         """The file's JSON object (see the module docstring)."""
@@ -122,6 +140,7 @@ class PracticeState:
             "loop": None if self.loop is None else asdict(self.loop),
             "loops": [asdict(lp) for lp in self.loops],
             **{k: getattr(self, k) for k in ("position", "tempo", "transpose", "grid", "count_in", "click")},
+            "ranges": [asdict(r) for r in self.ranges],
         }
 
     def find_loop(self, name: str) -> NamedLoop | None:
@@ -228,7 +247,7 @@ class PracticeStore:
             return PracticeState(), _set_aside(path, "is not valid JSON")
         if not isinstance(data, dict):
             return PracticeState(), _set_aside(path, "is not a JSON object")
-        if data.get("schema") != SCHEMA:
+        if data.get("schema") not in READS:
             return PracticeState(), _set_aside(path, f"has schema {data.get('schema')!r}, this stemtui reads {SCHEMA}")
         reader = _Reader(set(stem_names), duration)
         state = reader.state(data)
@@ -296,7 +315,23 @@ class _Reader:
         click = d.get("click", False)
         s.click = self.pick(click if isinstance(click, bool) else None, False, "click")
         s.grid = self.grid(d.get("grid"))
+        self.ranges(d.get("ranges", []), s)
         return s
+
+    def ranges(self, items: Any, s: PracticeState) -> None:
+        if not isinstance(items, list):
+            self.bad("mute ranges")
+            return
+        for item in items:
+            span = self.span(item)
+            stem = item.get("stem") if isinstance(item, dict) else None
+            kind = item.get("kind", "mute") if isinstance(item, dict) else None
+            if span is None or kind not in ("mute", "solo") or not isinstance(stem, str):
+                self.bad("a mute range")
+            elif stem not in self.stems:
+                self.bad(f"range of stem {stem!r} (no longer exists)")
+            elif (r := StemRange(stem, *span, kind)) not in s.ranges:
+                s.ranges.append(r)
 
     def mix(self, mix: Any, s: PracticeState) -> None:
         if mix is None:

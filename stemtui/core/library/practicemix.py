@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from stemtui.core.library.practice import ActiveLoop, PracticeState, StemMix
+from stemtui.core.library.practice import ActiveLoop, PracticeState, StemMix, StemRange
 
 if TYPE_CHECKING:
     from stemtui.core.audio.mixer import Mixer
@@ -37,7 +37,17 @@ def capture(mixer: Mixer, base: PracticeState | None = None, loop_name: str | No
     loop = ActiveLoop(a / sr, b / sr, bool(on), loop_name) if b > a else None
     target = mixer.pending_seek
     pos = mixer.position if target is None else target
-    return replace(base, stems=stems, master=float(mixer.master), loop=loop, loops=list(base.loops), position=pos / sr)
+    names = mixer.song.names
+    ranges = [StemRange(names[r.stem], r.start / sr, r.end / sr, r.kind) for r in mixer.ranges]
+    return replace(
+        base,
+        stems=stems,
+        master=float(mixer.master),
+        loop=loop,
+        loops=list(base.loops),
+        position=pos / sr,
+        ranges=ranges,
+    )
 
 
 def apply(mixer: Mixer, state: PracticeState) -> str | None:
@@ -48,7 +58,7 @@ def apply(mixer: Mixer, state: PracticeState) -> str | None:
 
     Returns:
         A line saying what could not be applied (a loop too short for this
-        song), or ``None``.
+        song, a range of a stem it lacks), or ``None``.
     """
     names = mixer.song.names
     for i, name in enumerate(names):
@@ -59,6 +69,14 @@ def apply(mixer: Mixer, state: PracticeState) -> str | None:
     mixer.set_master(state.master)
     sr, frames = mixer.sample_rate, mixer.song.frames
     problem = None
+    ranges = [
+        (names.index(r.stem), round(r.start * sr), min(round(r.end * sr), frames), r.kind)
+        for r in state.ranges
+        if r.stem in names and round(r.start * sr) < min(round(r.end * sr), frames)
+    ]
+    mixer.set_ranges(ranges)
+    if len(ranges) < len(state.ranges):
+        problem = "a saved mute range does not fit this song: dropped"
     pos = round(state.position * sr)
     if state.loop is not None:
         a, b = round(state.loop.start * sr), min(round(state.loop.end * sr), frames)

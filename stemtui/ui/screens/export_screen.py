@@ -42,6 +42,11 @@ def export_args(entry_id: str, mixer, path: Path, loop_only: bool, click: bool) 
             args += ["--solo", name]
         if abs(float(mixer.volume[i]) - 1.0) > 1e-6:
             args += ["--volume", f"{name}={float(mixer.volume[i]) * 100:.4f}%"]
+    for r in mixer.ranges:  # mute and solo ranges, to the frame
+        args += [
+            f"--{r.kind}",
+            f"{song.names[r.stem]}@{r.start / mixer.sample_rate:.6f}-{r.end / mixer.sample_rate:.6f}",
+        ]
     if abs(mixer.master - 1.0) > 1e-6:
         args += ["--master", f"{mixer.master * 100:.4f}%"]
     if abs(mixer.tempo - 1.0) > 1e-6:
@@ -99,6 +104,7 @@ class ExportScreen(ModalScreen[Path | None]):
             (a / sr, b / sr) if loop_only and b > a else None,
             ".wav",
             click=click,
+            ranges=[(r.kind, m.song.names[r.stem], r.start / sr, r.end / sr) for r in m.ranges],
         )
         return Path.cwd() / name
 

@@ -14,7 +14,14 @@ from stemtui.ui.keymap import PLAYER_KEYS, help_rows
 
 #: Four short lines for small terminals.
 COMPACT = [
-    [("1-9", "mute"), ("shift+1-9", "solo"), ("↑↓", "pick stem"), ("m s", "mute/solo it"), ("+-", "volume")],
+    [
+        ("1-9", "mute"),
+        ("shift+1-9", "solo"),
+        ("↑↓", "stem"),
+        ("m s", "mute/solo"),
+        ("M S", "in loop"),
+        ("+-", "volume"),
+    ],
     [("space", "play/pause"), ("←→", "±5 s"), ("shift+←→", "±1 s"), ("home", "to loop start"), ("0", "reset mix")],
     [
         ("[ ]", "loop A/B"),

@@ -4,7 +4,8 @@ The table shows state; it never touches the mixer. Clicks become messages
 (``StemTable.MuteToggled`` ...) that the player screen turns into mixer
 calls, exactly like the keys do. A take (a stem named ``take:ID``) shows
 its label instead (``take 1 · 0:12–0:31``); :meth:`StemTable.set_stems`
-rebuilds the rows when a take comes or goes.
+rebuilds the rows when a take comes or goes. A stem muted or soloed over a
+range only shows it after its volume (``◐ 0:30–0:45``; :meth:`StemTable.show_ranges`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class StemRow(Horizontal):
     """The stem is heard, given every mute and solo."""
     selected: reactive[bool] = reactive(False)
     """The row has the cursor (``m``, ``s``, ``+``/``-`` act on it)."""
+    ranges: reactive[str] = reactive("")
+    """The stem's mute/solo ranges (``◐ 0:30–0:45 +1``), or empty: then the cell takes no room."""
 
     def __init__(self, index: int, name: str, name_width: int, label: str = "") -> None:
         super().__init__(id=f"stem-{index}", classes="stem-row -take" if is_take_row(name) else "stem-row")
@@ -67,6 +70,8 @@ class StemRow(Horizontal):
         self.mute_cell = ToggleCell("M", classes="toggle mute")
         self.solo_cell = ToggleCell("S", classes="toggle solo")
         self.volume_bar = VolumeBar(classes="volume")
+        self.range_cell = Label("", classes="ranges", markup=False)
+        self.range_cell.display = False
         self.meter = LevelMeter(classes="level")
 
     def compose(self) -> ComposeResult:
@@ -78,6 +83,7 @@ class StemRow(Horizontal):
         yield self.mute_cell
         yield self.solo_cell
         yield self.volume_bar
+        yield self.range_cell
         yield self.meter
 
     def watch_muted(self, muted: bool) -> None:
@@ -95,6 +101,10 @@ class StemRow(Horizontal):
 
     def watch_selected(self, selected: bool) -> None:
         self.set_class(selected, "-selected")
+
+    def watch_ranges(self, text: str) -> None:
+        self.range_cell.update(text)
+        self.range_cell.display = bool(text)
 
     def _update_note(self) -> None:
         self.meter.note = "muted" if self.muted else ("solo off" if not self.audible else "")
@@ -159,6 +169,7 @@ class StemTable(Widget, can_focus=True):
         self._levels = np.full(len(names), float("-inf"))
         self._rows: list[StemRow] = []
         self._mix: tuple[np.ndarray, np.ndarray, np.ndarray, list[bool]] | None = None
+        self._marks: list[str] = []
 
     def compose(self) -> ComposeResult:
         shown = [self.labels.get(n, n) for n in self.names]
@@ -191,6 +202,7 @@ class StemTable(Widget, can_focus=True):
         self.watch_selected(self.selected)
         if self._mix is not None and len(self._mix[0]) == len(self.names):
             self.sync(*self._mix)
+        self.show_ranges(self._marks)
 
     def watch_selected(self, selected: int) -> None:
         for row in self._rows:
@@ -211,6 +223,12 @@ class StemTable(Widget, can_focus=True):
             row.soloed = bool(solo[i])
             row.audible = bool(audible[i])
             row.volume_bar.gain = float(volume[i])
+
+    def show_ranges(self, marks: list[str]) -> None:
+        """Show each stem's mute/solo ranges (one text per stem, ``""`` for none)."""
+        self._marks = list(marks)
+        for row in self._rows:
+            row.ranges = marks[row.index] if row.index < len(marks) else ""
 
     def show_levels(self, peaks_db: np.ndarray | None, dt: float) -> None:
         """Feed new peaks (dBFS per stem), or ``None`` to drop every meter to zero."""
