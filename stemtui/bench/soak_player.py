@@ -17,6 +17,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
+# Everything the soak's threads use is imported before playback starts, as
+# in the app (imports in a thread hold the GIL for long stretches: a module
+# of Textual's took 0.16 s, and the audio callback waited for it).
+from stemtui.core.audio.faults import describe
+from stemtui.core.library import audiofiles  # noqa: F401 -- PyAV and mutagen, which a separation's start loads
+from stemtui.core.separation.job import SeparationJob
+from stemtui.core.separation.splitter import SeparationOptions
+from stemtui.ui.separating import SEPARATION_NICE
+
 SR = 44100
 #: Callbacks in the first seconds of a stream are start-up, not steady state.
 STARTUP_S = 3.0
@@ -161,11 +170,6 @@ class Separations:
         self.progress += 1
 
     def _run(self) -> None:
-        from stemtui.core.audio.faults import describe
-        from stemtui.core.separation.job import SeparationJob
-        from stemtui.core.separation.splitter import SeparationOptions
-        from stemtui.ui.separating import SEPARATION_NICE
-
         while not self.stop.is_set():
             # A new seed each time: a new cache id, so every run really separates.
             opts = SeparationOptions(model="demucs_unittest", device="cpu", seed=self.started)

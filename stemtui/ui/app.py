@@ -142,6 +142,12 @@ class StemtuiApp(App[int]):
         if out is not None:
             out.write_text(f"{time.time():.6f}\n")
             self.exit(0)
+            return
+        # The decoders (PyAV, mutagen) load now, while the library shows: an
+        # import holds the GIL for up to a tenth of a second at a time, and
+        # the first separation started during playback would make the audio
+        # callback wait for it.
+        self.run_worker(_preload_decoders, thread=True, group="preload", exit_on_error=False)
 
     def _separation_options(self) -> SeparationOptions:
         """The options separations start from (raises BadInput for a missing model folder)."""
@@ -404,3 +410,7 @@ def run_app(settings: Settings, target: str | None = None) -> int:
     finally:
         log.info("stemtui stopped")
     return int(result or 0)
+
+
+def _preload_decoders() -> None:
+    import stemtui.core.library.audiofiles  # noqa: F401

@@ -336,8 +336,18 @@ def _cpu_ticks(pid: int) -> tuple[int | None, bool]:
         return None, False
 
 
+#: Niceness of a render worker. It runs seconds ahead of the playhead, so it
+#: can yield: the player's own threads (one of them may hold the GIL the
+#: audio callback is waiting for) go first when the cores are busy.
+STRETCH_NICE = 4
+
+
 def _main() -> int:
     chan = Channel()
+    try:
+        os.nice(STRETCH_NICE)  # here, not preexec_fn: that is unsafe while the parent runs threads
+    except OSError:
+        pass
     # Import everything before waiting: a pooled worker starts its job at once.
     import python_stretch.Signalsmith  # noqa: F401
 
