@@ -4,17 +4,16 @@ Helpers built with what they use do the work: ``PracticeKeeper`` (saved
 state; its writer starts in ``on_mount``, closes in ``on_unmount``),
 ``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose, click,
 count-in, export), ``TakeControl`` (record, compare, rename, delete takes),
-``MapControl`` (the song map lane, section keys), ``PlayerView`` (the widgets);
-loop, practice, take and map actions only delegate
-(``practice('tempo', 1)`` and ``take('record')`` name the helper's method). Keys and clicks call
+``MapControl`` (the song map lane, section keys), ``TrainerControl`` (``T``),
+``PlayerView`` (the widgets); their actions only delegate (``take('record')``
+names the helper's method). Keys and clicks call
 :class:`~stemtui.core.audio.mixer.Mixer` methods directly (lock-free: a key
 is heard within one audio block); a 20 Hz timer polls playhead, peaks and
 underruns into the widgets, and faults to notify (:meth:`PlayerScreen._report_faults`).
 
-The song is opened and the engine loaded in a worker thread, so the screen
-paints at once; playback starts as soon as the mixer exists. The saved
-practice state (mix, loops, playhead) is read in the same worker and applied
-before playback starts; the keeper saves it after changes and on leaving.
+The song is opened and the engine loaded (and the saved practice state read,
+applied before playback starts) in a worker thread, so the screen paints at
+once; the keeper saves the state after changes and on leaving.
 "Play now" during a separation hands the player the progressive song and
 its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer waits at the edge
 of what is separated, the status line says ``separating NN%`` and the
@@ -49,6 +48,7 @@ from stemtui.ui.practice_actions import PracticeControl
 from stemtui.ui.practice_keeper import PracticeKeeper
 from stemtui.ui.screens.loops import LoopControl
 from stemtui.ui.take_actions import TakeControl
+from stemtui.ui.trainer_actions import TrainerControl
 from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.map_lane import MapLane
 from stemtui.ui.widgets.rec_indicator import RecordIndicator
@@ -68,11 +68,7 @@ POLL_HZ = 20.0
 
 
 def pending_seek(mixer: Mixer) -> int | None:
-    """Where a seek the audio thread has not applied yet goes, or ``None``.
-
-    Until the next audio block runs, ``mixer.position`` still reports the
-    old playhead; relative seeks and ``[``/``]`` must build on the target.
-    """
+    """Where a seek the audio thread has not applied yet goes (relative seeks build on it), or ``None``."""
     return mixer.pending_seek
 
 
@@ -128,6 +124,7 @@ class PlayerScreen(Screen):
         self.practice_keys = PracticeControl(self, entry, self.practice, lambda text: self.view.show_practice(text))
         self.takes = TakeControl(self, entry, engine, self.practice, self.loops)
         self.song_map = MapControl(self, entry, states.root, self.practice, self.loops)
+        self.trainer = TrainerControl(self, self.practice_keys.show_now)
         self._last_tick = time.monotonic()
         self.faults = FaultNotices(engine, self.notify)
 
@@ -232,6 +229,7 @@ class PlayerScreen(Screen):
             return
         self.view.show_playhead(m, self.playhead() / m.sample_rate, dt, self.engine.underruns)
         self.takes.poll(dt)
+        self.trainer.poll()
         self.song_map.poll(self.playhead() / m.sample_rate, self.table)
         if self.run is not None:
             self.view.show_separation(self.run, m)
@@ -341,6 +339,11 @@ class PlayerScreen(Screen):
     def action_map(self, name: str) -> None:
         """``b f A``: ``MapControl.<name>()`` (previous / next section, loop the section)."""
         getattr(self.song_map, name)()
+
+    @guarded
+    def action_trainer(self, name: str) -> None:
+        """``T``: ``TrainerControl.<name>()`` (start with a typed plan, or stop)."""
+        getattr(self.trainer, name)()
 
     def action_back(self) -> None:
         if self.mixer is not None:
