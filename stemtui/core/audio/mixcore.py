@@ -29,9 +29,8 @@ ENDED, STARVED, COUNTING_IN = 0, 1, 2
 #: :class:`NextPass` version taken, wraps where it was due but not ready, the wrap that took it.
 WRAPS, ADOPTED, LATE, ADOPT_WRAP = 0, 1, 2, 3
 
-#: The audio thread's playhead between blocks: (source, frame, tail source,
-#: tail frame, tail frames left, count-in frames left). A plain tuple local to
-#: the audio thread (a NamedTuple would allocate each block), always unpacked.
+#: The audio thread's playhead between blocks: (source, frame, tail source, tail
+#: frame, tail frames left, count-in frames left); a plain tuple (a NamedTuple would allocate).
 Playhead = tuple[Source, int, Source, int, int, int]
 
 
@@ -129,11 +128,9 @@ class MixCore:
     def recover(self) -> None:
         """Make the block after a failed :meth:`process` start clean (audio thread).
 
-        The engine calls this when ``process`` raised and it played silence
-        instead. Nothing of the failed block was committed, so the playhead
-        is where that block began; the next block fades in from silence and
-        ramps to the current gains instead of starting mid-waveform. Allocates
-        nothing, and cannot raise.
+        The engine calls this when ``process`` raised (and played silence).
+        Nothing of that block was committed; the next one fades in from
+        silence and ramps to the current gains. Allocates nothing, cannot raise.
         """
         self._gain_seen = self._gain_version - 1
         if self._xfade:
@@ -228,13 +225,10 @@ class MixCore:
             self._ramp_n = f
 
     def _render(self, dst: np.ndarray, g: np.ndarray, state: Playhead, meter: bool) -> Playhead:
-        """Mix ``len(dst)`` frames from the playhead with gains ``g``.
-
-        Handles loop wraps (and the count-in before each restart), clicks and
-        the crossfade tail. Returns the playhead state after the block and
-        commits nothing, so a block can be rendered twice (old and new gains)
-        for a ramp.
-        """
+        """Mix ``len(dst)`` frames from the playhead with gains ``g``: loop wraps (the count-in
+        before each restart, the trainer's next pass), clicks, the crossfade tail. Returns the
+        playhead after the block and commits nothing but, when ``meter``, the meters and counters
+        (a ramp renders a block twice, old and new gains)."""
         src, pos, tail_src, tail_pos, tail_left, ci_left = state
         f = dst.shape[0]
         s = self._s
