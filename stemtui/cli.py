@@ -61,6 +61,18 @@ def _mix_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _trainer_flags(p: argparse.ArgumentParser, count_in: bool = False) -> None:
+    g = p.add_argument_group("speed trainer (needs --loop)")
+    g.add_argument(
+        "--trainer",
+        metavar="START:STEP:EVERY[:END]",
+        help="start the loop at START %%, STEP %% faster every EVERY passes, up to END (100), e.g. 70:5:2:100",
+    )
+    g.add_argument("--passes", metavar="N", help="stop after N passes (default: END played EVERY times)")
+    if count_in:
+        g.add_argument("--count-in", type=int, default=0, metavar="N", help="N clicks before each pass")
+
+
 def _sep_flags(p: argparse.ArgumentParser, device_flags: tuple[str, ...] = ("--compute",)) -> None:
     g = p.add_argument_group("separation")
     g.add_argument(
@@ -187,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--count-in", type=int, default=0, metavar="N", help="N clicks before playback and each loop restart"
     )
+    _trainer_flags(p)
     _sep_flags(p)  # SONG may be an audio file: it is separated while it plays
     _common(p)
 
@@ -215,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     _mix_flags(p)
     p.add_argument("--from", dest="start", metavar="T", help="start time (M:SS.mmm)")
     p.add_argument("--to", dest="end", metavar="T", help="end time (M:SS.mmm)")
+    _trainer_flags(p, count_in=True)
     _common(p)
 
     p = sub.add_parser("record", help="play the mix and record one take over it; prints the take's id")

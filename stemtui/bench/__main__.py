@@ -20,6 +20,7 @@ BENCHES = {
     "takes": "stemtui.bench.bench_takes",
     "compare": "stemtui.bench.bench_compare",
     "analysis": "stemtui.bench.bench_analysis",
+    "trainer": "stemtui.bench.bench_trainer",
 }
 
 

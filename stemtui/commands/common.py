@@ -127,6 +127,35 @@ def practice_flags(args) -> tuple[float, int]:
     return check_tempo(getattr(args, "tempo", 1.0)), check_semitones(getattr(args, "transpose", 0))
 
 
+def trainer_flags(args):
+    """The validated ``--trainer``/``--passes``: a :class:`~stemtui.core.tempo.trainer.TrainerSpec`, or ``None``.
+
+    Raises:
+        BadInput: A malformed or impossible spec, ``--passes`` below 1 or
+            without ``--trainer``, no ``--loop``, or ``--tempo`` given too.
+    """
+    from stemtui.core.errors import BadInput
+    from stemtui.core.tempo.trainer import parse_trainer
+
+    spec, passes = getattr(args, "trainer", None), getattr(args, "passes", None)
+    if spec is None:
+        if passes is not None:
+            raise BadInput(f"--passes {passes}", "needs --trainer START:STEP:EVERY[:END]")
+        return None
+    n = None
+    if passes is not None:
+        try:
+            n = int(passes)
+        except ValueError:
+            raise BadInput(f"--passes {passes}", "must be a whole number, at least 1") from None
+    parsed = parse_trainer(spec, n)
+    if not getattr(args, "loop", None):
+        raise BadInput(f"--trainer {spec}", "needs a loop to train on: add --loop A-B")
+    if practice_flags(args)[0] != 1.0:
+        raise BadInput(f"--tempo {args.tempo}", "the trainer sets the tempo: leave out --tempo")
+    return parsed
+
+
 def apply_metronome_flags(mixer, args, states, background: bool = False) -> GridWait | None:
     """Apply --click / --count-in / --bpm: the grid from --bpm, the saved state, or the drums.
 

@@ -11,6 +11,7 @@ from stemtui.commands.common import (
     apply_metronome_flags,
     apply_mix_flags,
     practice_flags,
+    trainer_flags,
 )
 
 
@@ -115,8 +116,10 @@ def _play(args, settings) -> int:
     if args.duration is not None and args.duration <= 0:
         raise BadInput(f"--duration {args.duration}", "must be positive")
     tempo, semitones = practice_flags(args)
+    spec = trainer_flags(args)
     song, job = _song_for_play(args, settings)
     engine = Engine(device=args.device)
+    trained = None
     interrupted = False
     beat = None
     problems: list[str] = []  # one line each: tempo failures, then audio faults
@@ -128,6 +131,8 @@ def _play(args, settings) -> int:
 
     try:
         mixer, beat = prepare_playback(args, settings, engine, song, start, tempo, semitones)
+        if spec is not None:
+            start_trainer_paused(mixer, spec, semitones)
         mixer.play()  # from paused: a count-in plays first
         played = time.monotonic()
         # --duration counts from when playback began, or from when audio
@@ -156,7 +161,11 @@ def _play(args, settings) -> int:
             waiting = mixer.counting_in or (separating and mixer.starved) or lost
             warn(stuck.poll(mixer.position, mixer.sample_rate, waiting))
             where = f"{format_time(pos)} / {format_time(song.duration)}"
-            _progress_line(f"▶ {song.title}  {where}{tag}{sep}  underruns {engine.underruns}")
+            trained = mixer.trainer or trained
+            train = f"  [{trained.line}]" if trained is not None else ""
+            _progress_line(f"▶ {song.title}  {where}{tag}{train}{sep}  underruns {engine.underruns}")
+            if trained is not None and trained.done:
+                break  # every pass of --passes was played
             if mixer.ended or (args.duration is not None and time.monotonic() - t0 >= args.duration):
                 break  # the song's end, or --duration in wall time: whatever the playhead did
             if engine.stream_lost:
@@ -184,7 +193,8 @@ def _play(args, settings) -> int:
     print(
         f"stopped at {format_time(pos / max(1, engine.sample_rate))} on {engine.device_name} "
         f"({engine.sample_rate} Hz) · underruns {engine.underruns} · max callback gap {engine.max_gap_ms:.1f} ms"
-        f" (start-up {engine.startup_s:.2f} s, then {engine.steady_max_gap_ms:.1f} ms)",
+        f" (start-up {engine.startup_s:.2f} s, then {engine.steady_max_gap_ms:.1f} ms)"
+        + (f" · trainer: {trained_summary(trained)}" if trained is not None else ""),
         file=sys.stderr,
     )
     warn(engine.faults())
@@ -197,6 +207,29 @@ def _play(args, settings) -> int:
         entry = job.finish()
         _progress_line(f"stored: {entry.id[:8]}  {entry.title}  → {entry.path}", final=True)
     return 130 if interrupted else 1 if problems else 0
+
+
+def start_trainer_paused(mixer, spec, semitones: int) -> None:
+    """Start the speed trainer and wait (paused) until pass 1 is at the loop start at its tempo."""
+    from stemtui.core.errors import StemtuiError
+
+    if semitones:
+        mixer.set_tempo(1.0, semitones)
+    mixer.start_trainer(spec)
+    deadline = time.monotonic() + 60.0
+    while (st := mixer.trainer) is None or not st.started:
+        errors = mixer.take_tempo_errors()
+        if errors or time.monotonic() > deadline:
+            raise StemtuiError(f"trainer: could not start ({'; '.join(errors) or 'no audio rendered in 60 s'})")
+        time.sleep(0.02)
+
+
+def trained_summary(st) -> str:
+    """``4 of 4 passes played (70 → 100 %), 0 late``."""
+    from stemtui.core.tempo.trainer import pct
+
+    played = st.pass_no - 1
+    return f"{played} of {st.total} passes played (last at {pct(st.tempo)} %), {st.late} late"
 
 
 def cmd_export(args, settings) -> int:
@@ -219,6 +252,9 @@ def _export(args, settings, chan) -> int:
     if target is not None and not target.is_dir():
         check_output_path(target)
     tempo, semitones = practice_flags(args)
+    spec = trainer_flags(args)
+    if spec is not None and (args.start or args.end):
+        raise BadInput("--from/--to", "not with --trainer, which plays the loop")
     start_s = parse_time(args.start, "--from") if args.start else None
     end_s = parse_time(args.end, "--to") if args.end else None
     if chan is None and _export_map(args, settings, semitones) and target is None:
@@ -243,7 +279,12 @@ def _export(args, settings, chan) -> int:
             click=bool(args.click),
             ranges=[(r.kind, song.label(song.names[r.stem]), r.start / sr, r.end / sr) for r in mixer.ranges],
         )
+        if spec is not None:
+            ext = "." + args.format
+            name = f"{name.removesuffix(ext)} trainer {spec.label().replace(':', '-')}{ext}"
         target = (target or Path.cwd()) / name
+    if spec is not None:
+        return _export_trainer(mixer, spec, target, semitones, chan, progress_to(chan))
     if on:
         # Exporting a loop means the loop region, once, in song time.
         mixer.enable_loop(False)
@@ -261,6 +302,18 @@ def _export(args, settings, chan) -> int:
             "empty range (the start must come before the end and the song's end)",
         )
 
+    progress = progress_to(chan)
+    path = export_mix(mixer, start, end, target, progress, tempo=tempo, semitones=semitones)
+    if chan is not None:
+        chan.done(path=str(path), seconds=round((end - start) / sr / tempo, 3))
+    else:
+        _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
+    return 0
+
+
+def progress_to(chan):
+    """The export's progress callback: JSON events to the player's worker channel, or a bar on stderr."""
+
     def progress(f: float) -> None:
         if chan is not None:
             chan.progress(round(f, 4))
@@ -272,11 +325,19 @@ def _export(args, settings, chan) -> int:
         bar = "█" * int(f * 30)
         _progress_line(f"exporting {bar:30} {f * 100:5.1f}%")
 
-    path = export_mix(mixer, start, end, target, progress, tempo=tempo, semitones=semitones)
+    return progress
+
+
+def _export_trainer(mixer, spec, target, semitones: int, chan, progress) -> int:
+    """``export --trainer``: every pass of the session in one file."""
+    from stemtui.core.library.trainsession import export_session
+
+    path, lengths = export_session(mixer, spec, target, progress, semitones=semitones)
+    seconds = sum(lengths) / mixer.sample_rate
     if chan is not None:
-        chan.done(path=str(path), seconds=round((end - start) / sr / tempo, 3))
+        chan.done(path=str(path), seconds=round(seconds, 3))
     else:
-        _progress_line(f"wrote {path} ({(end - start) / sr / tempo:.1f} s)", final=True)
+        _progress_line(f"wrote {path} ({seconds:.1f} s, {len(lengths)} passes: {spec.label()})", final=True)
     return 0
 
 

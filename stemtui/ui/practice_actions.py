@@ -109,6 +109,10 @@ class PracticeControl:
                 self.notify(f"saved tempo not applied: {exc}", severity="warning")
         self._show()
 
+    def show_now(self) -> None:
+        """Show the practice part again (the trainer changed the tempo)."""
+        self._show()
+
     def _show(self) -> None:
         m = self.mixer
         if m is None:

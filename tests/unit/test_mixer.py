@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stemtui.core.audio.mixer import Mixer, db_to_gain, gain_to_db
+from stemtui.core.audio.mixstate import CountIn
 from stemtui.core.audio.song import Song, SongMeta
 from stemtui.core.library.export import render_blocks
 
@@ -45,7 +46,7 @@ def settled(m: Mixer, block: int = 256) -> None:
     m.process(np.zeros((block, 2), dtype=np.float32))
 
 
-def callback_alloc_peak(m: Mixer, calls: int, stems: int = 6) -> int:
+def callback_alloc_peak(m: Mixer, calls: int, stems: int = 6, between=None) -> int:
     """Largest traced allocation of one 512-frame callback, gain ramps kept going.
 
     tracemalloc sees every thread: callers make sure no other thread of the
@@ -63,6 +64,8 @@ def callback_alloc_peak(m: Mixer, calls: int, stems: int = 6) -> int:
             if i % 7 == 0:
                 # UI side (not measured), but it keeps gain ramps happening.
                 m.set_volume(i % stems, 0.25 + (i % 4) * 0.25)
+            if between is not None:
+                between()  # UI/control side too (not measured)
             base = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
             m.process(out)
@@ -302,6 +305,33 @@ class TestMetersAndExport:
         m.start_at(SR)
         # One 512-frame stereo block is 4096 bytes: any audio-sized temporary would show.
         assert callback_alloc_peak(m, 500) < 2048
+
+    def test_callback_allocates_nothing_with_the_trainer_on(self):
+        """Wraps that take the trainer's next pass (a new source, its count-in) allocate nothing either."""
+        from stemtui.core.audio.source import ArraySource
+
+        song = make_song(6, SR * 10)
+        m = Mixer(song)
+        la, lb = SR, SR + 3000
+        m.set_loop(la, lb)
+        m.set_count_in(np.full((300, 2), 0.1, np.float32))
+        runs = []
+        for t in (0.8, 0.9):
+            n = int((lb + 800 - la) / t) + 1
+            runs.append(ArraySource(np.ascontiguousarray(song.data[:, la : la + n]), la, lb + 800, t, 0))
+        m.start_at(la, source=runs[0])
+        taken = []
+
+        def next_pass() -> None:
+            wraps, adopted, _late, _at = m.trainer_counters()
+            if not taken or adopted == taken[-1]:
+                nxt = runs[len(taken) % 2 - 1] if taken else runs[1]
+                ci = CountIn(np.full((200 + 50 * (len(taken) % 2), 2), 0.1, np.float32), True)
+                taken.append(m.set_next_pass(nxt, wraps + 1, ci))
+
+        next_pass()
+        assert callback_alloc_peak(m, 500, between=next_pass) < 2048
+        assert len(taken) >= 5  # the wraps did take the next passes
 
 
 def test_resample_at_load_keeps_pitch_and_lock():

@@ -63,9 +63,13 @@ class Metronome:
         normal = click_sample(sr, accent=False) * self.gain
         accent = click_sample(sr, accent=True) * self.gain
         m.set_click(g.period * sr, g.offset * sr, g.beats_per_bar, normal, accent, self.click)
-        if self.count_in:
-            # The count-in sounds at the tempo the musician hears.
-            audio = count_in(self.count_in, g.bpm * m.tempo, sr, g.beats_per_bar) * self.gain
-            m.set_count_in(audio, True)
-        else:
-            m.set_count_in(None)
+        # The count-in sounds at the tempo the musician hears.
+        audio = self.count_in_audio(m.tempo)
+        m.set_count_in(audio, audio is not None)
+
+    def count_in_audio(self, tempo: float):
+        """The count-in clicks at playback ``tempo`` (``(n, 2)`` float32), or ``None`` when off."""
+        g = self.grid
+        if g is None or not self.count_in:
+            return None
+        return count_in(self.count_in, g.bpm * tempo, self.mixer.sample_rate, g.beats_per_bar) * self.gain

@@ -1,16 +1,13 @@
 """The audio-thread half of the mixer: :meth:`MixCore.process` and its helpers.
 
-Everything here runs in the audio callback. It only slices preallocated
-arrays and runs numpy kernels with ``out=``: no buffer allocation, no locks,
-no I/O, no logging. Its inputs are attributes the UI thread replaces whole
-(the records of :mod:`stemtui.core.audio.mixstate`, arrays) together with a
-version number, so a read never sees half a command. See
-:mod:`stemtui.core.audio.mixer` for the UI-thread half.
-
-The playhead is ``(source, frame)``: the source is the song or a stretched
-run (:mod:`stemtui.core.audio.source`), and loop points, clicks and the published
-position are converted to song frames through the source's time map, so
-they stay in song time at any tempo.
+Everything here runs in the audio callback: it slices preallocated arrays and
+runs numpy kernels with ``out=`` (no allocation, locks, I/O or logging). Its
+inputs are attributes the UI thread replaces whole (the records of
+:mod:`stemtui.core.audio.mixstate`, arrays) with a version number, so a read
+never sees half a command (:mod:`stemtui.core.audio.mixer`: the UI half). The
+playhead is ``(source, frame)``: the song or a stretched run
+(:mod:`stemtui.core.audio.source`); loop points, clicks and the published
+position are song frames through the source's time map, at any tempo.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from stemtui.core.audio.mixranges import RangeMix
-from stemtui.core.audio.mixstate import NO_LOOP, Click, CountIn, Loop, Seek, Switch
+from stemtui.core.audio.mixstate import NO_LOOP, Click, CountIn, Loop, NextPass, Seek, Switch
 from stemtui.core.audio.song import Song
 from stemtui.core.audio.source import Silence, SongSource, Source
 
@@ -29,10 +26,12 @@ BLOCK_MAX = 4096
 SWITCH_READY_S = 2.0
 #: Indices into the published flags array.
 ENDED, STARVED, COUNTING_IN = 0, 1, 2
+#: Indices into the published trainer counters: loop wraps so far, the last
+#: :class:`NextPass` version taken, wraps where it was due but not ready, the wrap that took it.
+WRAPS, ADOPTED, LATE, ADOPT_WRAP = 0, 1, 2, 3
 
-#: The audio thread's playhead between blocks: (source, frame, tail source,
-#: tail frame, tail frames left, count-in frames left). A plain tuple local to
-#: the audio thread (a NamedTuple would allocate each block), always unpacked.
+#: The audio thread's playhead between blocks: (source, frame, tail source, tail
+#: frame, tail frames left, count-in frames left); a plain tuple (a NamedTuple would allocate).
 Playhead = tuple[Source, int, Source, int, int, int]
 
 
@@ -64,6 +63,7 @@ class MixCore(RangeMix):
         self._loop_src: Source | None = None
         self._click: Click | None = None
         self._count_in: CountIn | None = None
+        self._next_pass: NextPass | None = None
 
         # -- audio-thread state ----------------------------------------------
         self._src: Source = self._song_src
@@ -89,11 +89,9 @@ class MixCore(RangeMix):
         x = round(ms * self.song.sample_rate / 1000.0)
         self._xfade = x
         k = (np.arange(max(x, 1), dtype=np.float64) + 0.5) / max(x, 1)
-        # Raised-cosine pair: fade_in + fade_out == 1, so identical material
-        # passes at constant level and a correlated wrap has no bump.
+        # Raised-cosine pair: fade_in + fade_out == 1 (a correlated wrap has no
+        # bump). Per channel, (x, 2): a (x, 1) view would make numpy allocate.
         fade_in = np.sin(0.5 * np.pi * k) ** 2
-        # Stored per channel, (x, 2): broadcasting a (x, 1) view against the
-        # stereo block would make numpy allocate an iteration buffer.
         self._fade_in = np.repeat(fade_in[:, None], 2, axis=1).astype(np.float32)
         self._fade_out = (1.0 - self._fade_in).astype(np.float32)
 
@@ -113,6 +111,7 @@ class MixCore(RangeMix):
         self.peaks = np.zeros(s, dtype=np.float32)
         self._published_pos = np.zeros(1, dtype=np.int64)
         self._flags = np.zeros(3, dtype=np.int8)  # [ended, starved, counting in]
+        self._train_pub = np.zeros(4, dtype=np.int64)  # [WRAPS, ADOPTED, LATE, ADOPT_WRAP]
 
     # ======================================================================
     def process(self, out: np.ndarray) -> None:
@@ -131,11 +130,9 @@ class MixCore(RangeMix):
     def recover(self) -> None:
         """Make the block after a failed :meth:`process` start clean (audio thread).
 
-        The engine calls this when ``process`` raised and it played silence
-        instead. Nothing of the failed block was committed, so the playhead
-        is where that block began; the next block fades in from silence and
-        ramps to the current gains instead of starting mid-waveform. Allocates
-        nothing, and cannot raise.
+        The engine calls this when ``process`` raised (and played silence).
+        Nothing of that block was committed; the next one fades in from
+        silence and ramps to the current gains. Allocates nothing, cannot raise.
         """
         self._gain_seen = self._gain_version - 1
         if self._xfade:
@@ -235,19 +232,17 @@ class MixCore(RangeMix):
             self._ramp_n = f
 
     def _render(self, dst: np.ndarray, g: np.ndarray, state: Playhead, meter: bool) -> Playhead:
-        """Mix ``len(dst)`` frames from the playhead with gains ``g``.
-
-        Handles loop wraps (and the count-in before each restart), clicks and
-        the crossfade tail. Returns the playhead state after the block and
-        commits nothing, so a block can be rendered twice (old and new gains)
-        for a ramp.
-        """
+        """Mix ``len(dst)`` frames from the playhead with gains ``g``: loop wraps (the count-in
+        before each restart, the trainer's next pass), clicks, the crossfade tail. Returns the
+        playhead after the block and commits nothing but, when ``meter``, the meters and counters
+        (a ramp renders a block twice, old and new gains)."""
         src, pos, tail_src, tail_pos, tail_left, ci_left = state
         f = dst.shape[0]
         la, lb, lon = self._loop
         click = self._click
         flags = self._flags
         starved = ended = 0
+        wraps = int(self._train_pub[WRAPS])
         o = 0
         while o < f:
             if ci_left:
@@ -296,7 +291,8 @@ class MixCore(RangeMix):
             o += n
             pos = end
             if wrap and pos == lb_src:
-                nxt = self._wrap_source(src, la)
+                wraps += 1
+                nxt = self._pass_source(src, la, wraps, meter)
                 if self._xfade:
                     tail_src, tail_pos, tail_left = src, pos, self._xfade
                 src, pos = nxt, nxt.run_frame(la)
@@ -307,6 +303,7 @@ class MixCore(RangeMix):
             flags[ENDED] = ended
             flags[STARVED] = starved
             flags[COUNTING_IN] = 1 if ci_left else 0
+            self._train_pub[WRAPS] = wraps
         return src, pos, tail_src, tail_pos, tail_left, ci_left
 
     def _wrap_source(self, src: Source, la: int) -> Source:
@@ -317,6 +314,22 @@ class MixCore(RangeMix):
         if src.start <= la:
             return src
         return self._song_src if src is self._song_src or nxt is None else nxt
+
+    def _pass_source(self, src: Source, la: int, wraps: int, commit: bool) -> Source:
+        """The source to restart from at wrap ``wraps``: the trainer's next pass once due and ready."""
+        nxt, tp = self._next_pass, self._train_pub
+        if nxt is None or wraps < nxt.at_wrap or nxt.version == tp[ADOPTED]:
+            return self._wrap_source(src, la)
+        s = nxt.source
+        if min(int(s.avail[0]), s.frames) < min(s.run_frame(la) + self._need, s.frames):
+            if commit:
+                tp[LATE] += 1  # not ready: one more pass at the tempo heard, never silence
+            return self._wrap_source(src, la)
+        if commit:
+            tp[ADOPTED], tp[ADOPT_WRAP] = nxt.version, wraps
+            if nxt.count_in is not None:
+                self._count_in = nxt.count_in  # the count-in of the new tempo
+        return s
 
     def _meter(self, block: np.ndarray, g: np.ndarray) -> None:
         # |x| peak as max(max x, -min x): reductions read strided data

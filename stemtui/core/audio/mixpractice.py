@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stemtui.core.audio.mixcore import MixCore
-from stemtui.core.audio.mixstate import Click, CountIn
+from stemtui.core.audio.mixcore import ADOPT_WRAP, ADOPTED, LATE, WRAPS, MixCore
+from stemtui.core.audio.mixstate import Click, CountIn, NextPass
 from stemtui.core.audio.song import Song
 from stemtui.core.audio.source import Source
 
 if TYPE_CHECKING:
     from stemtui.core.audio.metronome import Metronome
     from stemtui.core.tempo.control import TempoControl
+    from stemtui.core.tempo.trainer import TrainerSpec
+    from stemtui.core.tempo.trainplay import TrainerStatus
 
 
 class MixPractice(MixCore):
@@ -32,6 +34,7 @@ class MixPractice(MixCore):
         super().__init__(song, xfade_ms)
         self._tempo: TempoControl | None = None  # created on the first tempo change
         self._metronome: Metronome | None = None
+        self._next_version = 0
 
     # -- tempo and transpose ------------------------------------------------
     def set_tempo(self, tempo: float, semitones: int = 0) -> None:
@@ -69,6 +72,46 @@ class MixPractice(MixCore):
         :meth:`TempoControl.take_errors <stemtui.core.tempo.control.TempoControl.take_errors>`)."""
         return [] if self._tempo is None else self._tempo.take_errors()
 
+    # -- the speed trainer ----------------------------------------------------
+    def start_trainer(self, spec: TrainerSpec | None) -> None:
+        """Run the speed trainer on the loop (``None`` stops it; the tempo heard stays).
+
+        Pass 1 starts at the loop start at ``spec.start``; each next tempo is
+        rendered ahead and switched at the wrap (:mod:`stemtui.core.tempo.trainplay`).
+        """
+        from stemtui.core.tempo.control import TempoControl
+
+        if spec is None and self._tempo is None:
+            return
+        if self._tempo is None:
+            self._tempo = TempoControl(self)
+        self._tempo.train(spec)
+
+    @property
+    def trainer(self) -> TrainerStatus | None:
+        """Where the speed trainer is (``None`` when it is off)."""
+        t = None if self._tempo is None else self._tempo.trainer
+        return None if t is None else t.status
+
+    def set_next_pass(self, src: Source | None, at_wrap: int = 0, count_in: CountIn | None = None) -> int:
+        """Restart the loop from ``src`` at the wrap that counts ``at_wrap`` (trainer; ``None``: cancel).
+
+        Returns the command's version (see :class:`~stemtui.core.audio.mixstate.NextPass`).
+        """
+        self._next_version += 1
+        self._next_pass = None if src is None else NextPass(self._next_version, src, int(at_wrap), count_in)
+        return self._next_version
+
+    @property
+    def jump_pending(self) -> bool:
+        """Whether a seek or switch is given but not applied yet by the audio thread."""
+        return self._seek_seen != self._seek.version or self._switch_seen != self._switch.version
+
+    def trainer_counters(self) -> tuple[int, int, int, int]:
+        """``(wraps, version taken, late wraps, wrap that took it)`` as the audio thread left them."""
+        tp = self._train_pub
+        return int(tp[WRAPS]), int(tp[ADOPTED]), int(tp[LATE]), int(tp[ADOPT_WRAP])
+
     # -- what the tempo code drives (control thread) -------------------------
     @property
     def song_source(self) -> Source:
@@ -97,10 +140,11 @@ class MixPractice(MixCore):
         """The sources the audio thread may be reading now or soon.
 
         The one playing, the one fading out under it, the target of a pending
-        switch, and the loop's run. A source in none of these can be deleted
+        switch, the loop's run, and the trainer's next pass. A source in none of these can be deleted
         (after a grace period: this is a snapshot).
         """
-        return self.current_source, self._tail_src, self._switch.source, self._loop_src
+        nxt = self._next_pass
+        return self.current_source, self._tail_src, self._switch.source, self._loop_src, nxt and nxt.source
 
     # -- metronome ----------------------------------------------------------
     @property

@@ -109,3 +109,20 @@ class RangeGains(NamedTuple):
     rows: tuple[np.ndarray, ...]
     inv_span: tuple[float, ...]
     flat: tuple[bool, ...]
+
+
+class NextPass(NamedTuple):
+    """The speed trainer's next pass (the tempo code's command; see ``core/tempo/trainplay``).
+
+    At the loop wrap that makes the published wrap count reach ``at_wrap`` or
+    more, the loop restarts from ``source`` (a run of the loop at the next
+    tempo, or the song itself at 100 %) if it has 2 s ready from the loop
+    start; else the wrap plays the current tempo once more and counts a late
+    pass. ``count_in`` (at the new tempo) then replaces the mixer's count-in.
+    Applied once per ``version``.
+    """
+
+    version: int
+    source: Source
+    at_wrap: int
+    count_in: CountIn | None

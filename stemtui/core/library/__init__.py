@@ -6,9 +6,10 @@ Lives here: :mod:`.store` (the crash-safe, content-addressed stem cache),
 :mod:`.practicemix` (that state captured from and applied to a mixer),
 :mod:`.audiofiles` (reading and writing audio files, stem folders,
 ``.stem.mp4``), :mod:`.audioblocks` (long files decoded a block at a time),
-:mod:`.export` (offline export of a mix), :mod:`.demo` (the
+:mod:`.export` (offline export of a mix), :mod:`.trainsession` (a
+speed-trainer session as one file), :mod:`.demo` (the
 synthesized demo song), :mod:`.catalog` (import, demo install, lookup).
 
 May import: :mod:`stemtui.core.audio`, :mod:`stemtui.core.errors`. Never
-separation, tempo, analysis or the UI.
+separation, analysis or the UI; tempo only for the offline stretch of an export.
 """

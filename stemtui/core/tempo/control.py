@@ -3,25 +3,21 @@
 The UI thread only enqueues (a tempo change, a seek, a loop change); one
 control thread turns each into runs (:class:`StretchRun`, rendered by a
 worker process each) and into mixer commands. The audio thread switches
-sources itself once a run has audio at the playhead, so nothing waits:
+sources itself once a run has audio at the playhead, so nothing waits: a
+tempo or transpose change starts a run at the playhead and switches to it at
+the same song time; a seek starts a run at the target (the old playhead plays
+until it is ready); a loop gets its own run from A, so every restart plays
+the same audio, loop points in song time. Back at 100 % and no transpose the
+mixer plays the song itself again. The speed trainer
+(:mod:`stemtui.core.tempo.trainplay`) runs on this thread too.
 
-* a tempo or transpose change starts a run at the playhead and switches to
-  it at the same song time, a fraction of a second later;
-* a seek starts a run at the target; the old playhead plays until it is ready;
-* a loop gets its own run from A, so every restart plays the same rendered
-  audio, with the loop points in song time.
-
-Back at 100 % and no transpose the mixer plays the song itself again.
-
-Failures are reported, never fatal: a command that raises is recorded and
-the thread carries on with the next one. A run whose worker died
-(``StretchRun.error``) is replaced: the mixer falls back to the song itself
-at 100 % at once (no silence), a new run at the asked tempo starts from the
-playhead with fresh workers, and the mixer switches to it once it is 2 s
-ahead (the usual rule). A worker that makes no progress (no event, no CPU
-time) for :data:`HUNG_S` while it is waited on (the playhead at the edge of
-what it rendered, or a switch waiting for it) is hung, e.g. stopped: it is
-killed and treated as dead. A dead loop run is replaced the same way. After
+Failures are reported, never fatal: a command that raises is recorded and the
+thread goes on. A run whose worker died (``StretchRun.error``) is replaced:
+the mixer plays the song itself at 100 % at once (no silence), a new run at
+the asked tempo starts from the playhead with fresh workers, and the mixer
+switches to it once it is 2 s ahead. A worker that makes no progress (no
+event, no CPU time) for :data:`HUNG_S` while it is waited on is hung: killed
+and treated as dead. A dead loop run is replaced the same way. After
 :data:`MAX_DEATHS` deaths within :data:`DEATH_WINDOW_S` it gives up: 100 %,
 tempo reset. Each streak is told once, and the giving up once:
 :meth:`TempoControl.take_errors` hands the lines to the UI or CLI.
@@ -33,18 +29,18 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from stemtui.core.audio.faults import describe
 from stemtui.core.audio.shm import scratch_dir
+from stemtui.core.tempo.runkeep import RunKeeper
 from stemtui.core.tempo.stretch import check_semitones, check_tempo, is_identity
 from stemtui.core.tempo.stretchworker import SharedSong, StretchRun
+from stemtui.core.tempo.trainer import TrainerSpec
+from stemtui.core.tempo.trainplay import TRAIN_WAKE_S, TrainerDriver
 
 #: Song seconds a loop's run renders past the loop end (the wrap's crossfade reads them).
 LOOP_PAD_S = 0.1
-#: Seconds a replaced run stays alive (the audio thread may still be fading it out).
-RETIRE_S = 3.0
 #: How often the control thread checks rendering runs for a dead worker, seconds.
 WATCH_S = 0.25
 #: Worker deaths within :data:`DEATH_WINDOW_S` seconds after which tempo gives up (stays at 100 %).
@@ -56,7 +52,7 @@ HUNG_S = 1.5
 EDGE_S = 0.25
 
 
-class TempoControl:
+class TempoControl(RunKeeper):
     """Owns the stretched runs of one mixer.
 
     Args:
@@ -80,6 +76,8 @@ class TempoControl:
         #: A run replacing one whose worker died, waiting for the mixer to be on the song first.
         self._restart: StretchRun | None = None
         self._deaths: deque[float] = deque()
+        #: The speed trainer, while it runs (control thread).
+        self.trainer: TrainerDriver | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="stemtui-tempo", daemon=True)
         self._thread.start()
@@ -135,6 +133,10 @@ class TempoControl:
         """The loop moved, or was turned on or off."""
         self._q.put(("loop",))
 
+    def train(self, spec: TrainerSpec | None) -> None:
+        """Start the speed trainer on the loop, or stop it (``None``); a tempo or loop change stops it too."""
+        self._q.put(("train", spec))
+
     def close(self) -> None:
         """Stop every worker and delete the shared files."""
         if self._closed:
@@ -174,6 +176,8 @@ class TempoControl:
                         self._seeks -= 1
             try:
                 self._check_runs()
+                if self.trainer is not None:
+                    self.trainer.turn()
                 self._switch_restart()
                 self._clean()
             except Exception as exc:  # noqa: BLE001 - as above
@@ -183,6 +187,8 @@ class TempoControl:
         """How long the thread may sleep: forever when idle (it then costs the audio thread nothing)."""
         if not self.mixer.song.complete.is_set():
             return 0.5  # a song still separating: runs are extended as it grows
+        if self.trainer is not None:
+            return TRAIN_WAKE_S
         if self._restart is not None or any(
             r.error is None and not r.done and not r.finished.is_set() for r in self._runs
         ):
@@ -240,7 +246,7 @@ class TempoControl:
     def _check_hung(self) -> None:
         """Fail a run whose worker makes no progress while the playhead waits on it."""
         m = self.mixer
-        cur, _tail, pending, _loop = m.sources_in_use()
+        cur, _tail, pending = m.sources_in_use()[:3]
         for run in self._runs:
             if run.error is not None or run.done:
                 continue
@@ -267,7 +273,16 @@ class TempoControl:
     def _handle(self, cmd: tuple) -> None:
         m = self.mixer
         kind = cmd[0]
-        if kind == "set":
+        if kind in ("set", "loop", "train") and self.trainer is not None:
+            self.trainer.stop()
+            self.trainer = None
+        if kind == "train" and cmd[1] is not None:
+            if m.loop.enabled:
+                self.trainer = TrainerDriver(self, cmd[1])
+                self.trainer.begin()
+            else:
+                self._report("trainer: no loop to train on; set one first")
+        elif kind == "set":
             _, tempo, semis = cmd
             if (tempo, semis) != (self.tempo, self.semitones):
                 return  # a newer change is queued behind this one
@@ -369,30 +384,3 @@ class TempoControl:
             m.set_loop_source(self._new_run(la, tempo, semis, end=end))
         if old is not None and old is not m.loop_source:
             self._retire(old)
-
-    def _retire(self, run: StretchRun) -> None:
-        if run in self._runs:
-            self._runs.remove(run)
-            run.cancel()
-            self._retired.append((time.monotonic(), run))
-
-    def _retire_all(self, keep: StretchRun | None = None) -> None:
-        self._retire_others({keep})
-
-    def _retire_others(self, keep: AbstractSet[object]) -> None:
-        for run in list(self._runs):
-            if run not in keep:
-                self._retire(run)
-
-    def _clean(self) -> None:
-        """Delete retired runs that the audio thread can no longer be reading."""
-        m = self.mixer
-        live = {id(s) for s in m.sources_in_use()}
-        now = time.monotonic()
-        keep = []
-        for t, run in self._retired:
-            if now - t > RETIRE_S and id(run) not in live:
-                run.close()
-            else:
-                keep.append((t, run))
-        self._retired = keep

@@ -3,7 +3,8 @@
 Helpers built with what they use do the work: ``PracticeKeeper`` (saved state; its writer starts in
 ``on_mount``, closes in ``on_unmount``), ``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose,
 click, count-in, export), ``TakeControl`` (record, compare, rename, delete takes), ``MapControl`` (the song
-map lane, section keys), ``LyricsControl`` (the lyrics lane, tap mode), ``PlayerView`` (the widgets); their
+map lane, section keys), ``LyricsControl`` (the lyrics lane, tap mode),
+``TrainerControl`` (``T``), ``PlayerView`` (the widgets); their
 actions only delegate (``take('record')`` names the helper's method). Keys and clicks call the
 :class:`~stemtui.core.audio.mixer.Mixer` directly (lock-free); a 20 Hz timer polls the playhead into the widgets.
 
@@ -43,6 +44,7 @@ from stemtui.ui.practice_actions import PracticeControl
 from stemtui.ui.practice_keeper import PracticeKeeper
 from stemtui.ui.screens.loops import LoopControl
 from stemtui.ui.take_actions import TakeControl
+from stemtui.ui.trainer_actions import TrainerControl
 from stemtui.ui.widgets.keys import KeyReminder
 from stemtui.ui.widgets.lyrics_lane import LyricsLane
 from stemtui.ui.widgets.map_lane import MapLane
@@ -63,8 +65,7 @@ POLL_HZ = 20.0
 
 
 def pending_seek(mixer: Mixer) -> int | None:
-    """Where a seek the audio thread has not applied yet goes, or ``None`` (until the next audio block runs,
-    ``mixer.position`` still reports the old playhead; relative seeks and ``[``/``]`` must build on the target)."""
+    """Where a seek the audio thread has not applied yet goes (relative seeks build on it), or ``None``."""
     return mixer.pending_seek
 
 
@@ -120,6 +121,7 @@ class PlayerScreen(Screen):
         self.takes = TakeControl(self, entry, engine, self.practice, self.loops)
         self.song_map = MapControl(self, entry, states.root, self.practice, self.loops)
         self.lyrics = LyricsControl(self, entry, states.root, self.loops)
+        self.trainer = TrainerControl(self, self.practice_keys.show_now)
         self._last_tick = time.monotonic()
         self.faults = FaultNotices(engine, self.notify)
 
@@ -226,6 +228,7 @@ class PlayerScreen(Screen):
             return
         self.view.show_playhead(m, self.playhead() / m.sample_rate, dt, self.engine.underruns)
         self.takes.poll(dt)
+        self.trainer.poll()
         self.song_map.poll(self.playhead() / m.sample_rate, self.table)
         self.lyrics.poll(self.playhead() / m.sample_rate)
         if self.run is not None:
@@ -341,6 +344,10 @@ class PlayerScreen(Screen):
     def action_lyrics(self, name: str) -> None:
         """``y enter``: ``LyricsControl.<name>()`` (tap mode on / off, stamp a line)."""
         getattr(self.lyrics, name)()
+
+    def action_trainer(self, name: str) -> None:
+        """``T``: ``TrainerControl.<name>()`` (start with a typed plan, or stop)."""
+        getattr(self.trainer, name)()
 
     def action_back(self) -> None:
         if self.mixer is not None:

@@ -247,6 +247,8 @@ class StatusLine(Widget):
     """``separating 42%`` while the song is still being separated, else empty."""
     practice: reactive[str] = reactive("")
     """Tempo, transpose, BPM, click and count-in when any is set, else empty."""
+    trainer: reactive[str] = reactive("")
+    """The speed trainer, ``pass 3/12 · 80 %``, while it runs; else empty."""
 
     def render(self) -> Text:
         dim = self.get_component_rich_style("status--dim")
@@ -256,13 +258,16 @@ class StatusLine(Widget):
         text.append(" out ", dim)
         text.append(self.device or "…", warn if self.notice else val)
         # At 80 columns the practice settings need the room more than the rate.
-        if self.sample_rate and not (self.practice and self.size.width < 100):
+        if self.sample_rate and not ((self.practice or self.trainer) and self.size.width < 100):
             text.append(" · ", dim)
             text.append(f"{self.sample_rate} Hz", val)
         text.append(" · underruns ", dim)
         text.append(str(self.underruns), warn if self.underruns else val)
         text.append(" · loop ", dim)
         text.append("on" if self.loop_on else "off", val)
+        if self.trainer:
+            text.append(" · ", dim)
+            text.append(self.trainer, val)
         if self.practice:
             text.append(" · ", dim)
             text.append(self.practice, val)
