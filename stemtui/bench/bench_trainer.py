@@ -13,7 +13,10 @@
 * **callback cost with the trainer on**: 6 stems × 512 frames through
   ``Engine.callback``, a loop that wraps every few blocks and a
   :class:`~stemtui.core.audio.mixstate.NextPass` taken at every wrap (its
-  count-in too), gain ramps going (target: median <= 25 µs).
+  count-in too), gain ramps going, and two per-stem ranges (a mute and a
+  solo) with their edges inside the loop (target: median <= 25 µs), on a
+  4-s loop; then the same without the ranges, side by side; and both again
+  on a loop of 7 blocks (a wrap and four range edges every 84 ms: the stress case).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 
 from stemtui.bench.bench_tempo import make_song
 from stemtui.core.audio.engine import Engine
-from stemtui.core.audio.mixstate import CountIn
+from stemtui.core.audio.mixstate import MUTE, SOLO, CountIn, Range
 from stemtui.core.audio.source import ArraySource
 from stemtui.core.tempo.trainer import parse_trainer
 
@@ -109,14 +112,26 @@ def live_session(spec_text: str = "70:10:1:100", passes: int = 4, loop_s: float 
     }
 
 
-def callback_cost(calls: int) -> dict:
-    """Median and p99.9 of one 6-stem, 512-frame callback with the trainer's next pass taken at each wrap."""
+#: A 4-s loop in blocks: the callback-cost figure's practice loop.
+PRACTICE_LOOP_BLOCKS = 4.0 * SR / BLOCK
+
+
+def callback_cost(calls: int, ranges: bool = True, loop_blocks: float = 7.24) -> dict:
+    """Median and p99.9 of one 6-stem, 512-frame callback with the trainer's next pass taken at each wrap.
+
+    With ``ranges``, two per-stem ranges (a mute and a solo) have their
+    edges inside the loop, so every pass crosses four range edges.
+    ``loop_blocks``: the loop's length in blocks (7.24: a wrap every few
+    blocks, the stress case; 345: a 4-s loop, a short practice loop).
+    """
     song = make_song(12.0)
     engine = Engine(null=True, blocksize=BLOCK)
     mixer = engine.load(song)
     engine.stop_stream()  # driven by hand, as the mixer bench does
     engine.mixer = mixer
-    la, lb = SR, SR + BLOCK * 7 + 123
+    la = SR
+    lb = la + int(BLOCK * loop_blocks)
+    span = lb - la
     mixer.set_loop(la, lb)
     runs = []
     for t in (0.8, 0.9):
@@ -124,8 +139,13 @@ def callback_cost(calls: int) -> dict:
         runs.append(ArraySource(np.ascontiguousarray(song.data[:, la : la + n]), la, lb + SR // 10, t, 0))
     clicks = [CountIn(np.full((200 + 40 * k, 2), 0.05, np.float32), True) for k in range(2)]
     mixer.set_count_in(clicks[0].audio)
-    # (Per-stem mute ranges, once Mixer.set_ranges exists: set them here, so
-    # the figure is "ranges and the trainer on".)
+    if ranges:
+        mixer.set_ranges(
+            [
+                Range(1, la + span * 29 // 100, la + span * 56 // 100, MUTE),
+                Range(4, la + span * 70 // 100, lb + 1000, SOLO),
+            ]
+        )
     mixer.start_at(la, source=runs[0])
     state = {"version": -1, "k": 0}
 
@@ -159,6 +179,8 @@ def callback_cost(calls: int) -> dict:
         "frames": BLOCK,
         "calls": calls,
         "next_passes_taken": int(taken),
+        "ranges": 2 if ranges else 0,
+        "loop_s": round(span / SR, 3),
         "median_us": round(float(np.median(us)), 2),
         "p999_us": round(float(np.percentile(us, 99.9)), 2),
         "target_median_us": 25.0,
@@ -186,8 +208,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--calls", type=int, default=20000)
     args = ap.parse_args(argv)
     live = live_session()
-    cost = callback_cost(max(1000, args.calls))
-    result = {"bench": "trainer", "machine": machine(), "live_null_stream": live, "callback_trainer_on": cost}
+    calls = max(1000, args.calls)
+    cost = callback_cost(calls, loop_blocks=PRACTICE_LOOP_BLOCKS)
+    plain = callback_cost(calls, ranges=False, loop_blocks=PRACTICE_LOOP_BLOCKS)
+    stress = callback_cost(calls)
+    stress_plain = callback_cost(calls, ranges=False)
+    result = {
+        "bench": "trainer",
+        "machine": machine(),
+        "live_null_stream": live,
+        "callback_trainer_and_ranges_on": cost,
+        "callback_trainer_on_no_ranges": plain,
+        "stress_wrap_every_7_blocks": {"ranges_on": stress, "no_ranges": stress_plain},
+    }
     if args.json:
         print(json.dumps(result))
     else:
@@ -200,7 +233,12 @@ def main(argv: list[str]) -> int:
             f"late wraps {live['late_wraps']}"
         )
         print(
-            f"  callback, trainer on, 6 x 512: median {cost['median_us']} µs, p99.9 {cost['p999_us']} µs "
-            f"(target 25 µs median)"
+            f"  callback, trainer and 2 ranges on, 6 x 512, a {cost['loop_s']} s loop: median {cost['median_us']} µs, "
+            f"p99.9 {cost['p999_us']} µs (target 25 µs median); "
+            f"no ranges: median {plain['median_us']} µs, p99.9 {plain['p999_us']} µs"
+        )
+        print(
+            f"  stress, a wrap every 7 blocks: ranges on median {stress['median_us']} µs, "
+            f"no ranges {stress_plain['median_us']} µs"
         )
     return 0

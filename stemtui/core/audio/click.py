@@ -12,10 +12,15 @@ from __future__ import annotations
 import math
 import numbers
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stemtui.core.analysis.beats import BeatGrid
+
+if TYPE_CHECKING:
+    from stemtui.core.audio.mixstate import Click
+    from stemtui.core.audio.source import Source
 
 #: Click length in seconds: long enough to have a pitch, short enough to be tight.
 CLICK_S = 0.035
@@ -134,3 +139,25 @@ def count_in(n_beats: int, bpm: float, sample_rate: int, beats_per_bar: int = 4)
         n = min(c.shape[0], out.shape[0] - pos)
         out[pos : pos + n] += c[:n]
     return out
+
+
+def add_clicks(seg: np.ndarray, src: Source, pos: int, click: Click) -> None:
+    """Add the metronome's clicks that sound in ``seg`` (song-time beats; the audio thread, allocates nothing)."""
+    period, offset, bpb = click.period, click.offset, click.beats_per_bar
+    normal, accent = click.normal, click.accent
+    n = seg.shape[0]
+    length = normal.shape[0]
+    rate, start = src.rate, src.start
+    # First beat whose click could still be sounding at the segment start.
+    first_song = start + (pos - length) * rate
+    k = int((first_song - offset) // period)
+    while True:
+        o = int((offset + k * period - start) / rate + 0.5) - pos
+        if o >= n:
+            break
+        if o + length > 0 and k >= 0:
+            sample = accent if k % bpb == 0 else normal
+            a = max(0, o)
+            b = min(n, o + length)
+            np.add(seg[a:b], sample[a - o : b - o], out=seg[a:b])
+        k += 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stemtui.core.audio.click import add_clicks
 from stemtui.core.audio.mixranges import RangeMix
 from stemtui.core.audio.mixstate import NO_LOOP, Click, CountIn, Loop, NextPass, Seek, Switch
 from stemtui.core.audio.song import Song
@@ -24,6 +25,7 @@ BLOCK_MAX = 4096
 #: Seconds of stretched audio a run must have ready past the playhead before
 #: the mixer switches to it: the render-ahead starts with a buffer, not a race.
 SWITCH_READY_S = 2.0
+_MAX, _MIN = np.maximum.reduce, np.minimum.reduce
 #: Indices into the published flags array.
 ENDED, STARVED, COUNTING_IN = 0, 1, 2
 #: Indices into the published trainer counters: loop wraps so far, the last
@@ -287,7 +289,7 @@ class MixCore(RangeMix):
                 tail_pos, tail_left = self._mix_tail(seg, gm, tail_src, tail_pos, tail_left)
             if click is not None and click.on:
                 # After the crossfade: the click is its own channel, never faded.
-                self._add_clicks(seg, src, pos, click)
+                add_clicks(seg, src, pos, click)
             o += n
             pos = end
             if wrap and pos == lb_src:
@@ -333,9 +335,10 @@ class MixCore(RangeMix):
 
     def _meter(self, block: np.ndarray, g: np.ndarray) -> None:
         # |x| peak as max(max x, -min x): reductions read strided data
-        # without the temporary a strided np.abs would make.
-        np.max(block, axis=(1, 2), out=self._pk)
-        np.min(block, axis=(1, 2), out=self._pk2)
+        # without the temporary a strided np.abs would make. The ufuncs'
+        # own reduce, not np.max/np.min: their Python wrappers cost ~5 µs a block.
+        _MAX(block, axis=(1, 2), out=self._pk)
+        _MIN(block, axis=(1, 2), out=self._pk2)
         np.negative(self._pk2, out=self._pk2)
         np.maximum(self._pk, self._pk2, out=self._pk)
         np.abs(g, out=self._absg)
@@ -362,27 +365,6 @@ class MixCore(RangeMix):
             # from silence) rather than starting mid-waveform with a click.
             tail_src, tail_pos, tail_left = self._silence, 0, self._xfade
         return o + m, tail_src, tail_pos, tail_left, ci_left
-
-    def _add_clicks(self, seg: np.ndarray, src: Source, pos: int, click: Click) -> None:
-        """Add the metronome's clicks that sound in ``seg`` (song-time beats)."""
-        period, offset, bpb = click.period, click.offset, click.beats_per_bar
-        normal, accent = click.normal, click.accent
-        n = seg.shape[0]
-        length = normal.shape[0]
-        rate, start = src.rate, src.start
-        # First beat whose click could still be sounding at the segment start.
-        first_song = start + (pos - length) * rate
-        k = int((first_song - offset) // period)
-        while True:
-            o = int((offset + k * period - start) / rate + 0.5) - pos
-            if o >= n:
-                break
-            if o + length > 0 and k >= 0:
-                sample = accent if k % bpb == 0 else normal
-                a = max(0, o)
-                b = min(n, o + length)
-                np.add(seg[a:b], sample[a - o : b - o], out=seg[a:b])
-            k += 1
 
     def _mix_tail(
         self, seg: np.ndarray, g: np.ndarray, tail_src: Source, tail_pos: int, tail_left: int, fade_head: bool = True

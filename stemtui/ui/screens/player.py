@@ -1,18 +1,11 @@
 """The player: stem table, transport, status line; every practice key.
 
-Helpers built with what they use do the work: ``PracticeKeeper`` (saved state; its writer starts in
-``on_mount``, closes in ``on_unmount``), ``LoopControl`` (loop keys), ``PracticeControl`` (tempo, transpose,
-click, count-in, export), ``TakeControl`` (record, compare, rename, delete takes), ``MapControl`` (the song
-map lane, section keys), ``LyricsControl`` (the lyrics lane, tap mode),
-``TrainerControl`` (``T``), ``PlayerView`` (the widgets); their
-actions only delegate (``take('record')`` names the helper's method). Keys and clicks call the
-:class:`~stemtui.core.audio.mixer.Mixer` directly (lock-free); a 20 Hz timer polls the playhead into the widgets.
-
-The song is opened and the engine loaded in a worker thread, so the screen paints at once; playback starts
-as soon as the mixer exists. The saved practice state (mix, loops, playhead) is read in the same worker and
-applied before playback starts; the keeper saves it after changes and on leaving. "Play now" during a
-separation hands the player the progressive song and its :class:`~stemtui.ui.seprun.SeparationRun`: the mixer
-waits at the edge of what is separated, the status line says ``separating NN%``, the timeline greys the rest.
+Helpers do the work: ``PracticeKeeper`` (saved state; writer started in ``on_mount``, closed in ``on_unmount``),
+``LoopControl``, ``PracticeControl`` (tempo, transpose, click, count-in, export), ``TakeControl``, ``MapControl``,
+``LyricsControl``, ``TrainerControl``, ``PlayerView``; actions only delegate (``take('record')`` names the method).
+Keys call the :class:`~stemtui.core.audio.mixer.Mixer` directly (lock-free); a 20 Hz timer polls the widgets.
+The song opens, the engine loads and the saved state is read in a worker thread (the screen paints at once;
+the state applies before playback). "Play now" during a separation plays the growing song (``SeparationRun``).
 """
 
 from __future__ import annotations
