@@ -99,6 +99,8 @@ class Settings:
         model_repo: A folder with model files, or ``None``.
         bench_first_paint: Where the app writes its first-paint time (then exits), or ``None``.
         lrclib_url: The LRCLIB server lyrics are looked up on.
+        warm_workers: The app starts a warm song-analysis worker while the
+            library shows, when a stored song has no song map yet (tests turn it off).
     """
 
     cache_dir: Path
@@ -109,6 +111,7 @@ class Settings:
     model_repo: Path | None = None
     bench_first_paint: Path | None = None
     lrclib_url: str = DEFAULT_LRCLIB_URL
+    warm_workers: bool = True
 
     @classmethod
     def build(

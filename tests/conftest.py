@@ -76,7 +76,7 @@ def settings(tmp_path):
     """The test's settings: cache, data and log dirs under ``tmp_path``, never the user's."""
     from stemtui.settings import Settings
 
-    return Settings.under(tmp_path)
+    return Settings.under(tmp_path, warm_workers=False)
 
 
 @pytest.fixture(autouse=True)

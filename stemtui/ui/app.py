@@ -147,7 +147,15 @@ class StemtuiApp(App[int]):
         # import holds the GIL for up to a tenth of a second at a time, and
         # the first separation started during playback would make the audio
         # callback wait for it.
-        self.run_worker(_preload_decoders, thread=True, group="preload", exit_on_error=False)
+        self.run_worker(self._preload, thread=True, group="preload", exit_on_error=False)
+
+    def _preload(self) -> None:
+        """The library's background start: decoders, and a warm song-analysis worker if a song needs one."""
+        import stemtui.core.library.audiofiles  # noqa: F401
+        from stemtui.ui.map_actions import warm_if_unmapped
+
+        if self.settings.warm_workers and self.store is not None and self.practice_store is not None:
+            warm_if_unmapped(self.store, self.practice_store.root)
 
     def _separation_options(self) -> SeparationOptions:
         """The options separations start from (raises BadInput for a missing model folder)."""
@@ -410,7 +418,3 @@ def run_app(settings: Settings, target: str | None = None) -> int:
     finally:
         log.info("stemtui stopped")
     return int(result or 0)
-
-
-def _preload_decoders() -> None:
-    import stemtui.core.library.audiofiles  # noqa: F401

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from stemtui.core.analysis.songmap import SongMap, Span
     from stemtui.core.audio.mixer import Mixer
     from stemtui.core.audio.song import Song
-    from stemtui.core.library.store import Entry
+    from stemtui.core.library.store import Entry, Store
     from stemtui.ui.practice_keeper import PracticeKeeper
     from stemtui.ui.screens.loops import LoopControl
     from stemtui.ui.widgets.stem_table import StemTable
@@ -80,6 +80,19 @@ def bar_bounds(song_map: SongMap, t: float) -> tuple[float, float]:
     k = g.beat_index(t)
     k0 = k - k % 4
     return g.beat_time(k0), g.beat_time(k0 + 4)
+
+
+def warm_if_unmapped(store: Store, root: Path) -> None:
+    """Start a warm song-analysis worker (librosa loaded) if a stored song has no cached map yet.
+
+    Opening such a song then shows its first result seconds sooner. Reads
+    only the library and which map files exist; call it off the UI thread.
+    """
+    from stemtui.core.analysis.mapjob import POOL
+
+    cache = SongMapCache(root)
+    if any(not cache.path(e.id).exists() for e in store.entries()):
+        POOL.refill()
 
 
 class MapControl:

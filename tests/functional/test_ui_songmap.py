@@ -204,6 +204,49 @@ def test_a_damaged_cache_is_made_again_by_the_map_job(synth_store, null_engine, 
     assert json.loads(cache.path(SONG_ID).read_text())["map"]["sections"]
 
 
+def test_a_warm_worker_started_with_the_library_makes_the_map_of_an_unmapped_song(synth_store, null_engine):
+    from stemtui.core.analysis.mapjob import POOL
+    from stemtui.settings import Settings
+
+    settings = Settings.under(synth_store.root.parent, cache_dir=synth_store.root, warm_workers=True)
+    app = make_app(synth_store, null_engine, settings=settings, autoplay=False)
+    POOL.close()
+    try:
+
+        async def scenario(pilot):
+            await wait_for(pilot, lambda: POOL.idle() != [], timeout=30, what="a warm analysis worker")
+            spare = POOL.idle()[0]
+            assert spare.running and "stemtui.core.analysis.mapjob" in " ".join(spare.argv)
+            player = await open_demo(pilot)
+            await wait_for(pilot, lambda: player.song_map.job is not None, timeout=60, what="the map job")
+            assert player.song_map.job.child is spare  # the warm one, not a new process
+            await wait_for(pilot, lambda: player.song_map.map is not None, timeout=240, what="the song map")
+            assert player.song_map.map.chords and player.song_map.map.sections
+
+        run(app, scenario)
+    finally:
+        POOL.close()
+    assert cache_of(synth_store).load(SONG_ID)[0] is not None
+
+
+def test_no_warm_worker_when_every_song_has_its_map(synth_store, null_engine, synth):
+    from stemtui.core.analysis.mapjob import POOL
+    from stemtui.settings import Settings
+
+    cache_of(synth_store).save(SONG_ID, synth[1])
+    settings = Settings.under(synth_store.root.parent, cache_dir=synth_store.root, warm_workers=True)
+    app = make_app(synth_store, null_engine, settings=settings, autoplay=False)
+    POOL.close()
+
+    async def scenario(pilot):
+        player = await open_demo(pilot)
+        await wait_for(pilot, lambda: player.song_map.map is not None, what="the cached map")
+        await pilot.pause(0.5)  # the library's background start has long run
+        assert POOL.idle() == []
+
+    run(app, scenario)
+
+
 def test_a_map_job_that_dies_turns_the_lane_off_and_playback_goes_on(synth_store, null_engine):
     import os
     import signal

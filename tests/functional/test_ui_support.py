@@ -59,7 +59,8 @@ def make_app(store: Store, engine: Engine, settings: Settings | None = None, **k
     from stemtui.ui.app import StemtuiApp
 
     if settings is None:
-        settings = Settings.under(store.root.parent, cache_dir=store.root)
+        # No warm analysis worker per test app (test_ui_songmap checks it once).
+        settings = Settings.under(store.root.parent, cache_dir=store.root, warm_workers=False)
     kwargs.setdefault("start_dir", store.root.parent)
     kwargs.setdefault("install_demo", False)
     return StemtuiApp(settings, store=store, engine_factory=lambda: engine, **kwargs)

@@ -2,12 +2,14 @@
 
 As for the beat job (:mod:`stemtui.core.analysis.beatjob`): librosa's numba
 code holds the GIL, so :func:`analyze_stems` runs in
-``python -m stemtui.core.analysis.mapjob STEMS.npz SR [GRID.json]``, niced,
+``python -m stemtui.core.analysis.mapjob``, niced,
 with one BLAS thread, speaking the worker protocol of
 :mod:`stemtui.core.procs.protocol`. The stems cross as mono float32 arrays
-in a temporary ``.npz`` (always removed). The child is spawned before that
-file is written and warms librosa up meanwhile (its cold imports and first
-calls take seconds); it reads the file once the parent closes its stdin; the child sends a ``progress``
+in a temporary ``.npz`` (always removed), or as the rows of a song already
+in shared memory (:class:`SharedStems`). The child is started before that
+file is written (or long before: a warm spare of :data:`POOL`) and warms
+librosa up meanwhile (its cold imports and first calls take seconds); its
+job comes as one line on stdin; the child sends a ``progress``
 event as each analysis starts (``{"fraction", "analysis"}``), a ``partial``
 event with the map so far after each (``{"map"}``), and ends with
 ``{"event": "done", "map": SongMap.to_json()}``.
@@ -34,7 +36,8 @@ from stemtui.core.analysis.beats import BeatGrid
 from stemtui.core.analysis.songmap import Partial, Progress, SongMap, analyze_stems
 from stemtui.core.errors import StemtuiError
 from stemtui.core.procs.channel import Channel, serve
-from stemtui.core.procs.protocol import Child, Event, WorkerCancelled, WorkerDied, WorkerError
+from stemtui.core.procs.pool import WorkerPool
+from stemtui.core.procs.protocol import Event, WorkerCancelled, WorkerDied, WorkerError
 
 MODULE = "stemtui.core.analysis.mapjob"
 
@@ -156,13 +159,11 @@ class MapJob:
         self._progress, self._callback, self._timeout = progress, callback, timeout
         fd, self._path = tempfile.mkstemp(prefix="stemtui-songmap-", suffix=".stems")
         os.close(fd)
-        args = [self._path, str(int(sr))]
-        if grid is not None:
-            args.append(json.dumps(grid.to_dict()))
-        # The child starts first: it imports librosa and warms its code up
-        # (seconds, cold) while the stems are written here, then reads them
-        # once its stdin closes.
-        self.child = Child(MODULE, args, name="song analysis", env=_child_env(), on_event=self._event)
+        # The child is started first (a pooled spare, warm already, or a new
+        # one that imports librosa and warms its code up, seconds cold, while
+        # the stems are written here); its job line comes once they are.
+        self.child = POOL.take()
+        self.child.watch(on_event=self._event)
         try:
             got = stems() if callable(stems) else stems
             if got is None:  # the caller gave up waiting for them
@@ -174,6 +175,11 @@ class MapJob:
                     else:
                         arrays: Any = {name: _mono(y) for name, y in got.items()}
                         np.savez(f, **arrays)
+                job = {"stems": self._path, "sr": int(sr), "grid": None if grid is None else grid.to_dict()}
+                try:
+                    self.child.send(job)
+                except WorkerError:  # a spare that died since it was started: the outcome says how
+                    pass
         except BaseException:
             self.child.kill()
             self._unlink()
@@ -257,24 +263,27 @@ def analyze_in_subprocess(
     return job.result
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m stemtui.core.analysis.mapjob STEMS.npz SR [GRID_JSON]``: the worker protocol's events."""
-    args = sys.argv[1:] if argv is None else argv
+def main() -> int:
+    """``python -m stemtui.core.analysis.mapjob``: warm up, read one job line, answer in the worker protocol.
+
+    The job: ``{"stems": PATH, "sr": RATE, "grid": BeatGrid dict or null}``;
+    EOF instead (the pool's owner went away) ends it quietly.
+    """
     try:
         os.nice(10)
     except (AttributeError, OSError):
         pass
+    chan = Channel()
 
     def body(chan: Channel) -> int:
-        if len(args) not in (2, 3):
-            raise ValueError("usage: python -m stemtui.core.analysis.mapjob STEMS.npz SAMPLE_RATE [GRID_JSON]")
         _warm_up()
-        sys.stdin.read()  # the stems are written when the parent closes our stdin
-        stems = _read_stems(args[0])
-        grid = BeatGrid.from_dict(json.loads(args[2])) if len(args) == 3 else None
+        job = chan.read()
+        if job is None:
+            return 0
+        grid = BeatGrid.from_dict(job["grid"]) if job.get("grid") else None
         song_map = analyze_stems(
-            stems,
-            int(args[1]),
+            _read_stems(job["stems"]),
+            int(job["sr"]),
             grid,
             lambda name, frac: chan.progress(frac, analysis=name),
             lambda so_far: chan.send("partial", map=so_far.to_json()),
@@ -282,7 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         chan.done(map=song_map.to_json())
         return 0
 
-    return serve(body, cancel_on_sigterm=True)
+    return serve(body, channel=chan, cancel_on_sigterm=True)
+
+
+#: Spare analysis workers, warm (librosa imported, numba's cache loaded): the
+#: player starts one while the library shows, so a song opened with no map
+#: yet has its first result seconds sooner. None are kept unless asked
+#: (:meth:`WorkerPool.refill`).
+POOL = WorkerPool(MODULE, "song analysis", spares=1, env=_child_env)
 
 
 if __name__ == "__main__":

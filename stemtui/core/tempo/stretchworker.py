@@ -36,6 +36,7 @@ import numpy as np
 
 from stemtui.core.audio.source import MappedSource
 from stemtui.core.procs.channel import Channel, serve
+from stemtui.core.procs.pool import WorkerPool
 from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError
 from stemtui.core.tempo.stretch import RunRenderer, out_frames
 
@@ -81,59 +82,8 @@ WORKER_MODULE = "stemtui.core.tempo.stretchworker"
 RUNNABLE_GRACE_S = 3.5
 
 
-class WorkerPool:
-    """Worker processes started ahead of need, waiting for a job on stdin.
-
-    Starting Python with numpy and the stretcher takes ~0.2 s; a tempo
-    change should not pay it. After each use the pool refills in the
-    background. Idle workers exit on their own when this process ends (their
-    stdin closes).
-    """
-
-    def __init__(self, spares: int = 2) -> None:
-        self.spares = spares
-        self._idle: list[Child] = []
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _spawn() -> Child:
-        return Child(WORKER_MODULE, name="stretch worker")
-
-    def take(self) -> Child:
-        """A started worker (a fresh one if none is idle)."""
-        with self._lock:
-            while self._idle:
-                c = self._idle.pop()
-                if c.running:
-                    return c
-        return self._spawn()
-
-    def refill(self) -> None:
-        """Start spares in the background, up to :attr:`spares`."""
-
-        def fill() -> None:
-            while True:
-                with self._lock:
-                    self._idle = [c for c in self._idle if c.running]
-                    if len(self._idle) >= self.spares:
-                        return
-                c = self._spawn()
-                with self._lock:
-                    self._idle.append(c)
-
-        threading.Thread(target=fill, name="stemtui-stretch-pool", daemon=True).start()
-
-    def close(self) -> None:
-        """Stop the idle workers."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for c in idle:
-            c.kill()
-            c.wait(2)
-
-
 #: The process-wide pool of render workers.
-POOL = WorkerPool()
+POOL = WorkerPool(WORKER_MODULE, "stretch worker", spares=2)
 
 
 class StretchRun(MappedSource):
@@ -215,7 +165,7 @@ class StretchRun(MappedSource):
         try:
             self._attach(w, POOL.take(), job, retry=True)
         except WorkerError:  # a spare that died since it was started: a fresh one
-            self._attach(w, WorkerPool._spawn(), job, retry=False)
+            self._attach(w, POOL.spawn(), job, retry=False)
 
     def _attach(self, w: int, child: Child, job: dict, retry: bool) -> None:
         with self._lock:
