@@ -15,8 +15,10 @@
   including the child's start and imports; ``child_first_partial_s``: when
   the first partial map, the bass line, arrived), and its scores;
 * ``player``: the same song opened in the real player with no map yet
-  (:mod:`stemtui.bench.mapplayer`): seconds from <kbd>Enter</kbd> until the
-  lane shows its first result, a chord, and the sections.
+  (:mod:`stemtui.bench.mapplayer`), <kbd>Enter</kbd> pressed after 5 s in
+  the library: seconds from it until the lane shows its first result, a
+  chord, and the sections; ``player_enter_at_once``: the same with Enter
+  pressed as soon as the library shows (the worst case).
 
 Targets (issue 12): chords >= 0.85, boundaries >= 0.8, key >= 0.9, bass >= 0.85,
 all analyses together <= 20 s for the 4-minute song, the first on screen within 5 s.
@@ -95,7 +97,9 @@ def main(argv: list[str]) -> int:
     if not args.no_player:
         from stemtui.bench.mapplayer import time_in_player
 
-        result["player"] = time_in_player(synthsongs.render(synthsongs.BENCH_SPEC))
+        song = synthsongs.render(synthsongs.BENCH_SPEC)
+        result["player"] = time_in_player(song, in_library_s=5.0)
+        result["player_enter_at_once"] = time_in_player(song)
     result["set"] = score_set(synthsongs.TEST_SPECS)
     if args.held_out:
         held = tuple(dataclasses.replace(s, seed=s.seed + 100, name=f"{s.name}-b") for s in synthsongs.TEST_SPECS)
@@ -116,10 +120,12 @@ def main(argv: list[str]) -> int:
         + f"), cold {long_song['cold']['total_s']} s, given a grid {g['total_s']} s (cpu {g['cpu_s']} s)"
         + (f", in the worker {long_song['child_wall_s']} s" if "child_wall_s" in long_song else "")
     )
-    if "player" in result:
-        p = result["player"]
-        print(
-            f"  in the player, from Enter: first on screen {p['first_on_screen_s']} s, "
-            f"chords {p['chords_on_screen_s']} s, sections (all) {p['sections_on_screen_s']} s"
-        )
+    for key in ("player", "player_enter_at_once"):
+        if key in result:
+            p = result[key]
+            print(
+                f"  in the player, Enter after {p['in_library_s']:g} s in the library: first on screen "
+                f"{p['first_on_screen_s']} s, chords {p['chords_on_screen_s']} s, "
+                f"sections (all) {p['sections_on_screen_s']} s"
+            )
     return 0

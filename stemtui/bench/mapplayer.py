@@ -4,7 +4,8 @@ Part of ``python -m stemtui.bench analysis`` (``player``): the synthesized
 4-minute song is stored in a temporary store (FLAC stems, as ``separate``
 leaves them), the real Textual app runs headless (Textual's ``run_test``)
 on the device-free engine, the song is opened from the library with
-<kbd>Enter</kbd>, and the bass row is selected (so the bass tab, the first
+<kbd>Enter</kbd> (at once, or after some seconds in the library, where the
+app starts a warm analysis worker), and the bass row is selected (so the bass tab, the first
 analysis to finish, has somewhere to show). From the key press it times:
 
 * ``first_on_screen_s``: the lane first shows a result of the map (the bass
@@ -33,8 +34,13 @@ async def _until(pilot, predicate, timeout: float) -> bool:
     return True
 
 
-def time_in_player(song: synthsongs.SynthSong, timeout: float = 120.0) -> dict:
-    """Open ``song`` in the real player with an empty map cache; seconds until each part shows."""
+def time_in_player(song: synthsongs.SynthSong, in_library_s: float = 0.0, timeout: float = 120.0) -> dict:
+    """Open ``song`` in the real player with an empty map cache; seconds until each part shows.
+
+    ``in_library_s``: how long the library shows before Enter (0: at once,
+    the worst case: the warm analysis worker the library starts is still
+    warming up).
+    """
     from stemtui.core.audio.engine import Engine
     from stemtui.core.library.store import Store
     from stemtui.settings import Settings
@@ -63,6 +69,8 @@ def time_in_player(song: synthsongs.SynthSong, timeout: float = 120.0) -> dict:
         async def scenario() -> None:
             async with app.run_test(size=(100, 32)) as pilot:
                 await _until(pilot, lambda: app.library is not None and app.library.highlighted() is not None, 30)
+                if in_library_s:
+                    await pilot.pause(in_library_s)
                 t0 = time.perf_counter()
                 await pilot.press("enter")
                 await _until(pilot, lambda: isinstance(app.screen, PlayerScreen), 30)
@@ -83,9 +91,13 @@ def time_in_player(song: synthsongs.SynthSong, timeout: float = 120.0) -> dict:
                     ok = await _until(pilot, pred, timeout)
                     out[key] = round(time.perf_counter() - t0, 2) if ok else None
                 out["decoded"] = player.mixer is not None and player.mixer.song.complete.is_set()
+                out["in_library_s"] = in_library_s
 
         try:
             asyncio.run(scenario())
         finally:
             engine.close()
+            from stemtui.core.analysis.mapjob import POOL
+
+            POOL.close()
     return out
