@@ -15,7 +15,7 @@ import pytest
 from stemtui.core.analysis import synthsongs
 from stemtui.core.analysis.basslines import bass_tab, fret_for, midi_name
 from stemtui.core.analysis.chordest import transpose_label
-from stemtui.core.analysis.songmap import BassNote, SongMap, Span, analyze_stems
+from stemtui.core.analysis.songmap import BASS_HEAD_S, BassNote, SongMap, Span, analyze_stems
 
 SR = synthsongs.SR
 
@@ -153,3 +153,24 @@ def test_nan_samples_are_silence_and_the_callers_stems_untouched(song):
     m = analyze_stems({"other": other}, SR)
     well_formed(m)
     assert m.chords and np.array_equal(np.isnan(other), np.isnan(before))
+
+
+def test_a_long_song_shows_the_bass_line_of_its_start_first():
+    import mir_eval
+
+    song = synthsongs.render(synthsongs.BENCH_SPEC)  # about 4 minutes
+    parts: list[SongMap] = []
+    m = analyze_stems(song.stems, song.sr, partial=parts.append)
+    head, whole = parts[0], parts[1]
+    assert head.bass_notes and max(n.end for n in head.bass_notes) < BASS_HEAD_S
+    assert whole.bass_notes == m.bass_notes and max(n.end for n in whole.bass_notes) > 2 * BASS_HEAD_S
+    assert head.chords == () and head.bpm is None
+    # The first notes are the same notes the whole line has there.
+    first = [n for n in m.bass_notes if n.end < BASS_HEAD_S - 1.0]
+
+    def ivs(notes):
+        return np.array([[n.start, n.end] for n in notes]), np.array([440.0 * 2 ** ((n.midi - 69) / 12) for n in notes])
+
+    (ri, rp), (ei, ep) = ivs(first), ivs(head.bass_notes)
+    f = mir_eval.transcription.precision_recall_f1_overlap(ri, rp, ei, ep, offset_ratio=None)[2]
+    assert f > 0.95, f

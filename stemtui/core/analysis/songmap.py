@@ -38,6 +38,8 @@ ANALYSIS_VERSION = 1
 ANALYSES = ("bass_notes", "beats", "chords", "key", "sections")
 #: Shorter than this, a song has no sections to find (fewer than ~4 bars).
 MIN_SECTIONS_S = 15.0
+#: A song over twice this long (seconds) gets a first partial map with the bass line of its start.
+BASS_HEAD_S = 45.0
 _SILENT_PEAK = 1e-4
 
 Progress = Callable[[str, float], None]
@@ -255,8 +257,9 @@ def analyze_stems(
         progress: Called with ``(analysis, fraction of the whole done)`` as
             each analysis starts, then ``("done", 1.0)``.
         partial: Called with the map so far after each analysis (the bass
-            line comes first: it needs no grid and is quick), so a player
-            can show something before the whole map is done.
+            line comes first: it needs no grid and is quick; on a song over
+            ``2 * BASS_HEAD_S``, its first ``BASS_HEAD_S`` s before that), so
+            a player can show something before the whole map is done.
 
     Raises:
         ValueError: If a stem is not 1-D or 2-D audio, or ``sr`` is not positive.
@@ -306,7 +309,14 @@ def analyze_stems(
     # bass
     t0 = step("bass_notes")
     if "bass" in live:
-        notes = basslines.transcribe_bass(live["bass"], sr)
+        y = live["bass"]
+        if partial is not None and len(y) > 2 * BASS_HEAD_S * sr:
+            # A long song shows the bass line of its start first, in a
+            # fraction of the time; the whole line replaces it a moment later.
+            head = basslines.transcribe_bass(y[: int(BASS_HEAD_S * sr)], sr)
+            notes = [x for x in head if x[1] < BASS_HEAD_S - 1.0]  # (a note at the cut may be cut short)
+            publish()
+        notes = basslines.transcribe_bass(y, sr)
     else:
         skipped.append(Skipped("bass_notes", "bass stem is silent" if "bass" in mono else "no bass stem"))
     timings["bass_notes"] = time.perf_counter() - t0
