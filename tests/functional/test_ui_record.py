@@ -175,8 +175,10 @@ def test_the_count_in_plays_first_and_is_not_in_the_take(demo_store, null_engine
         m = player.mixer
         sr = m.sample_rate
         player.takes.null_feed = tone(sr)
-        m.metronome.set_grid(BeatGrid(180.0, source="tap"))  # as tap tempo would set it
-        await pilot.press("c")  # count-in 4: four beats at 180 BPM, 1.33 s
+        # As tap tempo would set it. 60 BPM: the count-in (4 s) outlasts a
+        # key press on a busy machine (Pilot waits for the app to go idle).
+        m.metronome.set_grid(BeatGrid(60.0, source="tap"))
+        await pilot.press("c")  # count-in 4: four beats at 60 BPM, 4 s
         assert m.metronome.count_in == 4
         await pilot.press("right")
         await settle(pilot, player)
@@ -187,7 +189,7 @@ def test_the_count_in_plays_first_and_is_not_in_the_take(demo_store, null_engine
         await pilot.pause(0.1)
         assert "count-in" in str(bar.query_one("#rec-label").render())
         assert m.position == 5 * sr  # the song waits for the count-in
-        await wait_for(pilot, lambda: player.takes.state == "recording", timeout=5, what="the recording")
+        await wait_for(pilot, lambda: player.takes.state == "recording", timeout=10, what="the recording")
         await wait_for(pilot, lambda: bar.elapsed >= 1.0, timeout=10, what="1 s recorded")
         await pilot.press("R")  # R stops too
         await wait_for(pilot, lambda: len(player.table.names) == 5, timeout=10, what="the take's row")
