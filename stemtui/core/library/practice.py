@@ -43,8 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from stemtui.core.library.safeio import sweep_parts, write_error
-from stemtui.core.library.stemfiles import fsync_path, write_json_synced
+from stemtui.core.library.safeio import fsync_path, sweep_parts, write_error, write_json_synced
 
 log = logging.getLogger("stemtui.practice")
 

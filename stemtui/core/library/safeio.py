@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import secrets
@@ -338,3 +339,28 @@ def unwind_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def write_json_synced(path: Path, obj: dict, ensure_ascii: bool = True) -> None:
+    """Write and fsync a JSON file (UTF-8); an OSError always carries ``path`` as its filename.
+
+    ``ensure_ascii=False`` keeps text such as lyrics readable in the file.
+    """
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, ensure_ascii=ensure_ascii)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder's entries: the rename commit point)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -8,8 +8,6 @@ job writes long stems from blocks (:func:`write_stem_blocks`).
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,28 +68,6 @@ def write_stem_blocks(path: Path, blocks: Iterable[np.ndarray], sample_rate: int
     with SafeSoundFile(path, sample_rate, 2, STEM_FORMAT, STEM_SUBTYPE, atomic=False) as f:
         for b in blocks:
             f.write(np.nan_to_num(np.clip(b, -1.0, 1.0), copy=False))
-
-
-def write_json_synced(path: Path, obj: dict) -> None:
-    """Write and fsync a JSON file; an OSError always carries ``path`` as its filename."""
-    try:
-        with open(path, "w") as fh:
-            json.dump(obj, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        if exc.filename is None and exc.errno is not None:
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-        raise
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder's entries: the rename commit point)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def wait_first_audio(song: Song, timeout: float = 5.0) -> float:

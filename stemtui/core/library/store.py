@@ -38,13 +38,11 @@ from pathlib import Path
 
 from stemtui.core.audio.song import Song, SongMeta, stem_sort_key
 from stemtui.core.errors import BadInput
-from stemtui.core.library.safeio import check_input_file, pid_alive, write_error
+from stemtui.core.library.safeio import check_input_file, fsync_path, pid_alive, write_error, write_json_synced
 from stemtui.core.library.stemfiles import (
     STEM_FORMAT,
     STEM_SUBTYPE,
     decode_into,
-    fsync_path,
-    write_json_synced,
     write_stem,
 )
 

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from stemtui.core.library.safeio import sweep_parts, write_error
+from stemtui.core.library.safeio import fsync_path, sweep_parts, write_error, write_json_synced
 from stemtui.core.lyrics.lrcformat import LyricLine, Lyrics, Word
 
 log = logging.getLogger("stemtui.lyrics")
@@ -41,21 +41,6 @@ SCHEMA = 1
 #: Song ids become file names: only these characters.
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _TMP_RE = re.compile(r"^\.(?P<name>.+\.json)\.(?P<pid>[1-9][0-9]{0,9})\.(?P<tag>[0-9a-f]{8})\.tmp$")
-
-
-def _write_synced(path: Path, doc: dict) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sidecar_lrc(source: str | Path) -> Path | None:
@@ -117,12 +102,12 @@ class LyricsStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                _write_synced(tmp, doc)
+                write_json_synced(tmp, doc, ensure_ascii=False)
                 os.replace(tmp, path)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-            _fsync_dir(path.parent)
+            fsync_path(path.parent)
         except OSError as exc:
             raise write_error(path, exc) from None
         return path

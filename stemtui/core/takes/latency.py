@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from stemtui.core.library.stemfiles import fsync_path
+from stemtui.core.library.safeio import fsync_path
 
 __all__ = [
     "CALIBRATION_FILE",

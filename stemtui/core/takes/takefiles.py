@@ -28,8 +28,14 @@ from typing import Any
 import numpy as np
 
 from stemtui.core.errors import BadInput
-from stemtui.core.library.safeio import SafeSoundFile, part_path, sweep_parts, write_error
-from stemtui.core.library.stemfiles import fsync_path, write_json_synced
+from stemtui.core.library.safeio import (
+    SafeSoundFile,
+    fsync_path,
+    part_path,
+    sweep_parts,
+    write_error,
+    write_json_synced,
+)
 
 SCHEMA = 1
 MANIFEST = "takes.json"

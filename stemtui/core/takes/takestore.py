@@ -35,8 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from stemtui.core.errors import BadInput
-from stemtui.core.library.safeio import pid_alive, write_error
-from stemtui.core.library.stemfiles import fsync_path, write_json_synced
+from stemtui.core.library.safeio import fsync_path, pid_alive, write_error, write_json_synced
 from stemtui.core.takes.takefiles import (
     SAFE_SONG_ID,
     array_blocks,
