@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from stemtui.core.library.safeio import fsync_path, sweep_parts, write_error, write_json_synced
+from stemtui.core.library.safeio import fsync_path, set_aside, sweep_parts, write_error, write_json_synced
 
 log = logging.getLogger("stemtui.practice")
 
@@ -258,12 +258,7 @@ class PracticeStore:
 
 def _set_aside(path: Path, why: str) -> str:
     """Rename an unusable file to ``*.bad`` (a newer stemtui's state is not lost); the message."""
-    bad = path.with_name(path.name + ".bad")
-    try:
-        os.replace(path, bad)
-        kept = f", kept as {bad.name}"
-    except OSError:
-        kept = ""
+    kept = set_aside(path)
     log.warning("practice state %s %s%s", path, why, kept)
     return f"saved practice state {why}{kept}: opened with defaults"
 

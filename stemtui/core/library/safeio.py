@@ -364,3 +364,13 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def set_aside(path: Path) -> str:
+    """Rename an unusable file to ``NAME.bad`` so nothing is lost; ``", kept as NAME.bad"``, or ``""`` if it failed."""
+    bad = path.with_name(path.name + ".bad")
+    try:
+        os.replace(path, bad)
+    except OSError:
+        return ""
+    return f", kept as {bad.name}"

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from stemtui.core.library.safeio import fsync_path, sweep_parts, write_error, write_json_synced
+from stemtui.core.library.safeio import fsync_path, set_aside, sweep_parts, write_error, write_json_synced
 from stemtui.core.lyrics.lrcformat import LyricLine, Lyrics, Word
 
 log = logging.getLogger("stemtui.lyrics")
@@ -187,11 +187,6 @@ def _lines(items: Any) -> tuple[LyricLine, ...] | None:
 
 def _set_aside(path: Path, why: str) -> str:
     """Rename an unusable file to ``*.bad``; the one-line message."""
-    bad = path.with_name(path.name + ".bad")
-    try:
-        os.replace(path, bad)
-        kept = f", kept as {bad.name}"
-    except OSError:
-        kept = ""
+    kept = set_aside(path)
     log.warning("lyrics %s %s%s", path, why, kept)
     return f"saved lyrics {why}{kept}: the song has no lyrics now"
