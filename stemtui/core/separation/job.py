@@ -25,16 +25,22 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from stemtui.core.audio.song import Song, SongMeta
+# What a separation's start and finish use is imported with this module, not
+# when they run: a separation is often started while a song plays, and an
+# import (PyAV's extension modules among them) holds the GIL the audio
+# callback needs for up to a tenth of a second.
+from stemtui.core.audio.song import Song, SongMeta, as_stereo
 from stemtui.core.errors import BadInput
+from stemtui.core.library.audioblocks import decode_blocks
+from stemtui.core.library.audiofiles import read_tags
 from stemtui.core.library.stemfiles import write_stem_blocks
 from stemtui.core.library.store import Entry, Store, hash_files
-
-if TYPE_CHECKING:  # the worker module is imported when a job starts
-    from stemtui.core.separation.task import SeparationTask
+from stemtui.core.separation.budget import estimate, record_speed
+from stemtui.core.separation.scratch import stem_blocks, write_npy
+from stemtui.core.separation.task import SeparationTask
 
 PROGRESS_FILE = "progress.json"
 
@@ -99,8 +105,6 @@ class SeparationJob:
         Raises:
             BadInput: The file is not audio.
         """
-        from stemtui.core.separation.budget import estimate
-
         return estimate(self.path, self.options, self.store.tmp_dir, self.store.root)
 
     def start(self) -> None:
@@ -113,12 +117,6 @@ class SeparationJob:
             BadInput: If the file is not usable audio (nothing is stored).
             WriteFailed: The disk refused the decoded input (nothing is left).
         """
-        from stemtui.core.audio.song import as_stereo
-        from stemtui.core.library.audioblocks import decode_blocks
-        from stemtui.core.library.audiofiles import read_tags
-        from stemtui.core.separation.scratch import write_npy
-        from stemtui.core.separation.splitter import SeparationTask
-
         rate, blocks = decode_blocks(self.path)
         title, artist = read_tags(self.path)
         opts = self.options
@@ -231,8 +229,6 @@ class SeparationJob:
             self.discard()
             raise
         if self.nice <= 0:  # a niced run beside playback is not this machine's speed
-            from stemtui.core.separation.budget import record_speed
-
             record_speed(self.store.root, self.options, self.options.device, compute_s, frames / sr)
         return entry
 
@@ -271,9 +267,6 @@ def _write_stems(folder: Path, names: list[str], output: Path, frames: int, samp
     against 0.28 s one after the other, time the user waits after the last
     segment.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from stemtui.core.separation.scratch import stem_blocks
 
     def one(i: int) -> None:
         write_stem_blocks(folder / f"{names[i]}.flac", stem_blocks(output, frames, i), sample_rate)
