@@ -39,7 +39,7 @@ def stretch_workers(parent: int) -> list[int]:
                 cmd = fh.read()
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == parent and b"stemtui.core.tempo.stretchworker" in cmd:
+        if ppid == parent and b"stemtui.core.tempo.renderchild" in cmd:
             pids.append(int(d))
     return pids
 

@@ -168,6 +168,27 @@ class Pulse:
 
 
 # -- the parent: server, child, report ---------------------------------------------------
+def _start_reference(pulse: Pulse) -> subprocess.Popen:
+    """The bare reference stream (:mod:`stemtui.bench.soak_reference`), playing until its stdin closes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "stemtui.bench.soak_reference"],
+        env=pulse.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+def _reference_figures(ref: subprocess.Popen | None) -> dict | None:
+    """Stop the reference stream; its figures (``None``: not run; ``error``: it failed)."""
+    if ref is None:
+        return None
+    try:
+        out, _ = ref.communicate(input="", timeout=30)
+        return json.loads(out.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError):
+        ref.kill()
+        ref.wait(5)
+        return {"error": f"the reference stream failed (status {ref.returncode})"}
+
+
 def _judge(r: dict) -> None:
     gap = r["steady_max_gap_periods"]
     r["targets"] = {
@@ -212,6 +233,14 @@ def _print_table(r: dict) -> None:
     print(
         f"                      ({r['steady_gap_source']}; start-up {r['startup_s']} s, max gap {r['max_gap_ms']} ms)"
     )
+    ref = r.get("reference")
+    if ref and "error" not in ref:
+        print(
+            f"  reference stream    {ref['steady_max_gap_ms']} ms = {ref['steady_max_gap_periods']} periods, "
+            f"{ref['underruns']} underruns (a bare stream beside the player: the platform's own figure)"
+        )
+    elif ref:
+        print(f"  reference stream    {ref['error']}")
     m = r["rss_mb"]
     print(
         f"  RSS                 {m['start']} (at {m['start_at_s']} s) -> {m['end']} MB (+{m['growth']}), "
@@ -221,6 +250,13 @@ def _print_table(r: dict) -> None:
     print(f"                      (as played, before going back to 1.0x: {m['end_as_played']} MB)")
     a, b = m["parts_start"], m["parts_end"]
     print("                      (" + ", ".join(f"{k} {a.get(k)} -> {b[k]}" for k in b) + " MB)")
+    g = r["gc"]
+    print(
+        f"  garbage collector   runs {g['runs']}, longest {g['max_ms']} ms per generation (0, 1, 2), "
+        f"{g['total_ms']} ms in all"
+    )
+    w = r["render_workers"]
+    print(f"  render workers      {w['started']} started, {w['given_back']} given back after a run for the next")
     print(f"  errors              {len(r['errors'])}{'':9}target 0            {ok[p['errors']]}")
     for line in r["errors"]:
         print(f"    {line}")
@@ -237,15 +273,20 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--server-normal-priority", action="store_true", help="leave the sound server's main thread at normal priority"
     )
+    ap.add_argument(
+        "--no-reference", action="store_true", help="no bare reference stream beside the player (soak_reference)"
+    )
+    ap.add_argument("--blocksize", type=int, default=0, help="frames per callback (default: the engine's)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if not args.minutes > 0 or not args.keys_per_s > 0 or not args.tempo_every > 0:
-        ap.error("--minutes, --keys-per-s and --tempo-every must be > 0")
+    if not args.minutes > 0 or not args.keys_per_s > 0 or not args.tempo_every > 0 or args.blocksize < 0:
+        ap.error("--minutes, --keys-per-s and --tempo-every must be > 0, --blocksize >= 0")
     seconds = args.minutes * 60.0
     if args.child:  # inside the server's environment: play, print the figures
         from stemtui.bench.soak_player import soak
 
-        print(json.dumps(soak(seconds, args.keys_per_s, args.tempo_every, "pulse")))
+        figures = soak(seconds, args.keys_per_s, args.tempo_every, "pulse", args.blocksize)
+        print(json.dumps(figures))
         return 0
     missing = [t for t in ("pulseaudio", "pactl", "pacat") if shutil.which(t) is None]
     if missing:
@@ -255,11 +296,14 @@ def main(argv: list[str]) -> int:
         return 2
     load0 = os.getloadavg()
     pulse = Pulse(keepalive=not args.no_keepalive, server_rt=not args.server_normal_priority)
+    ref = None
     try:
         pulse.start()
+        ref = None if args.no_reference else _start_reference(pulse)
         err = pulse.tmp / "child.stderr"
         cmd = [sys.executable, "-m", "stemtui.bench", "soak", "--child", f"--minutes={args.minutes}"]
         cmd += [f"--keys-per-s={args.keys_per_s}", f"--tempo-every={args.tempo_every}"]
+        cmd += [f"--blocksize={args.blocksize}"] if args.blocksize else []
         with open(err, "w") as errf:
             proc = subprocess.run(
                 cmd, env={**pulse.env, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE, stderr=errf, text=True,
@@ -272,10 +316,14 @@ def main(argv: list[str]) -> int:
             return 1
         result = {"bench": "soak", "minutes": args.minutes, **json.loads(lines[-1])}
         result["errors"] += _stderr_errors(err)
+        result["reference"] = _reference_figures(ref)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         print(f"soak: {exc}", file=sys.stderr)
         return 1
     finally:
+        if ref is not None and ref.poll() is None:
+            ref.kill()
+            ref.wait(5)
         pulse.stop()
     load1 = os.getloadavg()
     result["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"

@@ -211,10 +211,14 @@ def _write_song(path: Path, seconds: float) -> None:
     sf.write(path, (0.05 * rng.standard_normal((t.size, 2)) + tones[:, None]).astype(np.float32), SR)
 
 
-def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
-    """Run the soak in this process; returns the figures."""
+def soak(seconds: float, per_s: float, tempo_every: float, device: str, blocksize: int = 0) -> dict:
+    """Run the soak in this process; returns the figures.
+
+    ``blocksize``: frames per callback (0: the engine's default).
+    """
     import numpy as np
 
+    from stemtui.bench.gcpauses import GcPauses
     from stemtui.core.audio.engine import Engine
     from stemtui.core.library.catalog import ensure_demo
     from stemtui.core.library.store import Store
@@ -229,7 +233,7 @@ def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
     seps = Separations(store, wav)
     seps.thread.start()
 
-    engine = Engine(device=device)
+    engine = Engine(device=device) if not blocksize else Engine(device=device, blocksize=blocksize)
     # Our own steady-state gap, for an engine that does not report one: the
     # largest gap between callbacks more than STARTUP_S after the first.
     stamps = np.zeros(4)  # first, last, steady max gap, calls
@@ -252,6 +256,7 @@ def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
     errors: list[str] = []
     if engine.notice:
         errors.append(f"engine: {engine.notice}")
+    pauses = GcPauses().install()
     mixer.play()
     t0 = time.monotonic()
     keys.thread.start()
@@ -275,6 +280,7 @@ def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
     time.sleep(SETTLE_S)
     rss_end, rss_peak, parts_end = _rss_mb(), _rss_mb("VmHWM"), _rss_parts()
     seps.close()
+    pauses.close()
     errors.extend(f"tempo: {line}" for line in mixer.take_tempo_errors())
     errors.extend(f"engine: {line}" for line in engine.faults())
     errors += keys.errors + seps.errors
@@ -317,6 +323,9 @@ def soak(seconds: float, per_s: float, tempo_every: float, device: str) -> dict:
             "timeline": timeline,
             "timeline_every_s": TIMELINE_S,
         },
+        "gc": pauses.figures(),
+        # Render worker processes started, and runs' workers given back for the next run.
+        "render_workers": {"started": POOL.started, "given_back": POOL.reused},
         "errors": errors,
     }
     engine.close()

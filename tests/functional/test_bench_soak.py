@@ -61,3 +61,10 @@ def test_soak_reports_keys_separations_and_figures():
     rss = out["rss_mb"]
     assert rss["start"] > 0 and rss["end"] > 0 and rss["peak"] >= rss["end"]
     assert isinstance(out["underruns"], int)
+    # The bare reference stream played beside the player, on the same sink.
+    ref = out["reference"]
+    assert "error" not in ref, ref
+    assert ref["callbacks"] >= 0.8 * MINUTES * 60 * out["sample_rate"] / 512, ref
+    assert ref["steady_max_gap_ms"] > 0 and isinstance(ref["underruns"], int)
+    # The collector's runs while it played (young collections always happen).
+    assert sum(out["gc"]["runs"]) >= 1 and len(out["gc"]["max_ms"]) == 3, out["gc"]

@@ -5,16 +5,23 @@ Why a process: python-stretch keeps the GIL for a whole ``process()`` call
 render of several stems takes seconds. In the player's process that would
 stall the audio callback, which needs the GIL for every block.
 
-Each run is rendered by its own processes (the stems split over up to two)
-that exit when it is done; dropping a run kills them, so a tempo change or a
-seek never waits behind obsolete work. The song goes
-in, and the run comes out, through files mapped by both processes (tmpfs
-where there is one), so nothing large crosses the pipe: the worker sends
-``progress`` events (``valid``, ``length``) as the run grows, and the parent
-publishes ``valid`` to the mixer.
+Each run is rendered by up to two processes (the stems split between
+them), taken from :data:`POOL`. A worker serves job after job: when a run is
+rendered, or dropped (a tempo change, a seek), its workers go back to the
+pool for the next run. Starting a process for every run cost its interpreter
+and imports each time, ~2 processes a second under a practice session's keys:
+a quarter of the machine's CPU, and, on a kernel without preemption, a
+starting worker held a core in the kernel for up to 20 ms while the audio
+thread, woken on that core, waited (the soak's worst callback gaps). A
+dropped run's worker stops at its next stem (``cancel`` on stdin, answered
+with ``finished``); one that does not answer within :data:`RECYCLE_GRACE_S`
+is killed, so obsolete work never runs long. The song goes in, and the run
+comes out, through files mapped by both processes (tmpfs where there is
+one), so nothing large crosses the pipe: the worker sends ``progress``
+events (``valid``, ``length``) as the run grows, and the parent publishes
+``valid`` to the mixer.
 
-Run as ``python -m stemtui.core.tempo.stretchworker`` with one JSON line (the
-job) on stdin; it speaks the protocol of :mod:`stemtui.core.procs.protocol`.
+The worker is :mod:`stemtui.core.tempo.renderchild` (the child's side).
 A worker that dies or fails sets :attr:`StretchRun.error` (one line) and
 :attr:`StretchRun.failure` (the typed error). A worker that makes no
 progress (stopped, or stuck: neither a progress event nor CPU time) is
@@ -26,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import threading
 import time
 import uuid
@@ -35,10 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from stemtui.core.audio.source import MappedSource
-from stemtui.core.procs.channel import Channel, serve
 from stemtui.core.procs.pool import WorkerPool
 from stemtui.core.procs.protocol import Child, Event, WorkerDied, WorkerError
-from stemtui.core.tempo.stretch import RunRenderer, out_frames
+from stemtui.core.tempo.stretch import out_frames
 
 
 class SharedSong:
@@ -76,14 +81,23 @@ class SharedSong:
             self.path.unlink(missing_ok=True)
 
 
-WORKER_MODULE = "stemtui.core.tempo.stretchworker"
+WORKER_MODULE = "stemtui.core.tempo.renderchild"
 #: Seconds more of no progress before a worker that is not stopped counts as stalled
 #: (a busy machine can keep a runnable worker off the CPU, or the disk can block it).
 RUNNABLE_GRACE_S = 3.5
 
 
-#: The process-wide pool of render workers.
-POOL = WorkerPool(WORKER_MODULE, "stretch worker", spares=2)
+#: Seconds a dropped run's worker has to stop (it answers between two stems) before it is killed.
+RECYCLE_GRACE_S = 0.5
+
+
+def _worker_env() -> dict[str, str]:
+    """The render workers' environment: one BLAS thread (they use none; idle BLAS threads spin)."""
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+#: The process-wide pool of render workers: two spares, and up to four idle ones kept for reuse.
+POOL = WorkerPool(WORKER_MODULE, "stretch worker", spares=2, keep=4, env=_worker_env)
 
 
 class StretchRun(MappedSource):
@@ -144,11 +158,14 @@ class StretchRun(MappedSource):
         self._heard = [time.monotonic()] * n
         self._cpu: list[tuple[int, int]] = [(0, -1)] * n
         self._children: list[Child] = []
+        #: Per worker: its job is over (``finished``, or the process ended).
+        self._over = [False] * n
         self._lock = threading.Lock()
         for w in range(n):
             self._start_worker(w, list(range(w, s, n)))
         POOL.spares = n
-        POOL.refill()
+        # After a dropped run's workers had time to come back: they are the spares.
+        POOL.refill(delay=RECYCLE_GRACE_S + 0.1)
 
     def _start_worker(self, w: int, stems: list[int]) -> None:
         job = {
@@ -172,7 +189,7 @@ class StretchRun(MappedSource):
             self._children.append(child)
             self._cpu[w] = (child.pid or 0, -1)
         # Watch before sending the job: no event is missed.
-        child.watch(on_event=functools.partial(self._progress, w), on_exit=self._exited)
+        child.watch(on_event=functools.partial(self._progress, w, child), on_exit=functools.partial(self._exited, w))
         try:
             child.send(job)
         except WorkerError as exc:
@@ -185,24 +202,35 @@ class StretchRun(MappedSource):
             if self.failure is child.error:
                 self.failure = self.error = None
             raise
-        child.close_stdin()
 
-    def _progress(self, w: int, ev: Event) -> None:
+    def _progress(self, w: int, child: Child, ev: Event) -> None:
         if ev.kind == "progress":
             self._valid[w] = int(ev.data["valid"])
             self._heard[w] = time.monotonic()
             # Frames are playable once every worker has written them.
             self.avail[0] = min(self._valid)
+        elif ev.kind == "finished":  # the job is over; the worker waits for the next
+            if self._job_over(w):
+                child.watch(None, None)
+                POOL.give(child)
 
-    def _exited(self, child: Child) -> None:
+    def _exited(self, w: int, child: Child) -> None:
         err = child.error
         if err is not None and not self._cancelled and self.failure is None:
             # One dead worker stalls the whole run: the run reports it.
             self.failure, self.error = err, str(err)
+        self._job_over(w)
+
+    def _job_over(self, w: int) -> bool:
+        """Mark worker ``w``'s job over (once: False if it already was); the run is finished when all are."""
         with self._lock:
-            ended = all(c.finished.is_set() for c in self._children)
+            if self._over[w]:
+                return False
+            self._over[w] = True
+            ended = all(self._over)
         if ended:
             self.finished.set()
+        return True
 
     def stalled_for(self) -> float:
         """Seconds the most idle worker still rendering has gone without progress; 0 once all are done.
@@ -235,7 +263,7 @@ class StretchRun(MappedSource):
         if self.failure is None:
             self.failure = WorkerDied(f"stretch worker hung: {why}", kind="WorkerDied")
             self.error = str(self.failure)
-        for c in self._children:
+        for c in self._claim_busy():
             c.kill()  # SIGKILL ends a stopped process too
 
     @property
@@ -254,10 +282,38 @@ class StretchRun(MappedSource):
         return self.ready >= self.frames
 
     def cancel(self) -> None:
-        """Stop rendering (kills the workers); the frames ready stay playable."""
+        """Stop rendering; the frames ready stay playable.
+
+        Each worker still rendering is asked to stop (it goes back to the
+        pool when it has); one still at it :data:`RECYCLE_GRACE_S` later is killed.
+        """
+        if self._cancelled:
+            return
         self._cancelled = True
-        for c in self._children:
-            c.cancel(wait=False)  # SIGTERM ends a worker at once; SIGKILL follows if not
+        with self._lock:
+            busy = [(w, c) for w, c in enumerate(self._children) if not self._over[w]]
+        for _w, c in busy:
+            try:
+                c.send("cancel")
+            except WorkerError:
+                pass  # gone already: its exit marks the job over
+        if busy:
+            t = threading.Timer(RECYCLE_GRACE_S, self._reap)
+            t.daemon = True
+            t.start()
+
+    def _reap(self) -> None:
+        """Kill the workers of a dropped run that have not stopped."""
+        for c in self._claim_busy():
+            c.kill()
+
+    def _claim_busy(self) -> list[Child]:
+        """The workers still on this run's job, marked over here so none goes back to the pool (to be killed)."""
+        with self._lock:
+            busy = [c for w, c in enumerate(self._children) if not self._over[w]]
+            self._over = [True] * len(self._over)
+        self.finished.set()
+        return busy
 
     def close(self) -> None:
         """Cancel, delete the output file and unmap it (once no mixer reads it).
@@ -267,8 +323,7 @@ class StretchRun(MappedSource):
         pages would stay in RSS until then.
         """
         self.cancel()
-        for c in self._children:
-            c.wait(2)
+        self.finished.wait(RECYCLE_GRACE_S + 2.0)
         self.path.unlink(missing_ok=True)
         self.avail[0] = 0
         self.data = np.zeros((self.data.shape[0], 0, 2), dtype=np.float32)
@@ -284,44 +339,3 @@ def _cpu_ticks(pid: int) -> tuple[int | None, bool]:
         return int(fields[11]) + int(fields[12]), fields[0] in (b"T", b"t")
     except (OSError, ValueError, IndexError):
         return None, False
-
-
-#: Niceness of a render worker. It runs seconds ahead of the playhead, so it
-#: can yield: the player's own threads (one of them may hold the GIL the
-#: audio callback is waiting for) go first when the cores are busy.
-STRETCH_NICE = 4
-
-
-def _main() -> int:
-    chan = Channel()
-    try:
-        os.nice(STRETCH_NICE)  # here, not preexec_fn: that is unsafe while the parent runs threads
-    except OSError:
-        pass
-    # Import everything before waiting: a pooled worker starts its job at once.
-    import python_stretch.Signalsmith  # noqa: F401
-
-    def body(chan: Channel) -> int:
-        job = chan.read()
-        if job is None:
-            return 0  # the pool's owner went away
-        shape = tuple(job["shape"])
-        song = np.memmap(job["song"], dtype=np.float32, mode="r", shape=shape)
-        n_out = out_frames(max(1, job["end"] - job["start"]), job["tempo"])
-        out = np.memmap(job["out"], dtype=np.float32, mode="r+", shape=(shape[0], n_out, 2))
-        r = RunRenderer(
-            song, job["start"], job["end"], job["sr"], job["tempo"], job["semitones"], out, stems=job.get("stems")
-        )
-        while not r.done:
-            r.step()
-            # The pages are shared with the parent: once written they are
-            # visible there; the message tells it how far it may read.
-            chan.progress(r.valid / max(1, r.length), valid=r.valid, length=r.length)
-        chan.done(valid=r.valid)
-        return 0
-
-    return serve(body, channel=chan)
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
