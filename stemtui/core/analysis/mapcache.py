@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from stemtui.core.analysis.songmap import ANALYSIS_VERSION, SongMap
-from stemtui.core.library.safeio import fsync_path, sweep_parts, write_error, write_json_synced
+from stemtui.core.library.safeio import save_json_atomic, sweep_parts
 
 log = logging.getLogger("stemtui.songmap")
 
@@ -97,18 +97,7 @@ class SongMapCache:
             "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "map": song_map.to_json(),
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                write_json_synced(tmp, doc)
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            fsync_path(path.parent)
-        except OSError as exc:
-            raise write_error(path, exc) from None
-        return path
+        return save_json_atomic(path, doc, tmp)
 
     def get(self, song_id: str, compute: Callable[[], SongMap], force: bool = False) -> tuple[SongMap, str | None]:
         """The cached map, else ``compute()`` saved: ``(map, why it was recomputed or None)``.

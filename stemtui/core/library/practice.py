@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from stemtui.core.library.safeio import fsync_path, set_aside, sweep_parts, write_error, write_json_synced
+from stemtui.core.library.safeio import save_json_atomic, set_aside, sweep_parts
 
 log = logging.getLogger("stemtui.practice")
 
@@ -200,18 +200,7 @@ class PracticeStore:
         # A dot name the folder listing ignores; unique per writer, so two
         # processes saving at once each replace the file whole.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                write_json_synced(tmp, state.to_json(song_id))
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            fsync_path(path.parent)  # the rename itself survives a crash
-        except OSError as exc:
-            raise write_error(path, exc) from None
-        return path
+        return save_json_atomic(path, state.to_json(song_id), tmp)
 
     def sweep(self) -> list[Path]:
         """Remove temp files of writers that died (a SIGKILL mid-save); never raises. Returns them."""

@@ -357,6 +357,31 @@ def write_json_synced(path: Path, obj: dict, ensure_ascii: bool = True) -> None:
         raise
 
 
+def save_json_atomic(path: Path, obj: dict, tmp: Path | None = None, ensure_ascii: bool = True) -> Path:
+    """Write ``obj`` to ``path`` whole or not at all: a temp file beside it, fsync, ``os.replace``, fsync the folder.
+
+    ``tmp`` is the temp file (default: a dot name unique to this writer, so
+    two processes saving at once each replace the file whole). A failure
+    leaves the old file as it was and no temp file. Returns ``path``.
+
+    Raises:
+        BadInput / WriteFailed: One line naming ``path`` and the reason.
+    """
+    tmp = tmp or path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_json_synced(tmp, obj, ensure_ascii)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_path(path.parent)  # the rename itself survives a crash
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    return path
+
+
 def fsync_path(path: Path) -> None:
     """fsync a file or a folder (a folder's entries: the rename commit point)."""
     fd = os.open(path, os.O_RDONLY)

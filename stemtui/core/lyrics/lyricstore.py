@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from stemtui.core.library.safeio import fsync_path, set_aside, sweep_parts, write_error, write_json_synced
+from stemtui.core.library.safeio import save_json_atomic, set_aside, sweep_parts
 from stemtui.core.lyrics.lrcformat import LyricLine, Lyrics, Word
 
 log = logging.getLogger("stemtui.lyrics")
@@ -99,18 +99,7 @@ class LyricsStore:
             "source": source,
             "lines": lyrics.to_json(),
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                write_json_synced(tmp, doc, ensure_ascii=False)
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            fsync_path(path.parent)
-        except OSError as exc:
-            raise write_error(path, exc) from None
-        return path
+        return save_json_atomic(path, doc, tmp, ensure_ascii=False)
 
     def remove(self, song_id: str) -> bool:
         """Delete a song's lyrics; returns whether there were any."""

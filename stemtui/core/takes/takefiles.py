@@ -32,9 +32,9 @@ from stemtui.core.library.safeio import (
     SafeSoundFile,
     fsync_path,
     part_path,
+    save_json_atomic,
     sweep_parts,
     write_error,
-    write_json_synced,
 )
 
 SCHEMA = 1
@@ -209,22 +209,15 @@ def write_manifest(folder: Path, song_id: str, m: Manifest) -> None:
     path = folder / MANIFEST
     if m.foreign:
         raise BadInput(str(path), "written by a newer stemtui: not changed")
-    tmp = part_path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         sweep_parts(folder)
         if m.damaged and path.exists():
             os.replace(path, path.with_name(MANIFEST + ".bad"))
             m.damaged = False
-        try:
-            write_json_synced(tmp, m.to_json(song_id))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_path(folder)
     except OSError as exc:
         raise write_error(path, exc) from None
+    save_json_atomic(path, m.to_json(song_id), part_path(path))
 
 
 def write_take_audio(path: Path, blocks: Iterator[np.ndarray], sample_rate: int, channels: int) -> None:

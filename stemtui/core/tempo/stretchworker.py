@@ -9,10 +9,10 @@ Each run is rendered by up to two processes (the stems split between
 them), taken from :data:`POOL`. A worker serves job after job: when a run is
 rendered, or dropped (a tempo change, a seek), its workers go back to the
 pool for the next run. Starting a process for every run cost its interpreter
-and imports each time, ~2 processes a second under a practice session's keys:
-a quarter of the machine's CPU, and, on a kernel without preemption, a
-starting worker held a core in the kernel for up to 20 ms while the audio
-thread, woken on that core, waited (the soak's worst callback gaps). A
+and imports each time, ~2 processes a second under the soak's keys: a
+quarter of the machine's CPU (and on a kernel without preemption, a process
+starting holds its core in the kernel for milliseconds at a time, while a
+real-time audio thread woken on that core waits). A
 dropped run's worker stops at its next stem (``cancel`` on stdin, answered
 with ``finished``); one that does not answer within :data:`RECYCLE_GRACE_S`
 is killed, so obsolete work never runs long. The song goes in, and the run
