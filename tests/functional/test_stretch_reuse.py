@@ -36,6 +36,15 @@ def _rendered(run: StretchRun, timeout: float = 60.0) -> np.ndarray:
     return np.array(run.data)
 
 
+def _rendering(run: StretchRun) -> StretchRun:
+    """``run``, once its worker has written its first frames."""
+    t = time.monotonic()
+    while run.ready == 0:
+        assert time.monotonic() - t < 60 and run.error is None
+        time.sleep(0.01)
+    return run
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -64,11 +73,7 @@ def test_a_finished_runs_worker_renders_the_next_run(song, tmp_path):
 
 
 def test_a_dropped_runs_worker_stops_and_serves_the_next(song, tmp_path):
-    run = StretchRun(song, 0, 40 * SR, SR, 0.7, 0, tmp_path, workers=1)
-    t = time.monotonic()
-    while run.ready == 0:
-        assert time.monotonic() - t < 60 and run.error is None
-        time.sleep(0.01)
+    run = _rendering(StretchRun(song, 0, 40 * SR, SR, 0.7, 0, tmp_path, workers=1))
     assert not run.done
     pid = run.pids[0]
     run.cancel()
@@ -89,11 +94,7 @@ def test_a_dropped_runs_worker_stops_and_serves_the_next(song, tmp_path):
 
 
 def test_a_worker_that_does_not_stop_is_killed_not_reused(song, tmp_path):
-    run = StretchRun(song, 0, 40 * SR, SR, 0.7, 0, tmp_path, workers=1)
-    t = time.monotonic()
-    while run.ready == 0:
-        assert time.monotonic() - t < 60 and run.error is None
-        time.sleep(0.01)
+    run = _rendering(StretchRun(song, 0, 40 * SR, SR, 0.7, 0, tmp_path, workers=1))
     pid = run.pids[0]
     os.kill(pid, signal.SIGSTOP)  # it can no longer answer the cancel
     try:
