@@ -55,7 +55,7 @@ PLAYER_KEYS: list[Key] = [
     Key("s", "solo_selected", "s", "solo / unsolo the selected stem", "solo"),
     Key("plus,equals_sign", "volume(1)", "+ / -", "volume of the selected stem ±1 dB (= is +)", "vol"),
     Key("minus", "volume(-1)", "+ / -", "volume of the selected stem ±1 dB (= is +)"),
-    Key("0", "reset_mix", "0", "reset the mix: all on, every stem at 0 dB"),
+    Key("0", "reset_mix", "0", "reset the mix: all on, every stem at 0 dB, no ranges"),
     Key("left", "seek(-5)", "←→", "seek 5 s back / forward"),
     Key("right", "seek(5)", "←→", "seek 5 s back / forward"),
     Key("shift+left", "seek(-1)", "shift+←→", "seek 1 s back / forward"),

@@ -71,3 +71,29 @@ def test_m_mutes_the_stem_over_the_loop_shows_it_saves_it_and_it_is_heard(demo_s
     run(app, scenario)
     state, _ = practice_store.load(demo_id(), stems)
     assert state.ranges == []
+
+
+def test_0_resets_the_mix_and_removes_the_ranges_and_it_is_saved(demo_store, null_engine, practice_store):
+    app = make_app(demo_store, null_engine, autoplay=False)
+    stems = ["vocals", "drums", "bass", "chords"]
+
+    async def scenario(pilot):
+        player = await open_demo(pilot)
+        m = player.mixer
+        await type_loop(pilot, player, "0:06-0:09")
+        await pilot.press("M", "down", "S", "m")  # a mute range on vocals, a solo range and a mute on drums
+        assert len(m.ranges) == 2 and m.mute[1]
+        await pilot.press("0")
+        assert m.ranges == () and not m.mute.any() and not m.solo.any()
+        assert "mix reset: every stem on, at 0 dB; 2 mute/solo ranges removed" in app.messages[-1][1]
+        await wait_for(pilot, lambda: player.table.row(0).ranges == "", what="the range marks to go")
+        # Heard: the full mix where the ranges were.
+        null_engine.stop_stream()
+        sr = m.sample_rate
+        m.start_at(6 * sr)
+        out = render(m, sr, block=512)
+        np.testing.assert_allclose(out, m.song.data[:, 6 * sr : 7 * sr].sum(axis=0), atol=1e-5)
+
+    run(app, scenario)
+    state, _ = practice_store.load(demo_id(), stems)
+    assert state.ranges == []

@@ -50,6 +50,17 @@ def test_a_mute_range_is_the_full_mix_outside_and_the_mix_without_the_stem_insid
     assert np.all(np.diff(share) < 0) and share[0] > 0.9 and share[-1] < 0.1
 
 
+def test_reset_mix_removes_the_ranges_too():
+    song = make_song()
+    m = Mixer(song)
+    m.set_ranges([Range(1, A, B, "mute"), Range(2, A, B, "solo")])
+    m.set_mute(0, True)
+    assert m.reset_mix() == 2 and m.ranges == ()
+    # Heard: the full mix everywhere, the former range included.
+    out = rendered(m)
+    assert differing(out, song.data.sum(axis=0)).size == 0
+
+
 def test_a_solo_range_leaves_only_that_stem_inside():
     song = make_song()
     m = Mixer(song)

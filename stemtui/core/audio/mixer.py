@@ -159,13 +159,20 @@ class Mixer(MixPractice):
         self.master = min(max(float(gain), 0.0), VOLUME_MAX)
         self._publish_gains()
 
-    def reset_mix(self) -> None:
-        """Unmute, unsolo, and set every volume and the master to 100 %."""
+    def reset_mix(self) -> int:
+        """Unmute, unsolo, remove every mute/solo range, and set every volume and the master to 100 %.
+
+        Returns how many ranges were removed.
+        """
+        removed = len(self._range_list)
         self.volume[:] = 1.0
         self.mute[:] = False
         self.solo[:] = False
         self.master = 1.0
+        if removed:
+            self.set_ranges([])
         self._publish_gains()
+        return removed
 
     @property
     def gains(self) -> np.ndarray:

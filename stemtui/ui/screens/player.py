@@ -286,9 +286,10 @@ class PlayerScreen(Screen):
     @guarded
     def action_reset_mix(self) -> None:
         if self.mixer is not None:
-            self.mixer.reset_mix()
+            n = self.mixer.reset_mix()
             self._show_mix()
-            self.notify("mix reset: every stem on, at 0 dB", timeout=2)
+            gone = f"; {n} mute/solo range{'s' if n != 1 else ''} removed" if n else ""
+            self.notify(f"mix reset: every stem on, at 0 dB{gone}", timeout=2)
 
     # -- transport actions ----------------------------------------------------------------
     @guarded
