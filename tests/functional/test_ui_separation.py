@@ -348,5 +348,9 @@ def test_a_killed_worker_is_one_notification_and_r_retries(tmp_store, null_engin
         assert again.path == run_.path and again.options == run_.options
         await wait_for(pilot, lambda: again.phase == "done", timeout=120, what="the retried separation")
         assert [e.title for e in tmp_store.entries()] == ["Killed"]
+        # ... and its player opens (the test ends only once it has: not mid-mount).
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PlayerScreen) and app.screen.mixer is not None, what="the player"
+        )
 
     run(app, scenario)
